@@ -1,0 +1,64 @@
+package org.anode.autodiff;
+
+import java.util.IdentityHashMap;
+import java.util.Map;
+import org.anode.api.Tensor;
+
+/**
+ * Counts the bytes of the tensors that tapes and checkpoints keep alive for a future backward
+ * sweep: the current total and its peak. Each tensor counts once however many operations save it
+ * ({@code numel × dtype size}); parameters are not activations and are never counted. This is the
+ * number that the memory laws of the gradient methods (O(L·N_t), O(L)+O(N_t), …) are stated in.
+ */
+public final class MemoryMeter {
+  private final Map<Tensor, Integer> refs = new IdentityHashMap<>();
+  private long current;
+  private long peak;
+
+  /** Counts {@code t} as kept alive by one more holder. */
+  public void retain(Tensor t) {
+    if (refs.merge(t, 1, Integer::sum) == 1) {
+      current += t.bytes();
+      peak = Math.max(peak, current);
+    }
+  }
+
+  /** One holder of {@code t} no longer needs it; its bytes leave the count with the last one. */
+  public void release(Tensor t) {
+    Integer n = refs.get(t);
+    if (n == null) {
+      throw new IllegalStateException("MemoryMeter: release of a tensor never retained: " + t);
+    }
+    if (n == 1) {
+      refs.remove(t);
+      current -= t.bytes();
+    } else {
+      refs.put(t, n - 1);
+    }
+  }
+
+  /** Bytes kept alive now. */
+  public long currentBytes() {
+    return current;
+  }
+
+  /** Largest {@link #currentBytes()} since creation or the last {@link #resetPeak()}. */
+  public long peakBytes() {
+    return peak;
+  }
+
+  /** Number of distinct tensors kept alive now. */
+  public int tensorCount() {
+    return refs.size();
+  }
+
+  /** Starts a new peak measurement from the current total. */
+  public void resetPeak() {
+    peak = current;
+  }
+
+  @Override
+  public String toString() {
+    return "MemoryMeter[current=" + current + " B, peak=" + peak + " B]";
+  }
+}

@@ -1,0 +1,222 @@
+package org.anode.autodiff;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.anode.api.Tensor;
+
+/**
+ * Reverse-mode automatic differentiation: records the operations of {@link Ops} while it is the
+ * current tape of this thread, then {@link #backward} visits them newest first in ONE sweep, adding
+ * each leaf's gradient into {@link Variable#grad()}.
+ *
+ * <p>The tape is ours, not a tensor library's, because ANODE must decide exactly which activations
+ * stay alive and which are recomputed: every tensor an operation saves for its backward is counted
+ * by the tape's {@link MemoryMeter} until the sweep has used it.
+ *
+ * <pre>{@code
+ * try (Tape tape = Tape.record()) {
+ *   Variable loss = model.forward(x);
+ *   tape.backward(loss);               // parameters' grad() now hold dLoss/dθ
+ * }
+ * }</pre>
+ *
+ * <p>Tapes nest: a tape opened inside another shares its meter (so one peak covers the whole
+ * network) and records only what runs while it is innermost. {@link #pause()} stops all recording,
+ * as a forward pass whose gradient a method will recompute needs.
+ */
+public final class Tape implements AutoCloseable {
+  private static final Tape PAUSED = new Tape(new MemoryMeter());
+  private static final ThreadLocal<ArrayDeque<Tape>> STACK =
+      ThreadLocal.withInitial(ArrayDeque::new);
+
+  private final MemoryMeter meter;
+  private final List<Node> nodes = new ArrayList<>();
+  private boolean closed;
+
+  private record Node(
+      Variable output, Variable[] inputs, Tensor[] saved, BackwardFunction backward) {}
+
+  private Tape(MemoryMeter meter) {
+    this.meter = meter;
+  }
+
+  /** Starts recording; the meter is the enclosing tape's, or a new one. */
+  public static Tape record() {
+    Tape outer = innermost();
+    return record(outer != null ? outer.meter : new MemoryMeter());
+  }
+
+  /** Starts recording and counts saved bytes on {@code meter}. */
+  public static Tape record(MemoryMeter meter) {
+    Tape tape = new Tape(meter);
+    STACK.get().push(tape);
+    return tape;
+  }
+
+  /** The recording tape of this thread, or null when none records (none open, or paused). */
+  public static Tape current() {
+    Tape top = STACK.get().peek();
+    return top == PAUSED ? null : top;
+  }
+
+  /** The innermost real tape even while paused (for its meter), or null. */
+  private static Tape innermost() {
+    for (Tape t : STACK.get()) {
+      if (t != PAUSED) {
+        return t;
+      }
+    }
+    return null;
+  }
+
+  /** The meter of the innermost tape, even while paused, or null when no tape is open. */
+  public static MemoryMeter currentMeter() {
+    Tape t = innermost();
+    return t == null ? null : t.meter;
+  }
+
+  /** Stops recording until the returned handle is closed. */
+  public static Pause pause() {
+    STACK.get().push(PAUSED);
+    return new Pause();
+  }
+
+  /** Resumes recording when closed. */
+  public static final class Pause implements AutoCloseable {
+    private boolean closed;
+
+    private Pause() {}
+
+    @Override
+    public void close() {
+      if (!closed) {
+        closed = true;
+        ArrayDeque<Tape> stack = STACK.get();
+        if (stack.peek() != PAUSED) {
+          throw new IllegalStateException("Tape.pause(): pauses and tapes closed out of order");
+        }
+        stack.pop();
+      }
+    }
+  }
+
+  public MemoryMeter meter() {
+    return meter;
+  }
+
+  /** Number of operations recorded and not yet swept. */
+  public int size() {
+    return nodes.size();
+  }
+
+  /**
+   * Records one operation. {@code saved} lists every tensor that {@code backward} will read; they
+   * are counted by the meter (except parameter values) until the sweep has used them.
+   */
+  void add(Variable output, Variable[] inputs, Tensor[] saved, BackwardFunction backward) {
+    if (closed) {
+      throw new IllegalStateException("Tape: recording on a closed tape");
+    }
+    Set<Tensor> parameters = Collections.newSetFromMap(new IdentityHashMap<>());
+    for (Variable v : inputs) {
+      if (v.isParameter()) {
+        parameters.add(v.value());
+      }
+    }
+    List<Tensor> counted = new ArrayList<>(saved.length);
+    for (Tensor t : saved) {
+      if (!parameters.contains(t)) {
+        meter.retain(t);
+        counted.add(t);
+      }
+    }
+    nodes.add(new Node(output, inputs, counted.toArray(new Tensor[0]), backward));
+  }
+
+  /** Backward from a scalar: the seed gradient is 1. */
+  public void backward(Variable output) {
+    if (output.shape().numel() != 1) {
+      throw new IllegalArgumentException(
+          "backward: output " + output.shape() + " is not a scalar; pass its gradient explicitly");
+    }
+    Tensor one = output.backend().full(output.shape(), 1.0, output.dtype());
+    backward(output, one);
+  }
+
+  /**
+   * One sweep from {@code output}, whose gradient is {@code gradOutput}, through every recorded
+   * operation, newest first. Leaves that require a gradient accumulate it; the tape is empty
+   * afterwards and its saved tensors leave the meter as soon as their operation is swept.
+   */
+  public void backward(Variable output, Tensor gradOutput) {
+    if (!output.shape().equals(gradOutput.shape()) || output.dtype() != gradOutput.dtype()) {
+      throw new IllegalArgumentException(
+          "backward: gradient "
+              + gradOutput.shape()
+              + " "
+              + gradOutput.dtype()
+              + " does not match output "
+              + output.shape()
+              + " "
+              + output.dtype());
+    }
+    Map<Variable, Tensor> grads = new IdentityHashMap<>();
+    if (output.isLeaf()) {
+      if (output.requiresGrad()) {
+        output.accumulateGrad(gradOutput);
+      }
+    } else {
+      grads.put(output, gradOutput);
+    }
+    for (int i = nodes.size() - 1; i >= 0; i--) {
+      Node node = nodes.remove(i);
+      Tensor g = grads.remove(node.output());
+      if (g != null) {
+        Variable[] in = node.inputs();
+        boolean[] needs = new boolean[in.length];
+        for (int k = 0; k < in.length; k++) {
+          needs[k] = in[k].requiresGrad();
+        }
+        Tensor[] gin = node.backward().apply(g, needs);
+        for (int k = 0; k < in.length; k++) {
+          if (!needs[k] || gin[k] == null) {
+            continue;
+          }
+          if (in[k].isLeaf()) {
+            in[k].accumulateGrad(gin[k]);
+          } else {
+            grads.merge(in[k], gin[k], (a, b) -> a.backend().add(a, b));
+          }
+        }
+      }
+      for (Tensor t : node.saved()) {
+        meter.release(t);
+      }
+    }
+  }
+
+  /** Stops recording; operations not swept release their saved tensors from the meter. */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    for (Node node : nodes) {
+      for (Tensor t : node.saved()) {
+        meter.release(t);
+      }
+    }
+    nodes.clear();
+    ArrayDeque<Tape> stack = STACK.get();
+    if (stack.contains(this)) {
+      // Closing an outer tape also ends inner tapes and pauses left open (exception paths).
+      while (stack.pop() != this) {}
+    }
+  }
+}

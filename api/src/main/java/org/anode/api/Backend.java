@@ -1,0 +1,162 @@
+package org.anode.api;
+
+import java.util.List;
+
+/**
+ * The kernels that anode needs from a tensor library, each in {@link DType#FLOAT32} and {@link
+ * DType#FLOAT64} on NCHW images. Every kernel returns a new tensor that owns its memory (never a
+ * view of an argument), registered with the current {@link TensorScope}.
+ *
+ * <p>The error contract (see {@link Checks}): a shape or dtype mismatch throws {@link
+ * IllegalArgumentException} naming the operation, both shapes and both dtypes; a closed argument
+ * throws {@link IllegalStateException}. No mismatch ever reaches native code.
+ *
+ * <p>Elementwise binary kernels broadcast explicitly: equal ranks, each dimension equal or 1 (see
+ * {@link Checks#broadcast}).
+ */
+public interface Backend {
+
+  /** The provider's name, such as {@code "nd4j"}. */
+  String name();
+
+  /** Kernel threads this backend was created with. */
+  int threads();
+
+  // ---- creation -------------------------------------------------------------------------------
+
+  Tensor fromArray(float[] data, Shape shape);
+
+  Tensor fromArray(double[] data, Shape shape);
+
+  Tensor full(Shape shape, double value, DType dtype);
+
+  default Tensor zeros(Shape shape, DType dtype) {
+    return full(shape, 0.0, dtype);
+  }
+
+  default Tensor ones(Shape shape, DType dtype) {
+    return full(shape, 1.0, dtype);
+  }
+
+  /** A scalar (rank 0) tensor. */
+  default Tensor scalar(double value, DType dtype) {
+    return full(Shape.scalar(), value, dtype);
+  }
+
+  /** A copy in {@code dtype} (a plain copy when the dtype is already {@code dtype}). */
+  Tensor cast(Tensor x, DType dtype);
+
+  /** A copy of {@code x} that owns its memory. */
+  default Tensor copy(Tensor x) {
+    return cast(x, x.dtype());
+  }
+
+  // ---- elementwise ----------------------------------------------------------------------------
+
+  Tensor add(Tensor a, Tensor b);
+
+  Tensor sub(Tensor a, Tensor b);
+
+  Tensor mul(Tensor a, Tensor b);
+
+  Tensor div(Tensor a, Tensor b);
+
+  /** {@code x + s}. */
+  Tensor addScalar(Tensor x, double s);
+
+  /** {@code x × s}. */
+  Tensor mulScalar(Tensor x, double s);
+
+  /** {@code x ^ p}, elementwise. */
+  Tensor powScalar(Tensor x, double p);
+
+  Tensor neg(Tensor x);
+
+  Tensor exp(Tensor x);
+
+  Tensor log(Tensor x);
+
+  Tensor sqrt(Tensor x);
+
+  Tensor square(Tensor x);
+
+  Tensor relu(Tensor x);
+
+  Tensor tanh(Tensor x);
+
+  /** 1 where {@code a > b} and 0 elsewhere, in the dtype of the arguments (broadcasting). */
+  Tensor greaterThan(Tensor a, Tensor b);
+
+  /** {@code mask != 0 ? a : b} elementwise (all three broadcast together; same dtype). */
+  Tensor where(Tensor mask, Tensor a, Tensor b);
+
+  /** {@code x} repeated along its size-1 dimensions to {@code shape}. */
+  Tensor broadcastTo(Tensor x, Shape shape);
+
+  // ---- reductions (no axes means all axes) ----------------------------------------------------
+
+  Tensor sum(Tensor x, boolean keepDims, int... axes);
+
+  Tensor mean(Tensor x, boolean keepDims, int... axes);
+
+  Tensor max(Tensor x, boolean keepDims, int... axes);
+
+  // ---- layout ---------------------------------------------------------------------------------
+
+  /** Same elements in row-major order, new shape (a copy, never a view). */
+  Tensor reshape(Tensor x, Shape shape);
+
+  /** Axes reordered: output axis {@code i} is input axis {@code axes[i]}. */
+  Tensor permute(Tensor x, int... axes);
+
+  /** Joins tensors of equal shape except along {@code axis}. */
+  Tensor concat(List<Tensor> parts, int axis);
+
+  /** Elements {@code [start, end)} along {@code axis}. */
+  Tensor slice(Tensor x, int axis, int start, int end);
+
+  // ---- linear algebra and convolution ---------------------------------------------------------
+
+  /** 2-D matrix product {@code [m,k] × [k,n] → [m,n]}. */
+  Tensor matmul(Tensor a, Tensor b);
+
+  /**
+   * 2-D cross-correlation of NCHW {@code x} with OIHW {@code w} ({@code [out, in/groups, kH, kW]}),
+   * plus {@code bias} of shape {@code [out]} when it is not null.
+   */
+  Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec);
+
+  /** Gradient of {@link #conv2d} with respect to its input, by a native kernel. */
+  Tensor conv2dBackwardInput(Tensor gradOut, Tensor w, Shape inputShape, Conv2dSpec spec);
+
+  /** Gradient of {@link #conv2d} with respect to its weight, by a native kernel. */
+  Tensor conv2dBackwardWeight(Tensor x, Tensor gradOut, Shape weightShape, Conv2dSpec spec);
+
+  /**
+   * Both conv gradients at once; either may be skipped. Backends whose library computes both in one
+   * call override this to save the second pass.
+   */
+  default Conv2dGradients conv2dBackward(
+      Tensor x, Tensor w, Tensor gradOut, Conv2dSpec spec, boolean input, boolean weight) {
+    return new Conv2dGradients(
+        input ? conv2dBackwardInput(gradOut, w, x.shape(), spec) : null,
+        weight ? conv2dBackwardWeight(x, gradOut, w.shape(), spec) : null);
+  }
+
+  /** The two gradients of a convolution; an entry is null when it was not requested. */
+  record Conv2dGradients(Tensor input, Tensor weight) {}
+
+  // ---- pooling and softmax --------------------------------------------------------------------
+
+  Tensor avgPool2d(Tensor x, Pool2dSpec spec);
+
+  Tensor avgPool2dBackward(Tensor gradOut, Shape inputShape, Pool2dSpec spec);
+
+  /** Mean over H and W: {@code [N,C,H,W] → [N,C,1,1]}. */
+  Tensor globalAvgPool(Tensor x);
+
+  Tensor globalAvgPoolBackward(Tensor gradOut, Shape inputShape);
+
+  /** {@code log(softmax(x))} along {@code axis}, computed stably. */
+  Tensor logSoftmax(Tensor x, int axis);
+}

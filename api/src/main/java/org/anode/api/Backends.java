@@ -1,0 +1,139 @@
+package org.anode.api;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Finds tensor backends with {@link ServiceLoader} and chooses one, in the manner of DJL's {@code
+ * Engine}: the system property {@value #PROPERTY} or else the environment variable {@value #ENV}
+ * names the backend; without either, the highest-ranked provider that can run here wins. Each
+ * backend is created once per process and shared.
+ */
+public final class Backends {
+  /** System property naming the backend to use, such as {@code -Danode.backend=nd4j}. */
+  public static final String PROPERTY = "anode.backend";
+
+  /** Environment variable naming the backend when the property is not set. */
+  public static final String ENV = "ANODE_BACKEND";
+
+  private static final Map<String, Backend> CREATED = new ConcurrentHashMap<>();
+
+  private Backends() {}
+
+  /** A discovered provider and whether it can run here. */
+  public record Found(BackendProvider provider, BackendProvider.Availability availability) {
+    @Override
+    public String toString() {
+      return provider.name()
+          + " (rank "
+          + provider.rank()
+          + ", "
+          + (availability.available() ? "available" : "unavailable: " + availability.reason())
+          + ")";
+    }
+  }
+
+  /** Every provider on the classpath, best rank first, with its availability. */
+  public static List<Found> discover() {
+    List<Found> found = new ArrayList<>();
+    for (ServiceLoader.Provider<BackendProvider> p :
+        ServiceLoader.load(BackendProvider.class).stream().toList()) {
+      BackendProvider provider;
+      try {
+        provider = p.get();
+      } catch (Throwable t) {
+        continue; // a broken provider class must not hide the others
+      }
+      BackendProvider.Availability availability;
+      try {
+        availability = provider.availability();
+      } catch (Throwable t) {
+        availability = BackendProvider.Availability.no(t);
+      }
+      found.add(new Found(provider, availability));
+    }
+    found.sort(Comparator.comparingInt((Found f) -> -f.provider().rank()));
+    return found;
+  }
+
+  /** The name requested by {@value #PROPERTY} or {@value #ENV}, or null. */
+  public static String requestedName() {
+    String name = System.getProperty(PROPERTY);
+    if (name == null || name.isBlank()) {
+      name = System.getenv(ENV);
+    }
+    return name == null || name.isBlank() ? null : name.trim().toLowerCase(Locale.ROOT);
+  }
+
+  /** The backend named by the setting, or else the best-ranked one that can run here. */
+  public static Backend get() {
+    String requested = requestedName();
+    if (requested != null) {
+      return get(requested);
+    }
+    List<Found> found = discover();
+    for (Found f : found) {
+      if (f.availability().available()) {
+        return create(f.provider());
+      }
+    }
+    throw new BackendNotFoundException(
+        found.isEmpty()
+            ? "No anode backend found on the classpath. Add one of the backend modules, for example"
+                + " org.anode:anode-backend-nd4j."
+            : "No anode backend can run here. Found: " + describe(found));
+  }
+
+  /** The backend called {@code name}, or an error listing what was found. */
+  public static Backend get(String name) {
+    String wanted = name.trim().toLowerCase(Locale.ROOT);
+    Backend existing = CREATED.get(wanted);
+    if (existing != null) {
+      return existing;
+    }
+    List<Found> found = discover();
+    for (Found f : found) {
+      if (f.provider().name().equalsIgnoreCase(wanted)) {
+        if (!f.availability().available()) {
+          throw new BackendNotFoundException(
+              "Backend '" + name + "' cannot run here: " + f.availability().reason()
+                  + ". Found: " + describe(found));
+        }
+        return create(f.provider());
+      }
+    }
+    throw new BackendNotFoundException(
+        "Unknown backend '"
+            + name
+            + "' (from "
+            + (name.equalsIgnoreCase(String.valueOf(System.getProperty(PROPERTY)))
+                ? "system property " + PROPERTY
+                : name.equalsIgnoreCase(String.valueOf(System.getenv(ENV)))
+                    ? "environment variable " + ENV
+                    : "the caller")
+            + "). Found: "
+            + (found.isEmpty() ? "no providers on the classpath" : describe(found)));
+  }
+
+  private static Backend create(BackendProvider provider) {
+    return CREATED.computeIfAbsent(
+        provider.name().toLowerCase(Locale.ROOT),
+        n -> provider.create(BackendOptions.fromEnvironment()));
+  }
+
+  private static String describe(List<Found> found) {
+    StringBuilder sb = new StringBuilder();
+    for (Found f : found) {
+      if (sb.length() > 0) {
+        sb.append("; ");
+      }
+      sb.append(f);
+    }
+    return sb.toString();
+  }
+}

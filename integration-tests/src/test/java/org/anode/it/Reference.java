@@ -1,0 +1,110 @@
+package org.anode.it;
+
+import org.anode.api.Conv2dSpec;
+import org.anode.api.Pool2dSpec;
+import org.anode.api.Shape;
+
+/**
+ * Naive float64 reference implementations in plain Java: the independent answer that every
+ * backend's native kernels are compared with. Slow and obviously correct, by design.
+ */
+final class Reference {
+  private Reference() {}
+
+  static double[] conv2d(double[] x, Shape xs, double[] w, Shape ws, double[] b, Conv2dSpec s) {
+    Shape os = s.outputShape(xs, ws);
+    int n = xs.dim(0), cin = xs.dim(1), h = xs.dim(2), wd = xs.dim(3);
+    int cout = ws.dim(0), cg = ws.dim(1), kh = ws.dim(2), kw = ws.dim(3);
+    int oh = os.dim(2), ow = os.dim(3);
+    int coutPerGroup = cout / s.groups();
+    double[] y = new double[(int) os.numel()];
+    for (int in = 0; in < n; in++) {
+      for (int co = 0; co < cout; co++) {
+        int g = co / coutPerGroup;
+        for (int i = 0; i < oh; i++) {
+          for (int j = 0; j < ow; j++) {
+            double acc = b == null ? 0 : b[co];
+            for (int c = 0; c < cg; c++) {
+              int ci = g * cg + c;
+              for (int p = 0; p < kh; p++) {
+                int r = i * s.strideH() - s.padH() + p * s.dilationH();
+                if (r < 0 || r >= h) {
+                  continue;
+                }
+                for (int q = 0; q < kw; q++) {
+                  int col = j * s.strideW() - s.padW() + q * s.dilationW();
+                  if (col < 0 || col >= wd) {
+                    continue;
+                  }
+                  acc +=
+                      x[((in * cin + ci) * h + r) * wd + col] * w[((co * cg + c) * kh + p) * kw + q];
+                }
+              }
+            }
+            y[((in * cout + co) * oh + i) * ow + j] = acc;
+          }
+        }
+      }
+    }
+    return y;
+  }
+
+  static double[] avgPool2d(double[] x, Shape xs, Pool2dSpec s) {
+    Shape os = s.outputShape(xs);
+    int n = xs.dim(0), c = xs.dim(1), h = xs.dim(2), w = xs.dim(3);
+    int oh = os.dim(2), ow = os.dim(3);
+    double[] y = new double[(int) os.numel()];
+    for (int nc = 0; nc < n * c; nc++) {
+      for (int i = 0; i < oh; i++) {
+        for (int j = 0; j < ow; j++) {
+          double acc = 0;
+          for (int p = 0; p < s.kernelH(); p++) {
+            for (int q = 0; q < s.kernelW(); q++) {
+              int r = i * s.strideH() - s.padH() + p;
+              int col = j * s.strideW() - s.padW() + q;
+              if (r >= 0 && r < h && col >= 0 && col < w) {
+                acc += x[(nc * h + r) * w + col];
+              }
+            }
+          }
+          y[(nc * oh + i) * ow + j] = acc / (s.kernelH() * s.kernelW());
+        }
+      }
+    }
+    return y;
+  }
+
+  static double[] matmul(double[] a, double[] b, int m, int k, int n) {
+    double[] c = new double[m * n];
+    for (int i = 0; i < m; i++) {
+      for (int j = 0; j < n; j++) {
+        double acc = 0;
+        for (int p = 0; p < k; p++) {
+          acc += a[i * k + p] * b[p * n + j];
+        }
+        c[i * n + j] = acc;
+      }
+    }
+    return c;
+  }
+
+  static double[] logSoftmaxRows(double[] x, int rows, int cols) {
+    double[] y = new double[x.length];
+    for (int r = 0; r < rows; r++) {
+      double max = Double.NEGATIVE_INFINITY;
+      for (int c = 0; c < cols; c++) {
+        max = Math.max(max, x[r * cols + c]);
+      }
+      double sum = 0;
+      for (int c = 0; c < cols; c++) {
+        sum += Math.exp(x[r * cols + c] - max);
+      }
+      double lse = max + Math.log(sum);
+      for (int c = 0; c < cols; c++) {
+        y[r * cols + c] = x[r * cols + c] - lse;
+      }
+    }
+    return y;
+  }
+
+}

@@ -488,8 +488,29 @@ final class Nd4jBackend implements Backend {
     DynamicCustomOp.DynamicCustomOpsBuilder op =
         DynamicCustomOp.builder("conv2d").addIntegerArguments(convArgs(wShape, spec));
     op = b == null ? op.addInputs(x, w) : op.addInputs(x, w, b);
-    Nd4j.exec(op.addOutputs(z).build());
+    execConv(op.addOutputs(z).build(), spec);
     return z;
+  }
+
+  /**
+   * Runs a convolution op. ND4J 1.0.0-M2.1 hands dilations to oneDNN in a form oneDNN rejects
+   * ("could not create a descriptor for a dilated convolution"), so dilated convolutions run on
+   * libnd4j's own kernels with the oneDNN helpers switched off for that call.
+   */
+  private static void execConv(DynamicCustomOp op, Conv2dSpec spec) {
+    if (spec.dilationH() == 1 && spec.dilationW() == 1) {
+      Nd4j.exec(op);
+      return;
+    }
+    synchronized (Nd4jBackend.class) {
+      boolean helpers = Nd4j.getEnvironment().helpersAllowed();
+      Nd4j.getEnvironment().allowHelpers(false);
+      try {
+        Nd4j.exec(op);
+      } finally {
+        Nd4j.getEnvironment().allowHelpers(helpers);
+      }
+    }
   }
 
   @Override
@@ -578,12 +599,13 @@ final class Nd4jBackend implements Backend {
       INDArray x, INDArray w, INDArray gradOut, Shape wShape, Conv2dSpec spec) {
     INDArray gx = Nd4j.createUninitialized(x.dataType(), x.shape(), 'c');
     INDArray gw = Nd4j.createUninitialized(w.dataType(), w.shape(), 'c');
-    Nd4j.exec(
+    execConv(
         DynamicCustomOp.builder("conv2d_bp")
             .addInputs(x, w, gradOut)
             .addOutputs(gx, gw)
             .addIntegerArguments(convArgs(wShape, spec))
-            .build());
+            .build(),
+        spec);
     return new INDArray[] {gx, gw};
   }
 

@@ -1,4 +1,4 @@
-package org.anode.it;
+package org.anode.conformance;
 
 import org.anode.api.Conv2dSpec;
 import org.anode.api.Pool2dSpec;
@@ -8,10 +8,10 @@ import org.anode.api.Shape;
  * Naive float64 reference implementations in plain Java: the independent answer that every
  * backend's native kernels are compared with. Slow and obviously correct, by design.
  */
-final class Reference {
+public final class Reference {
   private Reference() {}
 
-  static double[] conv2d(double[] x, Shape xs, double[] w, Shape ws, double[] b, Conv2dSpec s) {
+  public static double[] conv2d(double[] x, Shape xs, double[] w, Shape ws, double[] b, Conv2dSpec s) {
     Shape os = s.outputShape(xs, ws);
     int n = xs.dim(0), cin = xs.dim(1), h = xs.dim(2), wd = xs.dim(3);
     int cout = ws.dim(0), cg = ws.dim(1), kh = ws.dim(2), kw = ws.dim(3);
@@ -49,7 +49,7 @@ final class Reference {
     return y;
   }
 
-  static double[] avgPool2d(double[] x, Shape xs, Pool2dSpec s) {
+  public static double[] avgPool2d(double[] x, Shape xs, Pool2dSpec s) {
     Shape os = s.outputShape(xs);
     int n = xs.dim(0), c = xs.dim(1), h = xs.dim(2), w = xs.dim(3);
     int oh = os.dim(2), ow = os.dim(3);
@@ -74,7 +74,7 @@ final class Reference {
     return y;
   }
 
-  static double[] matmul(double[] a, double[] b, int m, int k, int n) {
+  public static double[] matmul(double[] a, double[] b, int m, int k, int n) {
     double[] c = new double[m * n];
     for (int i = 0; i < m; i++) {
       for (int j = 0; j < n; j++) {
@@ -88,7 +88,7 @@ final class Reference {
     return c;
   }
 
-  static double[] logSoftmaxRows(double[] x, int rows, int cols) {
+  public static double[] logSoftmaxRows(double[] x, int rows, int cols) {
     double[] y = new double[x.length];
     for (int r = 0; r < rows; r++) {
       double max = Double.NEGATIVE_INFINITY;
@@ -107,4 +107,80 @@ final class Reference {
     return y;
   }
 
+  /** Elementwise {@code op(a, b)} with explicit broadcasting (equal ranks, or a rank-0 operand). */
+  public static double[] broadcast(
+      double[] a, Shape sa, double[] b, Shape sb, java.util.function.DoubleBinaryOperator op) {
+    Shape out = org.anode.api.Checks.broadcast("reference", sa, sb);
+    int rank = out.rank();
+    double[] y = new double[(int) out.numel()];
+    int[] idx = new int[rank];
+    for (int i = 0; i < y.length; i++) {
+      int rem = i;
+      for (int d = rank - 1; d >= 0; d--) {
+        idx[d] = rem % out.dim(d);
+        rem /= out.dim(d);
+      }
+      y[i] = op.applyAsDouble(a[offset(sa, idx)], b[offset(sb, idx)]);
+    }
+    return y;
+  }
+
+  private static int offset(Shape s, int[] idx) {
+    if (s.rank() == 0) {
+      return 0;
+    }
+    int off = 0;
+    for (int d = 0; d < s.rank(); d++) {
+      off = off * s.dim(d) + (s.dim(d) == 1 ? 0 : idx[d]);
+    }
+    return off;
+  }
+
+  /** Reduction of {@code x} over {@code axes} with {@code op} from {@code init}, keeping dims. */
+  public static double[] reduce(
+      double[] x, Shape s, int[] axes, double init, java.util.function.DoubleBinaryOperator op) {
+    Shape out = org.anode.api.Checks.reducedShape(s, axes, true);
+    double[] y = new double[(int) out.numel()];
+    java.util.Arrays.fill(y, init);
+    int rank = s.rank();
+    int[] idx = new int[rank];
+    for (int i = 0; i < x.length; i++) {
+      int rem = i;
+      for (int d = rank - 1; d >= 0; d--) {
+        idx[d] = rem % s.dim(d);
+        rem /= s.dim(d);
+      }
+      int o = offset(out, idx);
+      y[o] = op.applyAsDouble(y[o], x[i]);
+    }
+    return y;
+  }
+
+  /** {@code x} with axes reordered: output axis {@code i} is input axis {@code perm[i]}. */
+  public static double[] permute(double[] x, Shape s, int[] perm) {
+    int rank = s.rank();
+    int[] outDims = new int[rank];
+    for (int i = 0; i < rank; i++) {
+      outDims[i] = s.dim(perm[i]);
+    }
+    double[] y = new double[x.length];
+    int[] idx = new int[rank];
+    for (int i = 0; i < x.length; i++) {
+      int rem = i;
+      for (int d = rank - 1; d >= 0; d--) {
+        idx[d] = rem % outDims[d];
+        rem /= outDims[d];
+      }
+      int src = 0;
+      int[] inIdx = new int[rank];
+      for (int d = 0; d < rank; d++) {
+        inIdx[perm[d]] = idx[d];
+      }
+      for (int d = 0; d < rank; d++) {
+        src = src * s.dim(d) + inIdx[d];
+      }
+      y[i] = x[src];
+    }
+    return y;
+  }
 }

@@ -1,5 +1,7 @@
 package org.anode.backend.nd4j;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.anode.api.Backend;
 import org.anode.api.BackendOptions;
@@ -9,17 +11,31 @@ import org.anode.api.DType;
 import org.anode.api.Pool2dSpec;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
-import org.nd4j.linalg.api.buffer.DataType;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.api.ops.impl.reduce.floating.Mean;
+import org.nd4j.linalg.api.ops.impl.reduce.same.Max;
+import org.nd4j.linalg.api.ops.impl.reduce.same.Sum;
+import org.nd4j.linalg.api.ops.impl.scalar.Pow;
+import org.nd4j.linalg.api.ops.impl.scalar.RectifiedLinear;
+import org.nd4j.linalg.api.ops.impl.scalar.ScalarAdd;
+import org.nd4j.linalg.api.ops.impl.scalar.ScalarMultiplication;
+import org.nd4j.linalg.api.ops.impl.scalar.Step;
+import org.nd4j.linalg.api.ops.impl.transforms.floating.Sqrt;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.DivOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp;
+import org.nd4j.linalg.api.ops.impl.transforms.same.Negative;
+import org.nd4j.linalg.api.ops.impl.transforms.strict.Exp;
+import org.nd4j.linalg.api.ops.impl.transforms.strict.Log;
+import org.nd4j.linalg.api.ops.impl.transforms.strict.Tanh;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.INDArrayIndex;
 import org.nd4j.linalg.indexing.NDArrayIndex;
-import org.nd4j.linalg.ops.transforms.Transforms;
 import org.nd4j.nativeblas.NativeOpsHolder;
 
 /**
@@ -28,8 +44,9 @@ import org.nd4j.nativeblas.NativeOpsHolder;
  * classpath); channel groups are split into per-group native calls since libnd4j's {@code conv2d}
  * has no groups argument.
  *
- * <p>Every result is copied into a buffer it owns, because closing an ND4J view would free the
- * buffer of the array it views.
+ * <p>Every result is written by a native op into memory this backend allocated (see {@link
+ * Nd4jMemory}): ND4J is never left to allocate a result, so closing a tensor frees its memory at
+ * once. Views ({@code permute}, {@code get}, {@code reshape}) are only read, never kept.
  */
 final class Nd4jBackend implements Backend {
   private final int threads;
@@ -54,37 +71,70 @@ final class Nd4jBackend implements Backend {
     return threads;
   }
 
-  // ---- conversions ----------------------------------------------------------------------------
-
-  private static DataType nd(DType dtype) {
-    return dtype == DType.FLOAT32 ? DataType.FLOAT : DataType.DOUBLE;
-  }
+  // ---- memory ---------------------------------------------------------------------------------
 
   private INDArray arr(String op, Tensor t) {
     Checks.onBackend(op, this, t);
     return ((Nd4jTensor) t).array();
   }
 
-  /** Wraps an array that this backend just created and that nothing else references. */
-  private Tensor wrap(INDArray a) {
-    DType dtype =
-        switch (a.dataType()) {
-          case FLOAT -> DType.FLOAT32;
-          case DOUBLE -> DType.FLOAT64;
-          default -> throw new IllegalStateException("nd4j: unexpected result type " + a.dataType());
-        };
-    INDArray owned = a;
-    if (a.isView() || a.ordering() != 'c') {
-      owned = copyOf(a);
-    }
-    return new Nd4jTensor(this, owned, Shape.of(toInt(owned.shape())), dtype);
+  private static DType dtypeOf(INDArray a) {
+    return switch (a.dataType()) {
+      case FLOAT -> DType.FLOAT32;
+      case DOUBLE -> DType.FLOAT64;
+      default -> throw new IllegalStateException("nd4j: unexpected type " + a.dataType());
+    };
   }
 
-  /** A C-ordered copy that owns its buffer. */
-  private static INDArray copyOf(INDArray view) {
-    INDArray out = Nd4j.createUninitialized(view.dataType(), view.shape(), 'c');
-    out.assign(view);
-    return out;
+  /** A new tensor of {@code shape} whose contents {@code fill} writes. */
+  private Tensor create(DType dtype, Shape shape, java.util.function.Consumer<INDArray> fill) {
+    Nd4jMemory.Block b = Nd4jMemory.allocate(dtype, shape);
+    try {
+      fill.accept(b.array());
+    } catch (RuntimeException | Error e) {
+      b.free();
+      throw e;
+    }
+    return new Nd4jTensor(this, b, shape, dtype);
+  }
+
+  /** Scratch memory freed when the kernel returns. */
+  private static final class Scratch implements AutoCloseable {
+    private final List<Nd4jMemory.Block> blocks = new ArrayList<>();
+
+    INDArray get(DType dtype, Shape shape) {
+      Nd4jMemory.Block b = Nd4jMemory.allocate(dtype, shape);
+      blocks.add(b);
+      return b.array();
+    }
+
+    /** {@code a} broadcast to {@code shape} (the same array when it already has that shape). */
+    INDArray expand(INDArray a, Shape shape) {
+      if (Arrays.equals(a.shape(), shape.dimsAsLong())) {
+        return a;
+      }
+      INDArray out = get(dtypeOf(a), shape);
+      broadcastInto(a, out);
+      return out;
+    }
+
+    /** A C-ordered copy of a view, such as one group's channels. */
+    INDArray copy(INDArray view) {
+      INDArray out = get(dtypeOf(view), Shape.of(toInt(view.shape())));
+      out.assign(view);
+      return out;
+    }
+
+    @Override
+    public void close() {
+      blocks.forEach(Nd4jMemory.Block::free);
+    }
+  }
+
+  /** {@code out = broadcast(a)}, exactly: {@code 0 + a}. */
+  private static void broadcastInto(INDArray a, INDArray out) {
+    out.assign(0.0);
+    Nd4j.exec(new AddOp(out, a, out));
   }
 
   private static int[] toInt(long[] dims) {
@@ -95,8 +145,10 @@ final class Nd4jBackend implements Backend {
     return out;
   }
 
-  private static INDArray empty(DataType type, Shape shape) {
-    return Nd4j.createUninitialized(type, shape.dimsAsLong(), 'c');
+  /** Bytewise copy between two C-ordered arrays of the same dtype and element count. */
+  private static void memcpy(INDArray dst, INDArray src) {
+    long bytes = src.length() * src.dataType().width();
+    Pointer.memcpy(dst.data().addressPointer(), src.data().addressPointer(), bytes);
   }
 
   // ---- creation -------------------------------------------------------------------------------
@@ -104,36 +156,29 @@ final class Nd4jBackend implements Backend {
   @Override
   public Tensor fromArray(float[] data, Shape shape) {
     Checks.dataLength("fromArray", data.length, shape);
-    INDArray a = empty(DataType.FLOAT, shape);
-    if (data.length > 0) {
-      a.data().setData(data);
-    }
-    return wrap(a);
+    return create(
+        DType.FLOAT32, shape, a -> ((FloatPointer) a.data().addressPointer()).put(data));
   }
 
   @Override
   public Tensor fromArray(double[] data, Shape shape) {
     Checks.dataLength("fromArray", data.length, shape);
-    INDArray a = empty(DataType.DOUBLE, shape);
-    if (data.length > 0) {
-      a.data().setData(data);
-    }
-    return wrap(a);
+    return create(
+        DType.FLOAT64, shape, a -> ((DoublePointer) a.data().addressPointer()).put(data));
   }
 
   @Override
   public Tensor full(Shape shape, double value, DType dtype) {
-    INDArray a = empty(nd(dtype), shape);
-    a.assign(value);
-    return wrap(a);
+    return create(dtype, shape, a -> a.assign(value));
   }
 
   @Override
   public Tensor cast(Tensor x, DType dtype) {
     INDArray a = arr("cast", x);
-    INDArray out = empty(nd(dtype), x.shape());
-    out.assign(a);
-    return wrap(out);
+    if (dtype == x.dtype()) {
+      return create(dtype, x.shape(), out -> memcpy(out, a));
+    }
+    return create(dtype, x.shape(), out -> out.assign(a));
   }
 
   // ---- elementwise ----------------------------------------------------------------------------
@@ -146,9 +191,7 @@ final class Nd4jBackend implements Backend {
     INDArray x = arr(op, a);
     INDArray y = arr(op, b);
     Shape out = Checks.broadcast(op, a, b);
-    INDArray z = empty(x.dataType(), out);
-    f.exec(x, y, z);
-    return wrap(z);
+    return create(a.dtype(), out, z -> f.exec(x, y, z));
   }
 
   @Override
@@ -171,90 +214,76 @@ final class Nd4jBackend implements Backend {
     return binary("div", a, b, (x, y, z) -> Nd4j.exec(new DivOp(x, y, z)));
   }
 
+  private interface UnaryOp {
+    void exec(INDArray x, INDArray out);
+  }
+
+  private Tensor unary(String op, Tensor x, UnaryOp f) {
+    INDArray a = arr(op, x);
+    return create(x.dtype(), x.shape(), z -> f.exec(a, z));
+  }
+
   @Override
   public Tensor addScalar(Tensor x, double s) {
-    return wrap(arr("addScalar", x).add(s));
+    return unary("addScalar", x, (a, z) -> Nd4j.exec(new ScalarAdd(a, null, z, s)));
   }
 
   @Override
   public Tensor mulScalar(Tensor x, double s) {
-    return wrap(arr("mulScalar", x).mul(s));
+    return unary("mulScalar", x, (a, z) -> Nd4j.exec(new ScalarMultiplication(a, null, z, s)));
   }
 
   @Override
   public Tensor powScalar(Tensor x, double p) {
-    return wrap(Transforms.pow(arr("powScalar", x), p, true));
+    return unary("powScalar", x, (a, z) -> Nd4j.exec(new Pow(a, z, p)));
   }
 
   @Override
   public Tensor neg(Tensor x) {
-    return wrap(arr("neg", x).neg());
+    return unary("neg", x, (a, z) -> Nd4j.exec(new Negative(a, z)));
   }
 
   @Override
   public Tensor exp(Tensor x) {
-    return wrap(Transforms.exp(arr("exp", x), true));
+    return unary("exp", x, (a, z) -> Nd4j.exec(new Exp(a, z)));
   }
 
   @Override
   public Tensor log(Tensor x) {
-    return wrap(Transforms.log(arr("log", x), true));
+    return unary("log", x, (a, z) -> Nd4j.exec(new Log(a, z)));
   }
 
   @Override
   public Tensor sqrt(Tensor x) {
-    return wrap(Transforms.sqrt(arr("sqrt", x), true));
+    return unary("sqrt", x, (a, z) -> Nd4j.exec(new Sqrt(a, z)));
   }
 
   @Override
   public Tensor square(Tensor x) {
-    INDArray a = arr("square", x);
-    return wrap(a.mul(a));
+    return unary("square", x, (a, z) -> Nd4j.exec(new MulOp(a, a, z)));
   }
 
   @Override
   public Tensor relu(Tensor x) {
-    return wrap(Transforms.relu(arr("relu", x), true));
+    return unary("relu", x, (a, z) -> Nd4j.exec(new RectifiedLinear(a, z, 0.0)));
   }
 
   @Override
   public Tensor tanh(Tensor x) {
-    return wrap(Transforms.tanh(arr("tanh", x), true));
+    return unary("tanh", x, (a, z) -> Nd4j.exec(new Tanh(a, z)));
   }
 
-  /** {@code a} expanded to {@code shape}; the same array when it already has that shape. */
-  private static INDArray expand(INDArray a, Shape shape) {
-    long[] dims = shape.dimsAsLong();
-    if (java.util.Arrays.equals(a.shape(), dims)) {
-      return a;
-    }
-    if (a.rank() == 0) {
-      INDArray out = Nd4j.createUninitialized(a.dataType(), dims, 'c');
-      out.assign(a.getDouble(0));
-      return out;
-    }
-    return a.broadcast(dims);
-  }
-
-  private static void closeTemp(INDArray temp, INDArray original) {
-    if (temp != original) {
-      temp.close();
-    }
-  }
-
+  /** {@code a > b ⟺ a − b > 0} exactly in IEEE arithmetic (gradual underflow), inf−inf gives 0. */
   @Override
   public Tensor greaterThan(Tensor a, Tensor b) {
-    INDArray x = arr("greaterThan", a);
-    INDArray y = arr("greaterThan", b);
-    Shape out = Checks.broadcast("greaterThan", a, b);
-    INDArray xe = expand(x, out);
-    INDArray ye = expand(y, out);
-    INDArray mask = xe.gt(ye);
-    INDArray result = mask.castTo(x.dataType());
-    mask.close();
-    closeTemp(xe, x);
-    closeTemp(ye, y);
-    return wrap(result);
+    return binary(
+        "greaterThan",
+        a,
+        b,
+        (x, y, z) -> {
+          Nd4j.exec(new SubOp(x, y, z));
+          Nd4j.exec(new Step(z, z, 0.0));
+        });
   }
 
   @Override
@@ -263,60 +292,61 @@ final class Nd4jBackend implements Backend {
     INDArray x = arr("where", a);
     INDArray y = arr("where", b);
     Checks.sameDType("where", mask, a);
-    Shape ab = Checks.broadcast("where", a, b);
-    Shape out = Checks.broadcast("where", mask.shape(), ab);
-    INDArray me = expand(m, out);
-    INDArray cond = me.neq(0.0);
-    INDArray xe = expand(x, out);
-    INDArray ye = expand(y, out);
-    INDArray z = empty(x.dataType(), out);
-    Nd4j.exec(
-        DynamicCustomOp.builder("select").addInputs(cond, xe, ye).addOutputs(z).build());
-    cond.close();
-    closeTemp(me, m);
-    closeTemp(xe, x);
-    closeTemp(ye, y);
-    return wrap(z);
+    Shape out = Checks.broadcast("where", mask.shape(), Checks.broadcast("where", a, b));
+    return create(
+        a.dtype(),
+        out,
+        z -> {
+          try (Scratch s = new Scratch()) {
+            INDArray cond = s.expand(m, out).neq(0.0); // a small BOOL array that ND4J owns
+            try {
+              Nd4j.exec(
+                  DynamicCustomOp.builder("select")
+                      .addInputs(cond, s.expand(x, out), s.expand(y, out))
+                      .addOutputs(z)
+                      .build());
+            } finally {
+              cond.close();
+            }
+          }
+        });
   }
 
   @Override
   public Tensor broadcastTo(Tensor x, Shape shape) {
     INDArray a = arr("broadcastTo", x);
     Checks.broadcastableTo("broadcastTo", x.shape(), shape);
-    INDArray e = expand(a, shape);
-    return wrap(e == a ? copyOf(a) : e);
+    return create(x.dtype(), shape, z -> broadcastInto(a, z));
   }
 
   // ---- reductions -----------------------------------------------------------------------------
 
+  private interface ReduceOp {
+    void exec(INDArray x, INDArray out, int[] axes);
+  }
+
+  private Tensor reduce(String op, Tensor x, boolean keepDims, int[] axes, ReduceOp f) {
+    INDArray a = arr(op, x);
+    int[] ax = Checks.axes(op, x.shape(), axes);
+    Shape kept = Checks.reducedShape(x.shape(), ax, true);
+    Shape out = Checks.reducedShape(x.shape(), ax, keepDims);
+    // The kernel writes the keep-dims layout; dropping size-1 axes keeps the same bytes.
+    return create(x.dtype(), out, z -> f.exec(a, z.reshape('c', kept.dimsAsLong()), ax));
+  }
+
   @Override
   public Tensor sum(Tensor x, boolean keepDims, int... axes) {
-    int[] ax = Checks.axes("sum", x.shape(), axes);
-    return wrap(reduceShape(arr("sum", x).sum(keepDims, ax), x.shape(), ax, keepDims));
+    return reduce("sum", x, keepDims, axes, (a, z, ax) -> Nd4j.exec(new Sum(a, z, true, ax)));
   }
 
   @Override
   public Tensor mean(Tensor x, boolean keepDims, int... axes) {
-    int[] ax = Checks.axes("mean", x.shape(), axes);
-    return wrap(reduceShape(arr("mean", x).mean(keepDims, ax), x.shape(), ax, keepDims));
+    return reduce("mean", x, keepDims, axes, (a, z, ax) -> Nd4j.exec(new Mean(a, z, true, ax)));
   }
 
   @Override
   public Tensor max(Tensor x, boolean keepDims, int... axes) {
-    int[] ax = Checks.axes("max", x.shape(), axes);
-    return wrap(reduceShape(arr("max", x).max(keepDims, ax), x.shape(), ax, keepDims));
-  }
-
-  /** ND4J sometimes returns [1] where a reduction to rank 0 is meant: fix up the shape. */
-  private static INDArray reduceShape(INDArray r, Shape in, int[] axes, boolean keepDims) {
-    Shape expected = Checks.reducedShape(in, axes, keepDims);
-    if (java.util.Arrays.equals(r.shape(), expected.dimsAsLong())) {
-      return r;
-    }
-    INDArray out = empty(r.dataType(), expected);
-    out.assign(r.reshape(expected.dimsAsLong()));
-    r.close();
-    return out;
+    return reduce("max", x, keepDims, axes, (a, z, ax) -> Nd4j.exec(new Max(a, z, true, ax)));
   }
 
   // ---- layout ---------------------------------------------------------------------------------
@@ -325,18 +355,18 @@ final class Nd4jBackend implements Backend {
   public Tensor reshape(Tensor x, Shape shape) {
     INDArray a = arr("reshape", x);
     Checks.reshape(x, shape);
-    INDArray out = empty(a.dataType(), shape);
-    if (shape.numel() > 0) {
-      out.assign(a.reshape('c', shape.dimsAsLong()));
-    }
-    return wrap(out);
+    return create(x.dtype(), shape, z -> memcpy(z, a));
   }
 
   @Override
   public Tensor permute(Tensor x, int... axes) {
     INDArray a = arr("permute", x);
     Checks.permutation(x, axes);
-    return wrap(copyOf(a.permute(axes)));
+    int[] dims = new int[axes.length];
+    for (int i = 0; i < axes.length; i++) {
+      dims[i] = x.shape().dim(axes[i]);
+    }
+    return create(x.dtype(), Shape.of(dims), z -> z.assign(a.permute(axes)));
   }
 
   @Override
@@ -347,6 +377,7 @@ final class Nd4jBackend implements Backend {
     Tensor first = parts.get(0);
     int ax = first.shape().normalizeAxis(axis);
     INDArray[] arrays = new INDArray[parts.size()];
+    int total = 0;
     for (int i = 0; i < arrays.length; i++) {
       Tensor p = parts.get(i);
       arrays[i] = arr("concat", p);
@@ -366,8 +397,30 @@ final class Nd4jBackend implements Backend {
                 + " does not match part 0 "
                 + Checks.describe(first));
       }
+      total += p.shape().dim(ax);
     }
-    return wrap(arrays.length == 1 ? copyOf(arrays[0]) : Nd4j.concat(ax, arrays));
+    return create(first.dtype(), first.shape().with(ax, total), z -> concatInto(arrays, ax, z));
+  }
+
+  private static void concatInto(INDArray[] arrays, int axis, INDArray out) {
+    if (arrays.length == 1) {
+      memcpy(out, arrays[0]);
+      return;
+    }
+    Nd4j.exec(
+        DynamicCustomOp.builder("concat")
+            .addInputs(arrays)
+            .addOutputs(out)
+            .addIntegerArguments(axis)
+            .build());
+  }
+
+  private static INDArray sliceView(INDArray a, int axis, int start, int end) {
+    INDArrayIndex[] idx = new INDArrayIndex[a.rank()];
+    for (int d = 0; d < idx.length; d++) {
+      idx[d] = d == axis ? NDArrayIndex.interval(start, end) : NDArrayIndex.all();
+    }
+    return a.get(idx);
   }
 
   @Override
@@ -385,11 +438,8 @@ final class Nd4jBackend implements Backend {
               + " of "
               + Checks.describe(x));
     }
-    INDArrayIndex[] idx = new INDArrayIndex[x.shape().rank()];
-    for (int d = 0; d < idx.length; d++) {
-      idx[d] = d == ax ? NDArrayIndex.interval(start, end) : NDArrayIndex.all();
-    }
-    return wrap(copyOf(a.get(idx)));
+    return create(
+        x.dtype(), x.shape().with(ax, end - start), z -> z.assign(sliceView(a, ax, start, end)));
   }
 
   // ---- linear algebra and convolution ---------------------------------------------------------
@@ -399,9 +449,10 @@ final class Nd4jBackend implements Backend {
     INDArray x = arr("matmul", a);
     INDArray y = arr("matmul", b);
     Shape out = Checks.matmul(a, b);
-    INDArray z = empty(x.dataType(), out);
-    x.mmul(y, z);
-    return wrap(z);
+    return create(
+        a.dtype(),
+        out,
+        z -> Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(x, y).addOutputs(z).build()));
   }
 
   private static int[] convArgs(Shape w, Conv2dSpec s) {
@@ -440,15 +491,6 @@ final class Nd4jBackend implements Backend {
     }
   }
 
-  /** Channel slice {@code [g·size, (g+1)·size)} along axis 1 (or 0), as an owned array. */
-  private static INDArray group(INDArray a, int axis, int g, int size) {
-    INDArrayIndex[] idx = new INDArrayIndex[a.rank()];
-    for (int d = 0; d < idx.length; d++) {
-      idx[d] = d == axis ? NDArrayIndex.interval(g * size, (g + 1) * size) : NDArrayIndex.all();
-    }
-    return copyOf(a.get(idx));
-  }
-
   @Override
   public Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
     checkConv("conv2d", x, w, bias);
@@ -458,38 +500,38 @@ final class Nd4jBackend implements Backend {
     INDArray ba = bias == null ? null : arr("conv2d", bias);
     int g = spec.groups();
     if (g == 1) {
-      return wrap(conv(xa, wa, ba, w.shape(), spec, outShape));
+      return create(x.dtype(), outShape, z -> conv(xa, wa, ba, w.shape(), spec, z));
     }
     int cin = x.shape().dim(1) / g;
     int cout = w.shape().dim(0) / g;
     Shape wg = w.shape().with(0, cout);
-    INDArray[] outs = new INDArray[g];
-    for (int i = 0; i < g; i++) {
-      INDArray xi = group(xa, 1, i, cin);
-      INDArray wi = group(wa, 0, i, cout);
-      INDArray bi = ba == null ? null : group(ba, 0, i, cout);
-      outs[i] = conv(xi, wi, bi, wg, spec, outShape.with(1, cout));
-      xi.close();
-      wi.close();
-      if (bi != null) {
-        bi.close();
-      }
-    }
-    INDArray z = Nd4j.concat(1, outs);
-    for (INDArray o : outs) {
-      o.close();
-    }
-    return wrap(z);
+    return create(
+        x.dtype(),
+        outShape,
+        z -> {
+          try (Scratch s = new Scratch()) {
+            INDArray[] outs = new INDArray[g];
+            for (int i = 0; i < g; i++) {
+              outs[i] = s.get(x.dtype(), outShape.with(1, cout));
+              conv(
+                  s.copy(sliceView(xa, 1, i * cin, (i + 1) * cin)),
+                  s.copy(sliceView(wa, 0, i * cout, (i + 1) * cout)),
+                  ba == null ? null : s.copy(sliceView(ba, 0, i * cout, (i + 1) * cout)),
+                  wg,
+                  spec,
+                  outs[i]);
+            }
+            concatInto(outs, 1, z);
+          }
+        });
   }
 
-  private static INDArray conv(
-      INDArray x, INDArray w, INDArray b, Shape wShape, Conv2dSpec spec, Shape outShape) {
-    INDArray z = empty(x.dataType(), outShape);
+  private static void conv(
+      INDArray x, INDArray w, INDArray b, Shape wShape, Conv2dSpec spec, INDArray out) {
     DynamicCustomOp.DynamicCustomOpsBuilder op =
         DynamicCustomOp.builder("conv2d").addIntegerArguments(convArgs(wShape, spec));
     op = b == null ? op.addInputs(x, w) : op.addInputs(x, w, b);
-    execConv(op.addOutputs(z).build(), spec);
-    return z;
+    execConv(op.addOutputs(out).build(), spec);
   }
 
   /**
@@ -515,21 +557,15 @@ final class Nd4jBackend implements Backend {
 
   @Override
   public Tensor conv2dBackwardInput(Tensor gradOut, Tensor w, Shape inputShape, Conv2dSpec spec) {
-    Tensor x = zeros(inputShape, w.dtype());
-    try {
+    try (Tensor x = zeros(inputShape, w.dtype())) {
       return conv2dBackward(x, w, gradOut, spec, true, false).input();
-    } finally {
-      x.close();
     }
   }
 
   @Override
   public Tensor conv2dBackwardWeight(Tensor x, Tensor gradOut, Shape weightShape, Conv2dSpec spec) {
-    Tensor w = zeros(weightShape, x.dtype());
-    try {
+    try (Tensor w = zeros(weightShape, x.dtype())) {
       return conv2dBackward(x, w, gradOut, spec, false, true).weight();
-    } finally {
-      w.close();
     }
   }
 
@@ -555,50 +591,66 @@ final class Nd4jBackend implements Backend {
     INDArray xa = arr("conv2dBackward", x);
     INDArray wa = arr("conv2dBackward", w);
     INDArray ga = arr("conv2dBackward", gradOut);
+    DType dt = x.dtype();
     int g = spec.groups();
-    INDArray gx;
-    INDArray gw;
-    if (g == 1) {
-      INDArray[] r = convBp(xa, wa, ga, w.shape(), spec);
-      gx = r[0];
-      gw = r[1];
-    } else {
-      int cin = x.shape().dim(1) / g;
-      int cout = w.shape().dim(0) / g;
-      Shape wg = w.shape().with(0, cout);
-      INDArray[] gxs = new INDArray[g];
-      INDArray[] gws = new INDArray[g];
-      for (int i = 0; i < g; i++) {
-        INDArray xi = group(xa, 1, i, cin);
-        INDArray wi = group(wa, 0, i, cout);
-        INDArray gi = group(ga, 1, i, cout);
-        INDArray[] r = convBp(xi, wi, gi, wg, spec);
-        gxs[i] = r[0];
-        gws[i] = r[1];
-        xi.close();
-        wi.close();
-        gi.close();
+    try (Scratch s = new Scratch()) {
+      INDArray gx = input ? null : s.get(dt, x.shape());
+      INDArray gw = weight ? null : s.get(dt, w.shape());
+      Nd4jMemory.Block gxBlock = input ? Nd4jMemory.allocate(dt, x.shape()) : null;
+      Nd4jMemory.Block gwBlock = weight ? Nd4jMemory.allocate(dt, w.shape()) : null;
+      if (gxBlock != null) {
+        gx = gxBlock.array();
       }
-      gx = Nd4j.concat(1, gxs);
-      gw = Nd4j.concat(0, gws);
-      for (int i = 0; i < g; i++) {
-        gxs[i].close();
-        gws[i].close();
+      if (gwBlock != null) {
+        gw = gwBlock.array();
       }
+      try {
+        if (g == 1) {
+          convBp(xa, wa, ga, w.shape(), spec, gx, gw);
+        } else {
+          int cin = x.shape().dim(1) / g;
+          int cout = w.shape().dim(0) / g;
+          Shape wg = w.shape().with(0, cout);
+          INDArray[] gxs = new INDArray[g];
+          INDArray[] gws = new INDArray[g];
+          for (int i = 0; i < g; i++) {
+            gxs[i] = s.get(dt, x.shape().with(1, cin));
+            gws[i] = s.get(dt, wg);
+            convBp(
+                s.copy(sliceView(xa, 1, i * cin, (i + 1) * cin)),
+                s.copy(sliceView(wa, 0, i * cout, (i + 1) * cout)),
+                s.copy(sliceView(ga, 1, i * cout, (i + 1) * cout)),
+                wg,
+                spec,
+                gxs[i],
+                gws[i]);
+          }
+          concatInto(gxs, 1, gx);
+          concatInto(gws, 0, gw);
+        }
+      } catch (RuntimeException | Error e) {
+        if (gxBlock != null) {
+          gxBlock.free();
+        }
+        if (gwBlock != null) {
+          gwBlock.free();
+        }
+        throw e;
+      }
+      return new Conv2dGradients(
+          gxBlock == null ? null : new Nd4jTensor(this, gxBlock, x.shape(), dt),
+          gwBlock == null ? null : new Nd4jTensor(this, gwBlock, w.shape(), dt));
     }
-    if (!input) {
-      gx.close();
-    }
-    if (!weight) {
-      gw.close();
-    }
-    return new Conv2dGradients(input ? wrap(gx) : null, weight ? wrap(gw) : null);
   }
 
-  private static INDArray[] convBp(
-      INDArray x, INDArray w, INDArray gradOut, Shape wShape, Conv2dSpec spec) {
-    INDArray gx = Nd4j.createUninitialized(x.dataType(), x.shape(), 'c');
-    INDArray gw = Nd4j.createUninitialized(w.dataType(), w.shape(), 'c');
+  private static void convBp(
+      INDArray x,
+      INDArray w,
+      INDArray gradOut,
+      Shape wShape,
+      Conv2dSpec spec,
+      INDArray gx,
+      INDArray gw) {
     execConv(
         DynamicCustomOp.builder("conv2d_bp")
             .addInputs(x, w, gradOut)
@@ -606,7 +658,6 @@ final class Nd4jBackend implements Backend {
             .addIntegerArguments(convArgs(wShape, spec))
             .build(),
         spec);
-    return new INDArray[] {gx, gw};
   }
 
   // ---- pooling and softmax --------------------------------------------------------------------
@@ -631,14 +682,16 @@ final class Nd4jBackend implements Backend {
   public Tensor avgPool2d(Tensor x, Pool2dSpec spec) {
     INDArray a = arr("avgPool2d", x);
     Shape out = spec.outputShape(x.shape());
-    INDArray z = empty(a.dataType(), out);
-    Nd4j.exec(
-        DynamicCustomOp.builder("avgpool2d")
-            .addInputs(a)
-            .addOutputs(z)
-            .addIntegerArguments(poolArgs(spec))
-            .build());
-    return wrap(z);
+    return create(
+        x.dtype(),
+        out,
+        z ->
+            Nd4j.exec(
+                DynamicCustomOp.builder("avgpool2d")
+                    .addInputs(a)
+                    .addOutputs(z)
+                    .addIntegerArguments(poolArgs(spec))
+                    .build()));
   }
 
   @Override
@@ -654,16 +707,20 @@ final class Nd4jBackend implements Backend {
               + " of input "
               + inputShape);
     }
-    INDArray x = Nd4j.zeros(g.dataType(), inputShape.dimsAsLong());
-    INDArray gx = empty(g.dataType(), inputShape);
-    Nd4j.exec(
-        DynamicCustomOp.builder("avgpool2d_bp")
-            .addInputs(x, g)
-            .addOutputs(gx)
-            .addIntegerArguments(poolArgs(spec))
-            .build());
-    x.close();
-    return wrap(gx);
+    return create(
+        gradOut.dtype(),
+        inputShape,
+        gx -> {
+          try (Scratch s = new Scratch()) {
+            INDArray x = s.get(gradOut.dtype(), inputShape); // only its shape is read
+            Nd4j.exec(
+                DynamicCustomOp.builder("avgpool2d_bp")
+                    .addInputs(x, g)
+                    .addOutputs(gx)
+                    .addIntegerArguments(poolArgs(spec))
+                    .build());
+          }
+        });
   }
 
   @Override
@@ -688,22 +745,29 @@ final class Nd4jBackend implements Backend {
               + " for input "
               + inputShape);
     }
-    INDArray e = g.broadcast(inputShape.dimsAsLong());
-    INDArray out = e.divi(inputShape.dim(2) * (double) inputShape.dim(3));
-    return wrap(out);
+    double scale = 1.0 / (inputShape.dim(2) * (double) inputShape.dim(3));
+    return create(
+        gradOut.dtype(),
+        inputShape,
+        z -> {
+          broadcastInto(g, z);
+          Nd4j.exec(new ScalarMultiplication(z, null, z, scale));
+        });
   }
 
   @Override
   public Tensor logSoftmax(Tensor x, int axis) {
     INDArray a = arr("logSoftmax", x);
     int ax = x.shape().normalizeAxis(axis);
-    INDArray z = empty(a.dataType(), x.shape());
-    Nd4j.exec(
-        DynamicCustomOp.builder("log_softmax")
-            .addInputs(a)
-            .addOutputs(z)
-            .addIntegerArguments(ax)
-            .build());
-    return wrap(z);
+    return create(
+        x.dtype(),
+        x.shape(),
+        z ->
+            Nd4j.exec(
+                DynamicCustomOp.builder("log_softmax")
+                    .addInputs(a)
+                    .addOutputs(z)
+                    .addIntegerArguments(ax)
+                    .build()));
   }
 }

@@ -4,22 +4,24 @@ import org.anode.api.AbstractTensor;
 import org.anode.api.Backend;
 import org.anode.api.DType;
 import org.anode.api.Shape;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-/** An anode tensor backed by an ND4J array that owns its buffer (never a view). */
+/** An anode tensor: an ND4J array over native memory that the tensor frees on close. */
 final class Nd4jTensor extends AbstractTensor {
   private final Nd4jBackend backend;
-  private final INDArray array;
+  private final Nd4jMemory.Block block;
 
-  Nd4jTensor(Nd4jBackend backend, INDArray array, Shape shape, DType dtype) {
+  Nd4jTensor(Nd4jBackend backend, Nd4jMemory.Block block, Shape shape, DType dtype) {
     super(shape, dtype);
     this.backend = backend;
-    this.array = array;
+    this.block = block;
   }
 
   INDArray array() {
     checkOpen();
-    return array;
+    return block.array();
   }
 
   @Override
@@ -30,17 +32,35 @@ final class Nd4jTensor extends AbstractTensor {
   @Override
   public float[] toFloatArray() {
     checkOpen();
-    return array.data().asFloat();
+    float[] out = new float[(int) shape().numel()];
+    if (dtype() == DType.FLOAT32) {
+      ((FloatPointer) block.memory()).get(out);
+    } else {
+      DoublePointer p = (DoublePointer) block.memory();
+      for (int i = 0; i < out.length; i++) {
+        out[i] = (float) p.get(i);
+      }
+    }
+    return out;
   }
 
   @Override
   public double[] toDoubleArray() {
     checkOpen();
-    return array.data().asDouble();
+    double[] out = new double[(int) shape().numel()];
+    if (dtype() == DType.FLOAT64) {
+      ((DoublePointer) block.memory()).get(out);
+    } else {
+      FloatPointer p = (FloatPointer) block.memory();
+      for (int i = 0; i < out.length; i++) {
+        out[i] = p.get(i);
+      }
+    }
+    return out;
   }
 
   @Override
   protected void release() {
-    array.close();
+    block.free();
   }
 }

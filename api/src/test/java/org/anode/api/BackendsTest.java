@@ -1,0 +1,57 @@
+package org.anode.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Discovery through the real ServiceLoader, with two providers registered for tests. */
+class BackendsTest {
+
+  @AfterEach
+  void clearProperty() {
+    System.clearProperty(Backends.PROPERTY);
+  }
+
+  @Test
+  void discoveryRanksProvidersAndReportsAvailability() {
+    List<Backends.Found> found = Backends.discover();
+    assertEquals(List.of("broken", "fake"), found.stream().map(f -> f.provider().name()).toList());
+    assertTrue(found.get(0).toString().contains("unavailable: UnsatisfiedLinkError"));
+  }
+
+  @Test
+  void bestAvailableProviderWinsWithoutSetting() {
+    assertEquals("fake", Backends.get().name());
+    assertSame(Backends.get(), Backends.get("FAKE"));
+  }
+
+  @Test
+  void unknownNameListsWhatWasFoundAndWhy() {
+    System.setProperty(Backends.PROPERTY, "cuda-magic");
+    BackendNotFoundException e = assertThrows(BackendNotFoundException.class, Backends::get);
+    String m = e.getMessage();
+    assertTrue(m.contains("Unknown backend 'cuda-magic'"), m);
+    assertTrue(m.contains("system property anode.backend"), m);
+    assertTrue(m.contains("fake (rank 1, available)"), m);
+    assertTrue(
+        m.contains("broken (rank 50, unavailable: UnsatisfiedLinkError: no libbroken"), m);
+  }
+
+  @Test
+  void namedUnavailableBackendSaysWhy() {
+    BackendNotFoundException e =
+        assertThrows(BackendNotFoundException.class, () -> Backends.get("broken"));
+    assertTrue(e.getMessage().contains("cannot run here: UnsatisfiedLinkError"), e.getMessage());
+  }
+
+  @Test
+  void propertyOverridesRank() {
+    System.setProperty(Backends.PROPERTY, "fake");
+    assertEquals("fake", Backends.get().name());
+  }
+}

@@ -1,0 +1,62 @@
+package org.anode.api;
+
+/** Test-only providers registered in this module's test resources. */
+final class FakeBackends {
+  private FakeBackends() {}
+
+  /** Always available, low rank. Its backend is a stub: discovery never calls a kernel. */
+  public static final class Available implements BackendProvider {
+    @Override
+    public String name() {
+      return "fake";
+    }
+
+    @Override
+    public int rank() {
+      return 1;
+    }
+
+    @Override
+    public Availability availability() {
+      return Availability.yes();
+    }
+
+    @Override
+    public Backend create(BackendOptions options) {
+      return (Backend)
+          java.lang.reflect.Proxy.newProxyInstance(
+              Backend.class.getClassLoader(),
+              new Class<?>[] {Backend.class},
+              (proxy, method, args) -> {
+                if (method.getName().equals("name")) {
+                  return "fake";
+                }
+                throw new UnsupportedOperationException(method.getName());
+              });
+    }
+  }
+
+  /** Higher rank but cannot run: discovery must skip it and explain why. */
+  public static final class Unavailable implements BackendProvider {
+    @Override
+    public String name() {
+      return "broken";
+    }
+
+    @Override
+    public int rank() {
+      return 50;
+    }
+
+    @Override
+    public Availability availability() {
+      return Availability.no(
+          new UnsatisfiedLinkError("no libbroken in java.library.path"));
+    }
+
+    @Override
+    public Backend create(BackendOptions options) {
+      throw new AssertionError("must not be created");
+    }
+  }
+}

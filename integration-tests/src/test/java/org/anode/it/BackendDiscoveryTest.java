@@ -1,0 +1,83 @@
+package org.anode.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.anode.api.Backends;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Backend choice by classpath and setting, tested for real: each case runs {@link DiscoveryMain}
+ * in a fresh JVM with its own class path and environment (no mocked ServiceLoader).
+ */
+class BackendDiscoveryTest {
+
+  record Run(int exit, String out) {}
+
+  static Run fork(List<String> classPath, Map<String, String> env, String... jvmArgs)
+      throws Exception {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(System.getProperty("java.home") + "/bin/java");
+    cmd.addAll(Arrays.asList(jvmArgs));
+    cmd.add("-cp");
+    cmd.add(String.join(File.pathSeparator, classPath));
+    cmd.add(DiscoveryMain.class.getName());
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    pb.environment().remove(Backends.ENV);
+    pb.environment().remove("OMP_NUM_THREADS"); // the thread count must come from anode.threads
+    pb.environment().putAll(env);
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    return new Run(p.waitFor(), out);
+  }
+
+  static List<String> classPath() {
+    return Arrays.asList(System.getProperty("java.class.path").split(File.pathSeparator));
+  }
+
+  /** The class path without ND4J and its natives, and without our ND4J backend module. */
+  static List<String> withoutNd4j() {
+    return classPath().stream()
+        .filter(e -> !e.contains("nd4j") && !e.contains("backend-nd4j"))
+        .collect(Collectors.toList());
+  }
+
+  @Test
+  void singleBackendOnClassPathIsChosenWithoutSetting() throws Exception {
+    assertEquals("nd4j", Backends.get().name());
+    Run r = fork(classPath(), Map.of(), "-Danode.threads=1");
+    assertEquals(0, r.exit(), r.out());
+    assertTrue(r.out().contains("backend=nd4j threads=1"), r.out());
+  }
+
+  @Test
+  void environmentVariableNamingAnUnknownBackendListsWhatWasFound() throws Exception {
+    Run r = fork(classPath(), Map.of(Backends.ENV, "tensorflowz"));
+    assertEquals(3, r.exit(), r.out());
+    assertTrue(r.out().contains("Unknown backend 'tensorflowz'"), r.out());
+    assertTrue(r.out().contains("environment variable ANODE_BACKEND"), r.out());
+    assertTrue(r.out().contains("nd4j (rank 100, available)"), r.out());
+  }
+
+  @Test
+  void systemPropertyNamingAnUnknownBackendFails() throws Exception {
+    Run r = fork(classPath(), Map.of(), "-Danode.backend=bogus");
+    assertEquals(3, r.exit(), r.out());
+    assertTrue(r.out().contains("Unknown backend 'bogus' (from system property anode.backend)"));
+  }
+
+  @Test
+  void noBackendOnClassPathSaysWhatToAdd() throws Exception {
+    Run r = fork(withoutNd4j(), Map.of());
+    assertEquals(3, r.exit(), r.out());
+    assertTrue(r.out().contains("No anode backend found on the classpath"), r.out());
+    assertTrue(r.out().contains("anode-backend-nd4j"), r.out());
+  }
+}

@@ -10,8 +10,8 @@ import org.anode.api.TensorScope;
 
 /**
  * Compares the gradients of a tape sweep with central finite differences, in the manner of {@code
- * torch.autograd.gradcheck}. The function's output {@code y} is reduced to the scalar {@code L =
- * Σ y ⊙ R} with a fixed random {@code R}, so that every output element carries a distinct weight;
+ * torch.autograd.gradcheck}. The function's output {@code y} is reduced to the scalar {@code L = Σ
+ * y ⊙ R} with a fixed random {@code R}, so that every output element carries a distinct weight;
  * then for every element {@code θ_j} of every leaf, {@code (L(θ_j+ε) − L(θ_j−ε)) / 2ε} is compared
  * with {@code dL/dθ_j} from one backward sweep. Errors are norm-wise relative: {@code ‖g_tape −
  * g_fd‖ / max(‖g_tape‖, ‖g_fd‖)}.

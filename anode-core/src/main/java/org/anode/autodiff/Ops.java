@@ -12,9 +12,9 @@ import org.anode.api.Tensor;
 /**
  * Differentiable operations on {@link Variable}s. Each runs one backend kernel forward and, when a
  * {@link Tape} records and some input requires a gradient, records its vector–Jacobian product
- * together with exactly the tensors that product reads (what the {@link MemoryMeter} counts).
- * Saved tensors are chosen to keep memory low: ReLU, tanh, exp, sqrt and log-softmax keep their
- * output, add and the scalar ops keep nothing.
+ * together with exactly the tensors that product reads (what the {@link MemoryMeter} counts). Saved
+ * tensors are chosen to keep memory low: ReLU, tanh, exp, sqrt and log-softmax keep their output,
+ * add and the scalar ops keep nothing.
  */
 public final class Ops {
   private static final Tensor[] NONE = new Tensor[0];
@@ -69,7 +69,8 @@ public final class Ops {
         out,
         in(a, b),
         NONE,
-        (g, n) -> new Tensor[] {n[0] ? unbroadcast(g, sa) : null, n[1] ? unbroadcast(g, sb) : null});
+        (g, n) ->
+            new Tensor[] {n[0] ? unbroadcast(g, sa) : null, n[1] ? unbroadcast(g, sb) : null});
   }
 
   public static Variable sub(Variable a, Variable b) {
@@ -114,9 +115,7 @@ public final class Ops {
         (g, n) ->
             new Tensor[] {
               n[0] ? unbroadcast(be.div(g, y), x.shape()) : null,
-              n[1]
-                  ? unbroadcast(be.neg(be.div(be.mul(g, x), be.square(y))), y.shape())
-                  : null
+              n[1] ? unbroadcast(be.neg(be.div(be.mul(g, x), be.square(y))), y.shape()) : null
             });
   }
 
@@ -252,8 +251,7 @@ public final class Ops {
         be.mean(x.value(), keepDims, ax),
         in(x),
         NONE,
-        (g, n) ->
-            new Tensor[] {be.broadcastTo(be.reshape(be.mulScalar(g, 1.0 / count), kept), s)});
+        (g, n) -> new Tensor[] {be.broadcastTo(be.reshape(be.mulScalar(g, 1.0 / count), kept), s)});
   }
 
   /** Maximum over {@code axes}; ties share the gradient equally. */

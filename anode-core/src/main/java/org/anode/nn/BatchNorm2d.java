@@ -74,8 +74,7 @@ public final class BatchNorm2d extends Module {
       Tensor inv = be.powScalar(be.addScalar(be.reshape(runningVar(), perChannel), eps), -0.5);
       xhat = Ops.mul(Ops.sub(x, Variable.constant(rm)), Variable.constant(inv));
     }
-    return Ops.add(
-        Ops.mul(xhat, Ops.reshape(gamma, perChannel)), Ops.reshape(beta, perChannel));
+    return Ops.add(Ops.mul(xhat, Ops.reshape(gamma, perChannel)), Ops.reshape(beta, perChannel));
   }
 
   private void updateRunningStats(Tensor batchMean, Tensor batchVar, long count) {

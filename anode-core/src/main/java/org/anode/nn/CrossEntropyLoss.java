@@ -14,7 +14,11 @@ public final class CrossEntropyLoss {
     Shape s = logits.shape();
     if (s.rank() != 2 || s.dim(0) != labels.length) {
       throw new IllegalArgumentException(
-          "CrossEntropyLoss: logits " + s + " must be [N, K] with N = " + labels.length + " labels");
+          "CrossEntropyLoss: logits "
+              + s
+              + " must be [N, K] with N = "
+              + labels.length
+              + " labels");
     }
     int n = s.dim(0);
     int k = s.dim(1);
@@ -22,7 +26,13 @@ public final class CrossEntropyLoss {
     for (int i = 0; i < n; i++) {
       if (labels[i] < 0 || labels[i] >= k) {
         throw new IllegalArgumentException(
-            "CrossEntropyLoss: label " + labels[i] + " at index " + i + " is outside [0, " + k + ")");
+            "CrossEntropyLoss: label "
+                + labels[i]
+                + " at index "
+                + i
+                + " is outside [0, "
+                + k
+                + ")");
       }
       oneHot[i * k + labels[i]] = -1.0 / n;
     }

@@ -5,8 +5,8 @@ import org.anode.api.Shape;
 
 /**
  * Initial values of a parameter, drawn in Java from a seeded generator so that every backend starts
- * from the same numbers. Fans follow PyTorch: for a weight {@code [out, in, kH, kW]}, {@code fanIn =
- * in·kH·kW} and {@code fanOut = out·kH·kW}; for a matrix {@code [out, in]} likewise.
+ * from the same numbers. Fans follow PyTorch: for a weight {@code [out, in, kH, kW]}, {@code fanIn
+ * = in·kH·kW} and {@code fanOut = out·kH·kW}; for a matrix {@code [out, in]} likewise.
  */
 @FunctionalInterface
 public interface Initializer {

@@ -15,7 +15,9 @@ public final class Linear extends Module {
   public Linear(ParameterFactory f, int in, int out, boolean bias, Initializer weightInit) {
     this.weight = registerParameter("weight", f.create(Shape.of(out, in), weightInit));
     this.bias =
-        bias ? registerParameter("bias", f.create(Shape.of(out), Initializer.uniformFanIn(in))) : null;
+        bias
+            ? registerParameter("bias", f.create(Shape.of(out), Initializer.uniformFanIn(in)))
+            : null;
   }
 
   public Linear(ParameterFactory f, int in, int out) {

@@ -35,7 +35,9 @@ public final class ParameterFactory {
     return new Parameter(tensor(init.values(rng, shape), shape));
   }
 
-  /** A tensor of {@code values} in this factory's dtype (for buffers such as running statistics). */
+  /**
+   * A tensor of {@code values} in this factory's dtype (for buffers such as running statistics).
+   */
   public Tensor tensor(double[] values, Shape shape) {
     if (dtype == DType.FLOAT64) {
       return backend.fromArray(values, shape);

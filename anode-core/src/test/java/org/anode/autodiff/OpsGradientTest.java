@@ -129,11 +129,7 @@ class OpsGradientTest {
     Variable wg = r.leaf(r.nonZero(6, 2, 3, 3));
     Variable bg = r.leaf(r.nonZero(6));
     check(
-        "conv groups 2",
-        () -> Ops.conv2d(x, wg, bg, Conv2dSpec.of(2, 1).withGroups(2)),
-        x,
-        wg,
-        bg);
+        "conv groups 2", () -> Ops.conv2d(x, wg, bg, Conv2dSpec.of(2, 1).withGroups(2)), x, wg, bg);
   }
 
   @Test

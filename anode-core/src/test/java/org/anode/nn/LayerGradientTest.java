@@ -56,12 +56,26 @@ class LayerGradientTest {
     checkModule(
         "conv 1x3",
         new Conv2d(
-            f, 4, 5, 1, 3, Conv2dSpec.defaults().withPadding(0, 1), true, Initializer.kaimingNormal()),
+            f,
+            4,
+            5,
+            1,
+            3,
+            Conv2dSpec.defaults().withPadding(0, 1),
+            true,
+            Initializer.kaimingNormal()),
         x);
     checkModule(
         "conv 3x1",
         new Conv2d(
-            f, 4, 5, 3, 1, Conv2dSpec.defaults().withPadding(1, 0), true, Initializer.kaimingNormal()),
+            f,
+            4,
+            5,
+            3,
+            1,
+            Conv2dSpec.defaults().withPadding(1, 0),
+            true,
+            Initializer.kaimingNormal()),
         x);
     checkModule(
         "conv groups 2", new Conv2d(f, 4, 6, 3, Conv2dSpec.of(1, 1).withGroups(2), true), x);
@@ -122,8 +136,7 @@ class LayerGradientTest {
             new Flatten(),
             new Linear(f, 4, 5));
     assertEquals(
-        List.of(
-            "0.weight", "1.weight", "1.bias", "4.weight", "4.bias", "5.weight", "5.bias")
+        List.of("0.weight", "1.weight", "1.bias", "4.weight", "4.bias", "5.weight", "5.bias")
             .stream()
             .filter(n -> !n.startsWith("4"))
             .toList(),
@@ -135,7 +148,8 @@ class LayerGradientTest {
     leaves.addAll(net.parameters().values());
     GradientCheck.Result res =
         GradientCheck.check(
-            () -> Ops.reshape(CrossEntropyLoss.of(net.forward(x), labels), org.anode.api.Shape.of(1)),
+            () ->
+                Ops.reshape(CrossEntropyLoss.of(net.forward(x), labels), org.anode.api.Shape.of(1)),
             leaves,
             1e-6,
             9);
@@ -144,10 +158,13 @@ class LayerGradientTest {
 
   @Test
   void crossEntropyValueAndLabelErrors() {
-    Variable logits = Variable.constant(be.fromArray(new double[] {1, 2, 3, 0, 0, 0}, org.anode.api.Shape.of(2, 3)));
+    Variable logits =
+        Variable.constant(
+            be.fromArray(new double[] {1, 2, 3, 0, 0, 0}, org.anode.api.Shape.of(2, 3)));
     double l0 = -(3 - Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)));
     double l1 = Math.log(3);
-    assertEquals((l0 + l1) / 2, CrossEntropyLoss.of(logits, new int[] {2, 1}).value().item(), 1e-12);
+    assertEquals(
+        (l0 + l1) / 2, CrossEntropyLoss.of(logits, new int[] {2, 1}).value().item(), 1e-12);
     IllegalArgumentException e =
         assertThrows(
             IllegalArgumentException.class, () -> CrossEntropyLoss.of(logits, new int[] {2, 3}));
@@ -156,14 +173,17 @@ class LayerGradientTest {
 
   @Test
   void stateDictRoundTripAndGradAccumulation() {
-    Sequential a = new Sequential(new Conv2d(f, 2, 3, 3, Conv2dSpec.of(1, 1), true), new BatchNorm2d(f, 3));
-    Sequential b = new Sequential(new Conv2d(f, 2, 3, 3, Conv2dSpec.of(1, 1), true), new BatchNorm2d(f, 3));
+    Sequential a =
+        new Sequential(new Conv2d(f, 2, 3, 3, Conv2dSpec.of(1, 1), true), new BatchNorm2d(f, 3));
+    Sequential b =
+        new Sequential(new Conv2d(f, 2, 3, 3, Conv2dSpec.of(1, 1), true), new BatchNorm2d(f, 3));
     Variable x = Variable.constant(r.nonZero(2, 2, 4, 4));
     a.forward(x); // moves a's running statistics
     b.loadStateDict(a.stateDict());
     a.stateDict()
         .forEach(
-            (n, t) -> assertArrayEquals(t.toDoubleArray(), b.stateDict().get(n).toDoubleArray(), n));
+            (n, t) ->
+                assertArrayEquals(t.toDoubleArray(), b.stateDict().get(n).toDoubleArray(), n));
     // Two sweeps add into the same gradient buffers.
     double[] once;
     try (Tape tape = Tape.record()) {

@@ -101,8 +101,12 @@ public final class Backends {
       if (f.provider().name().equalsIgnoreCase(wanted)) {
         if (!f.availability().available()) {
           throw new BackendNotFoundException(
-              "Backend '" + name + "' cannot run here: " + f.availability().reason()
-                  + ". Found: " + describe(found));
+              "Backend '"
+                  + name
+                  + "' cannot run here: "
+                  + f.availability().reason()
+                  + ". Found: "
+                  + describe(found));
         }
         return create(f.provider());
       }

@@ -172,8 +172,15 @@ public final class Checks {
   public static void reshape(Tensor x, Shape shape) {
     if (x.shape().numel() != shape.numel()) {
       throw new IllegalArgumentException(
-          "reshape: cannot reshape " + describe(x) + " (" + x.shape().numel() + " elements) to "
-              + shape + " (" + shape.numel() + " elements)");
+          "reshape: cannot reshape "
+              + describe(x)
+              + " ("
+              + x.shape().numel()
+              + " elements) to "
+              + shape
+              + " ("
+              + shape.numel()
+              + " elements)");
     }
   }
 
@@ -189,7 +196,9 @@ public final class Checks {
     }
     if (!ok) {
       throw new IllegalArgumentException(
-          "permute: " + Arrays.toString(axes) + " is not a permutation of the axes of "
+          "permute: "
+              + Arrays.toString(axes)
+              + " is not a permutation of the axes of "
               + describe(x));
     }
   }
@@ -199,7 +208,10 @@ public final class Checks {
     sameDType("matmul", a, b);
     if (a.shape().rank() != 2 || b.shape().rank() != 2 || a.shape().dim(1) != b.shape().dim(0)) {
       throw new IllegalArgumentException(
-          "matmul: shapes " + describe(a) + " and " + describe(b)
+          "matmul: shapes "
+              + describe(a)
+              + " and "
+              + describe(b)
               + " are not [m,k] and [k,n] matrices");
     }
     return Shape.of(a.shape().dim(0), b.shape().dim(1));

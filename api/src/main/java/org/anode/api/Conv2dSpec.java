@@ -1,9 +1,9 @@
 package org.anode.api;
 
 /**
- * Geometry of a 2-D convolution over NCHW input with OIHW weights {@code [out, in/groups, kH,
- * kW]}: stride, zero padding (added on both sides of each spatial axis, so a 1×3 kernel with
- * padding (0, 1) keeps the size), dilation and channel groups.
+ * Geometry of a 2-D convolution over NCHW input with OIHW weights {@code [out, in/groups, kH, kW]}:
+ * stride, zero padding (added on both sides of each spatial axis, so a 1×3 kernel with padding (0,
+ * 1) keeps the size), dilation and channel groups.
  */
 public record Conv2dSpec(
     int strideH, int strideW, int padH, int padW, int dilationH, int dilationW, int groups) {

@@ -38,8 +38,7 @@ class BackendsTest {
     assertTrue(m.contains("Unknown backend 'cuda-magic'"), m);
     assertTrue(m.contains("system property anode.backend"), m);
     assertTrue(m.contains("fake (rank 1, available)"), m);
-    assertTrue(
-        m.contains("broken (rank 50, unavailable: UnsatisfiedLinkError: no libbroken"), m);
+    assertTrue(m.contains("broken (rank 50, unavailable: UnsatisfiedLinkError: no libbroken"), m);
   }
 
   @Test

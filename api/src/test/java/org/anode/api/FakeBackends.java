@@ -50,8 +50,7 @@ final class FakeBackends {
 
     @Override
     public Availability availability() {
-      return Availability.no(
-          new UnsatisfiedLinkError("no libbroken in java.library.path"));
+      return Availability.no(new UnsatisfiedLinkError("no libbroken in java.library.path"));
     }
 
     @Override

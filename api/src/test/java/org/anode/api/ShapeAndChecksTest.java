@@ -41,7 +41,8 @@ class ShapeAndChecksTest {
   @Test
   void convAndPoolShapes() {
     Conv2dSpec s = Conv2dSpec.of(2, 1);
-    assertEquals(Shape.of(8, 16, 16, 16), s.outputShape(Shape.of(8, 3, 32, 32), Shape.of(16, 3, 3, 3)));
+    assertEquals(
+        Shape.of(8, 16, 16, 16), s.outputShape(Shape.of(8, 3, 32, 32), Shape.of(16, 3, 3, 3)));
     Conv2dSpec oneByThree = Conv2dSpec.defaults().withPadding(0, 1);
     assertEquals(
         Shape.of(1, 4, 7, 9), oneByThree.outputShape(Shape.of(1, 2, 7, 9), Shape.of(4, 2, 1, 3)));

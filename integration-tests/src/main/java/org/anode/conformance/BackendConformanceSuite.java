@@ -125,7 +125,8 @@ public abstract class BackendConformanceSuite {
       f[i] = (float) d[i];
     }
     assertArrayEquals(f, be.fromArray(f, Shape.of(2, 3, 4)).toFloatArray());
-    assertArrayEquals(new double[] {2.5, 2.5, 2.5}, be.full(Shape.of(3), 2.5, dtype).toDoubleArray());
+    assertArrayEquals(
+        new double[] {2.5, 2.5, 2.5}, be.full(Shape.of(3), 2.5, dtype).toDoubleArray());
     assertArrayEquals(new double[6], be.zeros(Shape.of(2, 3), dtype).toDoubleArray());
     assertEquals(7.0, be.scalar(7.0, dtype).item());
     assertEquals(0, be.scalar(7.0, dtype).shape().rank());
@@ -152,7 +153,11 @@ public abstract class BackendConformanceSuite {
       close("sub " + sb, Reference.broadcast(a, sa, b, sb, (x, y) -> x - y), be.sub(ta, tb), dtype);
       close("mul " + sb, Reference.broadcast(a, sa, b, sb, (x, y) -> x * y), be.mul(ta, tb), dtype);
       close("div " + sb, Reference.broadcast(a, sa, b, sb, (x, y) -> x / y), be.div(ta, tb), dtype);
-      close("add reversed " + sb, Reference.broadcast(b, sb, a, sa, Double::sum), be.add(tb, ta), dtype);
+      close(
+          "add reversed " + sb,
+          Reference.broadcast(b, sb, a, sa, Double::sum),
+          be.add(tb, ta),
+          dtype);
       close(
           "greaterThan " + sb,
           Reference.broadcast(a, sa, b, sb, (x, y) -> x > y ? 1 : 0),
@@ -231,7 +236,8 @@ public abstract class BackendConformanceSuite {
       }
       double[] max = Reference.reduce(a, s, axes, Double.NEGATIVE_INFINITY, Math::max);
       Tensor keep = be.sum(t, true, axes);
-      assertEquals(org.anode.api.Checks.reducedShape(s, axes, true), keep.shape(), "sum keep " + ax);
+      assertEquals(
+          org.anode.api.Checks.reducedShape(s, axes, true), keep.shape(), "sum keep " + ax);
       close("sum " + ax, sum, keep, dtype);
       Tensor drop = be.sum(t, false, axes);
       assertEquals(org.anode.api.Checks.reducedShape(s, axes, false), drop.shape(), "sum " + ax);
@@ -292,15 +298,26 @@ public abstract class BackendConformanceSuite {
   private static List<Object[]> convCases() {
     return List.of(
         new Object[] {"3x3 pad 1", Shape.of(2, 4, 7, 6), Shape.of(5, 4, 3, 3), Conv2dSpec.of(1, 1)},
-        new Object[] {"3x3 stride 2", Shape.of(2, 4, 7, 6), Shape.of(5, 4, 3, 3), Conv2dSpec.of(2, 1)},
         new Object[] {
-          "1x3 pad (0,1)", Shape.of(2, 4, 5, 6), Shape.of(3, 4, 1, 3), Conv2dSpec.defaults().withPadding(0, 1)
+          "3x3 stride 2", Shape.of(2, 4, 7, 6), Shape.of(5, 4, 3, 3), Conv2dSpec.of(2, 1)
         },
         new Object[] {
-          "3x1 pad (1,0)", Shape.of(2, 4, 5, 6), Shape.of(3, 4, 3, 1), Conv2dSpec.defaults().withPadding(1, 0)
+          "1x3 pad (0,1)",
+          Shape.of(2, 4, 5, 6),
+          Shape.of(3, 4, 1, 3),
+          Conv2dSpec.defaults().withPadding(0, 1)
         },
         new Object[] {
-          "dilation 2", Shape.of(1, 3, 8, 8), Shape.of(2, 3, 3, 3), Conv2dSpec.of(1, 2).withDilation(2, 2)
+          "3x1 pad (1,0)",
+          Shape.of(2, 4, 5, 6),
+          Shape.of(3, 4, 3, 1),
+          Conv2dSpec.defaults().withPadding(1, 0)
+        },
+        new Object[] {
+          "dilation 2",
+          Shape.of(1, 3, 8, 8),
+          Shape.of(2, 3, 3, 3),
+          Conv2dSpec.of(1, 2).withDilation(2, 2)
         },
         new Object[] {
           "groups 2 stride 2",
@@ -327,7 +344,11 @@ public abstract class BackendConformanceSuite {
       Tensor tb = tensor(b, Shape.of(ws.dim(0)), dtype);
       double[] y = Reference.conv2d(x, xs, w, ws, b, spec);
       close("conv2d " + name, y, be.conv2d(tx, tw, tb, spec), dtype);
-      close("conv2d no bias " + name, Reference.conv2d(x, xs, w, ws, null, spec), be.conv2d(tx, tw, null, spec), dtype);
+      close(
+          "conv2d no bias " + name,
+          Reference.conv2d(x, xs, w, ws, null, spec),
+          be.conv2d(tx, tw, null, spec),
+          dtype);
       // Adjoint identity with the reference forward: <conv(x,w), g> = <x, dX(g)> = <w, dW(g)>.
       Shape ys = spec.outputShape(xs, ws);
       double[] g = rounded(random((int) ys.numel()), dtype);
@@ -375,13 +396,13 @@ public abstract class BackendConformanceSuite {
     Shape xs = Shape.of(2, 3, 7, 6);
     double[] x = rounded(random((int) xs.numel()), dtype);
     Tensor tx = tensor(x, xs, dtype);
-    for (Pool2dSpec spec : List.of(Pool2dSpec.of(2), Pool2dSpec.of(3, 2, 1), Pool2dSpec.of(3, 1, 1))) {
+    for (Pool2dSpec spec :
+        List.of(Pool2dSpec.of(2), Pool2dSpec.of(3, 2, 1), Pool2dSpec.of(3, 1, 1))) {
       double[] y = Reference.avgPool2d(x, xs, spec);
       close("avgPool2d " + spec, y, be.avgPool2d(tx, spec), dtype);
       Shape ys = spec.outputShape(xs);
       double[] g = rounded(random((int) ys.numel()), dtype);
-      double viaGrad =
-          dot(x, be.avgPool2dBackward(tensor(g, ys, dtype), xs, spec).toDoubleArray());
+      double viaGrad = dot(x, be.avgPool2dBackward(tensor(g, ys, dtype), xs, spec).toDoubleArray());
       assertEquals(dot(y, g), viaGrad, tol(dtype) * 100, "avgPool2d gradient " + spec);
     }
     double[] gap = Reference.reduce(x, xs, new int[] {2, 3}, 0, Double::sum);
@@ -393,7 +414,9 @@ public abstract class BackendConformanceSuite {
     close("globalAvgPool", gap, pooled, dtype);
     double[] g = rounded(random(6), dtype);
     double viaGrad =
-        dot(x, be.globalAvgPoolBackward(tensor(g, Shape.of(2, 3, 1, 1), dtype), xs).toDoubleArray());
+        dot(
+            x,
+            be.globalAvgPoolBackward(tensor(g, Shape.of(2, 3, 1, 1), dtype), xs).toDoubleArray());
     assertEquals(dot(gap, g), viaGrad, tol(dtype) * 100, "globalAvgPool gradient");
   }
 
@@ -426,31 +449,45 @@ public abstract class BackendConformanceSuite {
     Tensor c = be.zeros(Shape.of(2, 3), DType.FLOAT32);
     assertMessage(
         assertThrows(IllegalArgumentException.class, () -> be.add(a, b)),
-        "add", "[2, 3] FLOAT64", "[3, 2] FLOAT64");
+        "add",
+        "[2, 3] FLOAT64",
+        "[3, 2] FLOAT64");
     assertMessage(
         assertThrows(IllegalArgumentException.class, () -> be.mul(a, c)),
-        "mul", "[2, 3] FLOAT64", "[2, 3] FLOAT32");
+        "mul",
+        "[2, 3] FLOAT64",
+        "[2, 3] FLOAT32");
     assertMessage(
         assertThrows(
             IllegalArgumentException.class, () -> be.add(a, be.zeros(Shape.of(3), DType.FLOAT64))),
-        "add", "[2, 3] FLOAT64", "[3] FLOAT64");
+        "add",
+        "[2, 3] FLOAT64",
+        "[3] FLOAT64");
     assertMessage(
         assertThrows(IllegalArgumentException.class, () -> be.matmul(a, a)),
-        "matmul", "[2, 3] FLOAT64");
+        "matmul",
+        "[2, 3] FLOAT64");
     Tensor x = be.zeros(Shape.of(1, 3, 5, 5), DType.FLOAT64);
     Tensor w = be.zeros(Shape.of(4, 2, 3, 3), DType.FLOAT64);
     assertMessage(
-        assertThrows(IllegalArgumentException.class, () -> be.conv2d(x, w, null, Conv2dSpec.of(1, 1))),
-        "conv2d", "[4, 2, 3, 3]", "[1, 3, 5, 5]");
+        assertThrows(
+            IllegalArgumentException.class, () -> be.conv2d(x, w, null, Conv2dSpec.of(1, 1))),
+        "conv2d",
+        "[4, 2, 3, 3]",
+        "[1, 3, 5, 5]");
     assertMessage(
         assertThrows(IllegalArgumentException.class, () -> be.reshape(a, Shape.of(4))),
-        "reshape", "[2, 3]", "[4]");
+        "reshape",
+        "[2, 3]",
+        "[4]");
     assertMessage(
-        assertThrows(IllegalArgumentException.class, () -> be.sum(a, false, 2)),
-        "sum", "axis 2");
+        assertThrows(IllegalArgumentException.class, () -> be.sum(a, false, 2)), "sum", "axis 2");
     assertMessage(
-        assertThrows(IllegalArgumentException.class, () -> be.fromArray(new double[5], Shape.of(2, 3))),
-        "fromArray", "5", "[2, 3]");
+        assertThrows(
+            IllegalArgumentException.class, () -> be.fromArray(new double[5], Shape.of(2, 3))),
+        "fromArray",
+        "5",
+        "[2, 3]");
   }
 
   @Test

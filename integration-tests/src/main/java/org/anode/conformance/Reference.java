@@ -11,7 +11,8 @@ import org.anode.api.Shape;
 public final class Reference {
   private Reference() {}
 
-  public static double[] conv2d(double[] x, Shape xs, double[] w, Shape ws, double[] b, Conv2dSpec s) {
+  public static double[] conv2d(
+      double[] x, Shape xs, double[] w, Shape ws, double[] b, Conv2dSpec s) {
     Shape os = s.outputShape(xs, ws);
     int n = xs.dim(0), cin = xs.dim(1), h = xs.dim(2), wd = xs.dim(3);
     int cout = ws.dim(0), cg = ws.dim(1), kh = ws.dim(2), kw = ws.dim(3);
@@ -37,7 +38,8 @@ public final class Reference {
                     continue;
                   }
                   acc +=
-                      x[((in * cin + ci) * h + r) * wd + col] * w[((co * cg + c) * kh + p) * kw + q];
+                      x[((in * cin + ci) * h + r) * wd + col]
+                          * w[((co * cg + c) * kh + p) * kw + q];
                 }
               }
             }

@@ -14,8 +14,8 @@ import org.anode.api.Backends;
 import org.junit.jupiter.api.Test;
 
 /**
- * Backend choice by classpath and setting, tested for real: each case runs {@link DiscoveryMain}
- * in a fresh JVM with its own class path and environment (no mocked ServiceLoader).
+ * Backend choice by classpath and setting, tested for real: each case runs {@link DiscoveryMain} in
+ * a fresh JVM with its own class path and environment (no mocked ServiceLoader).
  */
 class BackendDiscoveryTest {
 

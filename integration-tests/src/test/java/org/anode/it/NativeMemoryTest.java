@@ -4,10 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.anode.api.AbstractTensor;
@@ -44,6 +44,7 @@ import org.junit.jupiter.api.Test;
  */
 class NativeMemoryTest {
   static final int STEPS = 10_000;
+
   /** Malloc arenas, JIT code and ND4J's shape caches settle within ~3,000 steps (measured). */
   static final int WARMUP = 3_000;
 

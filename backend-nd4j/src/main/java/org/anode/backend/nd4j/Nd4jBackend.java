@@ -156,15 +156,13 @@ final class Nd4jBackend implements Backend {
   @Override
   public Tensor fromArray(float[] data, Shape shape) {
     Checks.dataLength("fromArray", data.length, shape);
-    return create(
-        DType.FLOAT32, shape, a -> ((FloatPointer) a.data().addressPointer()).put(data));
+    return create(DType.FLOAT32, shape, a -> ((FloatPointer) a.data().addressPointer()).put(data));
   }
 
   @Override
   public Tensor fromArray(double[] data, Shape shape) {
     Checks.dataLength("fromArray", data.length, shape);
-    return create(
-        DType.FLOAT64, shape, a -> ((DoublePointer) a.data().addressPointer()).put(data));
+    return create(DType.FLOAT64, shape, a -> ((DoublePointer) a.data().addressPointer()).put(data));
   }
 
   @Override
@@ -593,54 +591,47 @@ final class Nd4jBackend implements Backend {
     INDArray ga = arr("conv2dBackward", gradOut);
     DType dt = x.dtype();
     int g = spec.groups();
+    // libnd4j always writes both gradients: the one not requested goes to scratch memory.
+    Nd4jMemory.Block gxBlock = input ? Nd4jMemory.allocate(dt, x.shape()) : null;
+    Nd4jMemory.Block gwBlock = weight ? Nd4jMemory.allocate(dt, w.shape()) : null;
     try (Scratch s = new Scratch()) {
-      INDArray gx = input ? null : s.get(dt, x.shape());
-      INDArray gw = weight ? null : s.get(dt, w.shape());
-      Nd4jMemory.Block gxBlock = input ? Nd4jMemory.allocate(dt, x.shape()) : null;
-      Nd4jMemory.Block gwBlock = weight ? Nd4jMemory.allocate(dt, w.shape()) : null;
+      INDArray gx = gxBlock != null ? gxBlock.array() : s.get(dt, x.shape());
+      INDArray gw = gwBlock != null ? gwBlock.array() : s.get(dt, w.shape());
+      if (g == 1) {
+        convBp(xa, wa, ga, w.shape(), spec, gx, gw);
+      } else {
+        int cin = x.shape().dim(1) / g;
+        int cout = w.shape().dim(0) / g;
+        Shape wg = w.shape().with(0, cout);
+        INDArray[] gxs = new INDArray[g];
+        INDArray[] gws = new INDArray[g];
+        for (int i = 0; i < g; i++) {
+          gxs[i] = s.get(dt, x.shape().with(1, cin));
+          gws[i] = s.get(dt, wg);
+          convBp(
+              s.copy(sliceView(xa, 1, i * cin, (i + 1) * cin)),
+              s.copy(sliceView(wa, 0, i * cout, (i + 1) * cout)),
+              s.copy(sliceView(ga, 1, i * cout, (i + 1) * cout)),
+              wg,
+              spec,
+              gxs[i],
+              gws[i]);
+        }
+        concatInto(gxs, 1, gx);
+        concatInto(gws, 0, gw);
+      }
+    } catch (RuntimeException | Error e) {
       if (gxBlock != null) {
-        gx = gxBlock.array();
+        gxBlock.free();
       }
       if (gwBlock != null) {
-        gw = gwBlock.array();
+        gwBlock.free();
       }
-      try {
-        if (g == 1) {
-          convBp(xa, wa, ga, w.shape(), spec, gx, gw);
-        } else {
-          int cin = x.shape().dim(1) / g;
-          int cout = w.shape().dim(0) / g;
-          Shape wg = w.shape().with(0, cout);
-          INDArray[] gxs = new INDArray[g];
-          INDArray[] gws = new INDArray[g];
-          for (int i = 0; i < g; i++) {
-            gxs[i] = s.get(dt, x.shape().with(1, cin));
-            gws[i] = s.get(dt, wg);
-            convBp(
-                s.copy(sliceView(xa, 1, i * cin, (i + 1) * cin)),
-                s.copy(sliceView(wa, 0, i * cout, (i + 1) * cout)),
-                s.copy(sliceView(ga, 1, i * cout, (i + 1) * cout)),
-                wg,
-                spec,
-                gxs[i],
-                gws[i]);
-          }
-          concatInto(gxs, 1, gx);
-          concatInto(gws, 0, gw);
-        }
-      } catch (RuntimeException | Error e) {
-        if (gxBlock != null) {
-          gxBlock.free();
-        }
-        if (gwBlock != null) {
-          gwBlock.free();
-        }
-        throw e;
-      }
-      return new Conv2dGradients(
-          gxBlock == null ? null : new Nd4jTensor(this, gxBlock, x.shape(), dt),
-          gwBlock == null ? null : new Nd4jTensor(this, gwBlock, w.shape(), dt));
+      throw e;
     }
+    return new Conv2dGradients(
+        gxBlock == null ? null : new Nd4jTensor(this, gxBlock, x.shape(), dt),
+        gwBlock == null ? null : new Nd4jTensor(this, gwBlock, w.shape(), dt));
   }
 
   private static void convBp(

@@ -36,6 +36,34 @@ public final class Ops {
     return result;
   }
 
+  /**
+   * Records a user-defined differentiable function, in the manner of PyTorch's {@code
+   * autograd.Function}: {@code output} was computed from {@code inputs} outside the tape, {@code
+   * saved} lists the tensors its backward reads (counted by the meter), and {@code backward} maps
+   * the output's gradient to the inputs' gradients. A backward may also accumulate gradients into
+   * leaves directly (as ODE gradient methods do for parameters) and return null for them.
+   */
+  public static Variable function(
+      Tensor output, Variable[] inputs, Tensor[] saved, BackwardFunction backward) {
+    return record(output, inputs, saved, backward);
+  }
+
+  /** {@code Σ_i c_i · x_i}, skipping zero coefficients (at least one must be non-zero). */
+  public static Variable linearCombination(double[] coefficients, Variable[] terms) {
+    Variable sum = null;
+    for (int i = 0; i < coefficients.length; i++) {
+      if (coefficients[i] == 0) {
+        continue;
+      }
+      Variable term = coefficients[i] == 1 ? terms[i] : mulScalar(terms[i], coefficients[i]);
+      sum = sum == null ? term : add(sum, term);
+    }
+    if (sum == null) {
+      throw new IllegalArgumentException("linearCombination: every coefficient is zero");
+    }
+    return sum;
+  }
+
   private static Variable[] in(Variable... v) {
     return v;
   }

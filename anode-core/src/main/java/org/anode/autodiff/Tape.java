@@ -165,6 +165,14 @@ public final class Tape implements AutoCloseable {
               + " "
               + output.dtype());
     }
+    // Nothing a backward function computes is recorded here; a function that needs a tape of its
+    // own (a checkpointed block's recomputation) opens an inner one, which shares this meter.
+    try (Pause off = pause()) {
+      sweep(output, gradOutput);
+    }
+  }
+
+  private void sweep(Variable output, Tensor gradOutput) {
     Map<Variable, Tensor> grads = new IdentityHashMap<>();
     if (output.isLeaf()) {
       if (output.requiresGrad()) {

@@ -74,6 +74,13 @@ public class Variable {
     return grad;
   }
 
+  /** Removes the accumulated gradient and hands it to the caller (who must close it), or null. */
+  public Tensor takeGrad() {
+    Tensor g = grad;
+    grad = null;
+    return g;
+  }
+
   /** Frees the accumulated gradient. */
   public void zeroGrad() {
     if (grad != null) {
@@ -82,8 +89,11 @@ public class Variable {
     }
   }
 
-  /** Adds {@code g} to this leaf's gradient; the variable keeps its own copy. */
-  void accumulateGrad(Tensor g) {
+  /**
+   * Adds {@code g} to this leaf's gradient; the variable keeps its own copy. Backward sweeps call
+   * this; so do gradient methods that compute a parameter gradient outside a sweep (the adjoint).
+   */
+  public void accumulateGrad(Tensor g) {
     Tensor sum = grad == null ? g.backend().copy(g) : g.backend().add(grad, g);
     TensorScope.detach(sum);
     if (grad != null) {

@@ -10,7 +10,8 @@ import org.anode.autodiff.Variable;
  * Batch normalization over the N, H and W axes of NCHW input (Ioffe and Szegedy 2015): {@code y =
  * γ·(x − μ)/√(σ² + ε) + β} per channel. In training mode μ and σ² (biased) are the batch's, and the
  * running estimates move by {@code momentum} toward them (the running variance uses the unbiased
- * batch variance, as PyTorch does); in evaluation mode the running estimates are used.
+ * batch variance, as PyTorch does) — except during a {@link Recomputation}, which must not move
+ * them twice. In evaluation mode the running estimates are used.
  */
 public final class BatchNorm2d extends Module {
   private final int channels;
@@ -67,7 +68,9 @@ public final class BatchNorm2d extends Module {
       Variable var = Ops.mean(Ops.square(centered), true, 0, 2, 3);
       Variable invStd = Ops.powScalar(Ops.addScalar(var, eps), -0.5);
       xhat = Ops.mul(centered, invStd);
-      updateRunningStats(mean.value(), var.value(), s.numel() / channels);
+      if (!Recomputation.active()) {
+        updateRunningStats(mean.value(), var.value(), s.numel() / channels);
+      }
     } else {
       Backend be = x.backend();
       Tensor rm = be.reshape(runningMean(), perChannel);

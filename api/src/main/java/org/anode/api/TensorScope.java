@@ -66,10 +66,11 @@ public final class TensorScope implements AutoCloseable {
 
   /**
    * Moves {@code tensor} from this scope into the enclosing one, so that it survives this scope's
-   * close. With no enclosing scope the caller becomes its owner.
+   * close. With no enclosing scope the caller becomes its owner. A tensor this scope does not own
+   * is left where it is.
    */
   public <T extends Tensor> T keep(T tensor) {
-    if (tensor instanceof AbstractTensor t && t.scope != null) {
+    if (tensor instanceof AbstractTensor t && t.scope == this) {
       t.scope.owned.remove(t);
       t.scope = null;
       if (parent != null && !parent.closed) {

@@ -1,0 +1,116 @@
+package org.anode.ode;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.anode.api.TensorScope;
+import org.anode.autodiff.Ops;
+import org.anode.autodiff.Variable;
+
+/**
+ * Adaptive integration with {@link DormandPrince5} and the standard step-size controller (Hairer,
+ * Nørsett, Wanner, "Solving ODEs I", §II.4: error norm eq. 4.11, step update eq. 4.13 with safety
+ * 0.9 and factors in [0.2, 10], initial step by the algorithm of §II.4 "Starting step size"). Runs
+ * with recording paused; returns the accepted steps so that gradient methods replay them.
+ */
+final class AdaptiveIntegrator {
+  private static final double SAFETY = 0.9;
+  private static final double MIN_FACTOR = 0.2;
+  private static final double MAX_FACTOR = 10.0;
+
+  private AdaptiveIntegrator() {}
+
+  static OdeBlock.Solution solve(
+      OdeBlock block, Stepping.Adaptive s, Variable z0, double t0, double t1) {
+    DormandPrince5 solver = (DormandPrince5) block.solver();
+    VectorField f = block.field();
+    Variable y = Variable.constant(z0.value());
+    double h = initialStep(f, y, t0, t1, s);
+    List<Double> times = new ArrayList<>();
+    times.add(t0);
+    double t = t0;
+    int attempts = 0;
+    while (t < t1) {
+      if (++attempts > s.maxSteps()) {
+        throw new IllegalStateException(
+            "adaptive solve: more than " + s.maxSteps() + " steps on [" + t0 + ", " + t1 + "]");
+      }
+      boolean last = t + h >= t1 || (t1 - (t + h)) < 1e-12 * Math.abs(t1);
+      if (last) {
+        h = t1 - t;
+      }
+      DormandPrince5.Trial trial;
+      double err;
+      try (TensorScope scope = TensorScope.open()) {
+        trial = solver.trial(f, t, h, y);
+        err = errorNorm(trial.error(), y.value().toDoubleArray(), trial.solution(), s);
+        if (err <= 1.0) {
+          scope.keep(trial.solution().value());
+        }
+      }
+      double factor =
+          err == 0
+              ? MAX_FACTOR
+              : Math.min(MAX_FACTOR, Math.max(MIN_FACTOR, SAFETY * Math.pow(err, -1.0 / 5)));
+      if (err <= 1.0) {
+        t = last ? t1 : t + h;
+        times.add(t);
+        if (y.value() != z0.value()) {
+          y.value().close(); // only the newest accepted state is needed
+        }
+        y = trial.solution();
+        h *= factor;
+      } else {
+        h *= Math.min(1.0, factor);
+      }
+    }
+    double[] grid = new double[times.size()];
+    for (int i = 0; i < grid.length; i++) {
+      grid[i] = times.get(i);
+    }
+    return new OdeBlock.Solution(new TimeGrid(grid), y);
+  }
+
+  private static double errorNorm(double[] err, double[] y, Variable yNew, Stepping.Adaptive s) {
+    double[] y1 = yNew.value().toDoubleArray();
+    double sum = 0;
+    for (int j = 0; j < err.length; j++) {
+      double scale = s.atol() + s.rtol() * Math.max(Math.abs(y[j]), Math.abs(y1[j]));
+      sum += (err[j] / scale) * (err[j] / scale);
+    }
+    return Math.sqrt(sum / err.length);
+  }
+
+  private static double rmsScaled(double[] v, double[] y, Stepping.Adaptive s) {
+    double sum = 0;
+    for (int j = 0; j < v.length; j++) {
+      double scale = s.atol() + s.rtol() * Math.abs(y[j]);
+      sum += (v[j] / scale) * (v[j] / scale);
+    }
+    return Math.sqrt(sum / v.length);
+  }
+
+  private static double initialStep(
+      VectorField f, Variable y0, double t0, double t1, Stepping.Adaptive s) {
+    try (TensorScope scope = TensorScope.open()) {
+      double[] y = y0.value().toDoubleArray();
+      Variable f0 = f.evaluate(t0, y0);
+      double[] f0v = f0.value().toDoubleArray();
+      double d0 = rmsScaled(y, y, s);
+      double d1 = rmsScaled(f0v, y, s);
+      double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
+      h0 = Math.min(h0, t1 - t0);
+      Variable y1 = Ops.add(y0, Ops.mulScalar(f0, h0));
+      double[] f1v = f.evaluate(t0 + h0, y1).value().toDoubleArray();
+      double[] diff = new double[f1v.length];
+      for (int j = 0; j < diff.length; j++) {
+        diff[j] = f1v[j] - f0v[j];
+      }
+      double d2 = rmsScaled(diff, y, s) / h0;
+      double h1 =
+          Math.max(d1, d2) <= 1e-15
+              ? Math.max(1e-6, h0 * 1e-3)
+              : Math.pow(0.01 / Math.max(d1, d2), 1.0 / 5);
+      return Math.min(Math.min(100 * h0, h1), t1 - t0);
+    }
+  }
+}

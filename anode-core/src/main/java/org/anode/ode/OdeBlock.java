@@ -1,0 +1,181 @@
+package org.anode.ode;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.anode.api.TensorScope;
+import org.anode.autodiff.Tape;
+import org.anode.autodiff.Variable;
+import org.anode.nn.Parameter;
+
+/**
+ * An ODE block: {@code z(t1) = z(t0) + ∫ f(t, z; θ) dt}, solved by a {@link Solver} with a {@link
+ * Stepping}, and differentiated by a {@link GradientMethod} — a small strategy object, in the
+ * manner of Diffrax's {@code adjoint=} argument:
+ *
+ * <pre>{@code
+ * OdeBlock block = new OdeBlock(field, new RungeKutta2(), 0, 1, Stepping.fixed(8),
+ *     new CheckpointedGradient());   // ANODE: O(L) + O(N_t) memory, exact gradients
+ * Variable zT = block.forward(z0);
+ * }</pre>
+ *
+ * <p>With N_t = 1, Euler and T = 1 the block is a residual block {@code z + f(z)} (ANODE paper, eq.
+ * 1). The block counts the evaluations of f in the forward pass and in the backward pass, and the
+ * steps advanced without recording (the recomputation cost of checkpointing).
+ */
+public final class OdeBlock extends org.anode.nn.Module {
+  private final VectorField field;
+  private final Solver solver;
+  private final double t0;
+  private final double t1;
+  private final Stepping stepping;
+  private final GradientMethod method;
+  private long forwardEvaluations;
+  private long backwardEvaluations;
+  private long unrecordedSteps;
+
+  public OdeBlock(
+      VectorField field,
+      Solver solver,
+      double t0,
+      double t1,
+      Stepping stepping,
+      GradientMethod method) {
+    if (!(t1 > t0)) {
+      throw new IllegalArgumentException("OdeBlock: t1 must be > t0, got [" + t0 + ", " + t1 + "]");
+    }
+    if (stepping instanceof Stepping.Adaptive && !(solver instanceof DormandPrince5)) {
+      throw new IllegalArgumentException(
+          "OdeBlock: adaptive stepping needs an embedded pair (DormandPrince5), got " + solver);
+    }
+    this.field = registerModule("field", field);
+    this.solver = solver;
+    this.t0 = t0;
+    this.t1 = t1;
+    this.stepping = stepping;
+    this.method = method;
+  }
+
+  public VectorField field() {
+    return field;
+  }
+
+  public Solver solver() {
+    return solver;
+  }
+
+  public double startTime() {
+    return t0;
+  }
+
+  public double endTime() {
+    return t1;
+  }
+
+  /** The grid of a fixed-step block. */
+  TimeGrid fixedGrid() {
+    return TimeGrid.uniform(t0, t1, ((Stepping.Fixed) stepping).steps());
+  }
+
+  public Stepping stepping() {
+    return stepping;
+  }
+
+  public GradientMethod method() {
+    return method;
+  }
+
+  /** The parameters of f that require gradients, in a fixed order. */
+  public List<Parameter> fieldParameters() {
+    return new ArrayList<>(field.parameters().values());
+  }
+
+  @Override
+  public Variable forward(Variable z0) {
+    long before = field.evaluations();
+    Variable zT = method.integrate(this, z0);
+    forwardEvaluations += field.evaluations() - before;
+    return zT;
+  }
+
+  // ---- for gradient methods -------------------------------------------------------------------
+
+  /** The forward solution without recording: the steps taken and the final state. */
+  public record Solution(TimeGrid grid, Variable end) {}
+
+  /**
+   * Solves from {@code z0} with recording paused; intermediate states are freed as it goes. The
+   * returned state belongs to the caller's scope.
+   */
+  public Solution solveUnrecorded(Variable z0) {
+    try (Tape.Pause off = Tape.pause();
+        TensorScope scope = TensorScope.open()) {
+      Solution s;
+      if (stepping instanceof Stepping.Fixed fixed) {
+        TimeGrid grid = TimeGrid.uniform(t0, t1, fixed.steps());
+        s = new Solution(grid, advance(Variable.constant(z0.value()), grid, 0, grid.steps()));
+      } else {
+        s = AdaptiveIntegrator.solve(this, (Stepping.Adaptive) stepping, z0, t0, t1);
+      }
+      scope.keep(s.end().value());
+      return new Solution(s.grid(), Variable.constant(s.end().value()));
+    }
+  }
+
+  /**
+   * Steps {@code from} to {@code to − 1} of {@code grid} from state {@code z}, recorded on the
+   * current tape if one records. Steps advanced without recording are counted.
+   */
+  public Variable advance(Variable z, TimeGrid grid, int from, int to) {
+    if (Tape.current() == null) {
+      unrecordedSteps += to - from;
+      try (TensorScope scope = TensorScope.open()) {
+        Variable y = z;
+        for (int i = from; i < to; i++) {
+          y = solver.step(field, grid.t(i), grid.dt(i), y);
+        }
+        return Variable.constant(scope.keep(y.value()));
+      }
+    }
+    Variable y = z;
+    for (int i = from; i < to; i++) {
+      y = solver.step(field, grid.t(i), grid.dt(i), y);
+    }
+    return y;
+  }
+
+  /** Runs {@code body} as part of the backward pass, counting its evaluations of f as backward. */
+  public <T> T inBackward(java.util.function.Supplier<T> body) {
+    long before = field.evaluations();
+    try {
+      return body.get();
+    } finally {
+      backwardEvaluations += field.evaluations() - before;
+    }
+  }
+
+  /** Evaluations of f in forward passes since creation (or {@link #resetCounters()}). */
+  public long forwardEvaluations() {
+    return forwardEvaluations;
+  }
+
+  /** Evaluations of f in backward passes (recomputations, adjoint integration). */
+  public long backwardEvaluations() {
+    return backwardEvaluations;
+  }
+
+  /** Solver steps advanced without recording, forward passes and recomputations together. */
+  public long unrecordedSteps() {
+    return unrecordedSteps;
+  }
+
+  public void resetCounters() {
+    forwardEvaluations = 0;
+    backwardEvaluations = 0;
+    unrecordedSteps = 0;
+  }
+
+  @Override
+  public String toString() {
+    return "OdeBlock[" + solver + ", " + stepping + ", " + method + ", t=[" + t0 + ", " + t1 + "]]";
+  }
+}

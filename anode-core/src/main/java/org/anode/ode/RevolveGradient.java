@@ -8,6 +8,7 @@ import org.anode.autodiff.Ops;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
 import org.anode.nn.Parameter;
+import org.anode.nn.Recomputation;
 
 /**
  * ANODE with binomial checkpointing inside the block (ANODE paper §3, following Griewank and
@@ -46,18 +47,22 @@ public final class RevolveGradient implements GradientMethod {
         new Tensor[] {z0Value},
         (gradOut, needs) -> {
           Tensor[] grads = new Tensor[inputs.length];
-          grads[0] =
-              block.inBackward(
-                  () ->
-                      reverse(
-                          block,
-                          grid,
-                          0,
-                          z0Value,
-                          grid.steps(),
-                          gradOut,
-                          schedule.snapshots(),
-                          needs[0]));
+          // Every advance of the backward pass re-runs forward steps: batch norm must not move its
+          // running statistics again.
+          try (Recomputation r = Recomputation.begin()) {
+            grads[0] =
+                block.inBackward(
+                    () ->
+                        reverse(
+                            block,
+                            grid,
+                            0,
+                            z0Value,
+                            grid.steps(),
+                            gradOut,
+                            schedule.snapshots(),
+                            needs[0]));
+          }
           return grads;
         });
   }

@@ -1,0 +1,124 @@
+package org.anode.ode;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.anode.api.Backend;
+import org.anode.api.Backends;
+import org.anode.api.DType;
+import org.anode.api.Tensor;
+import org.anode.api.TensorScope;
+import org.anode.autodiff.GradientCheck;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * ANODE and revolve against store-all backprop on three stacked conv ODE blocks with batch norm
+ * and ReLU: loss, input gradient and every parameter gradient agree to ≤ 1e-12 relative in float64
+ * (≤ 1e-5 in float32), and batch norm's running statistics after the step are identical.
+ */
+class GradientEquivalenceTest {
+  final Backend be = Backends.get("nd4j");
+  TensorScope scope;
+
+  @BeforeEach
+  void open() {
+    scope = TensorScope.open();
+  }
+
+  @AfterEach
+  void close() {
+    scope.close();
+  }
+
+  record Config(String name, Supplier<Solver> solver, Stepping stepping) {
+    @Override
+    public String toString() {
+      return name;
+    }
+  }
+
+  static List<Config> configs() {
+    return List.of(
+        new Config("euler", Euler::new, Stepping.fixed(4)),
+        new Config("rk2", RungeKutta2::new, Stepping.fixed(3)),
+        new Config("rk4", RungeKutta4::new, Stepping.fixed(3)),
+        new Config("dopri5 fixed", DormandPrince5::new, Stepping.fixed(2)),
+        new Config("dopri5 adaptive", DormandPrince5::new, Stepping.adaptive(1e-3, 1e-3)));
+  }
+
+  OdeNets.Stack net(DType dtype, Config c, Supplier<GradientMethod> method) {
+    return new OdeNets.Stack(be, dtype, 17, 3, 4, true, c.solver(), c.stepping(), method);
+  }
+
+  void compare(String what, OdeNets.Step ref, OdeNets.Step other, double tol) {
+    assertEquals(ref.loss(), other.loss(), tol * Math.abs(ref.loss()), what + ": loss");
+    double e = GradientCheck.relativeError(ref.inputGrad(), other.inputGrad());
+    assertTrue(e <= tol, what + ": input gradient relative error " + e);
+    for (Map.Entry<String, double[]> g : ref.paramGrads().entrySet()) {
+      double pe = GradientCheck.relativeError(g.getValue(), other.paramGrads().get(g.getKey()));
+      assertTrue(pe <= tol, what + ": " + g.getKey() + " relative error " + pe);
+    }
+  }
+
+  void compareRunningStats(String what, OdeNets.Stack a, OdeNets.Stack b) {
+    Map<String, Tensor> sa = a.buffers();
+    Map<String, Tensor> sb = b.buffers();
+    assertEquals(sa.keySet(), sb.keySet());
+    assertEquals(12, sa.size()); // 3 blocks × 2 batch norms × (mean, var)
+    for (String k : sa.keySet()) {
+      assertArrayEquals(sa.get(k).toDoubleArray(), sb.get(k).toDoubleArray(), what + ": " + k);
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("configs")
+  void anodeAndRevolveEqualStoreAllInFloat64(Config c) {
+    Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
+    Tensor r = OdeNets.input(be, DType.FLOAT64, 2, 2, 4, 6, 6);
+    OdeNets.Stack storeAll = net(DType.FLOAT64, c, StoreAllGradient::new);
+    OdeNets.Stack anode = net(DType.FLOAT64, c, CheckpointedGradient::new);
+    OdeNets.Stack revolve = net(DType.FLOAT64, c, () -> new RevolveGradient(2));
+    OdeNets.Step ref = OdeNets.step(storeAll, x, r);
+    compare(c + " anode", ref, OdeNets.step(anode, x, r), 1e-12);
+    compare(c + " revolve(2)", ref, OdeNets.step(revolve, x, r), 1e-12);
+    compareRunningStats(c + " anode", storeAll, anode);
+    compareRunningStats(c + " revolve", storeAll, revolve);
+    for (OdeBlock b : anode.blocks) {
+      if (c.stepping() instanceof Stepping.Fixed fixed) {
+        // One recomputation: the backward evaluates f exactly as often as the forward did.
+        assertEquals(b.forwardEvaluations(), b.backwardEvaluations(), "anode evaluations");
+        assertEquals(fixed.steps() * (long) b.solver().stages(), b.backwardEvaluations());
+      } else {
+        // The forward also tried rejected steps and estimated errors; the replay did not.
+        assertEquals(0, b.backwardEvaluations() % 6);
+        assertTrue(b.backwardEvaluations() < b.forwardEvaluations());
+      }
+    }
+    storeAll.close();
+    anode.close();
+    revolve.close();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("configs")
+  void anodeAndRevolveEqualStoreAllInFloat32(Config c) {
+    Tensor x = OdeNets.input(be, DType.FLOAT32, 1, 2, 4, 6, 6);
+    Tensor r = OdeNets.input(be, DType.FLOAT32, 2, 2, 4, 6, 6);
+    OdeNets.Stack storeAll = net(DType.FLOAT32, c, StoreAllGradient::new);
+    OdeNets.Stack anode = net(DType.FLOAT32, c, CheckpointedGradient::new);
+    OdeNets.Stack revolve = net(DType.FLOAT32, c, () -> new RevolveGradient(2));
+    OdeNets.Step ref = OdeNets.step(storeAll, x, r);
+    compare(c + " anode f32", ref, OdeNets.step(anode, x, r), 1e-5);
+    compare(c + " revolve f32", ref, OdeNets.step(revolve, x, r), 1e-5);
+    storeAll.close();
+    anode.close();
+    revolve.close();
+  }
+}

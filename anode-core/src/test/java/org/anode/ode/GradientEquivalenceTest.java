@@ -19,9 +19,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * ANODE and revolve against store-all backprop on three stacked conv ODE blocks with batch norm
- * and ReLU: loss, input gradient and every parameter gradient agree to ≤ 1e-12 relative in float64
- * (≤ 1e-5 in float32), and batch norm's running statistics after the step are identical.
+ * ANODE and revolve against store-all backprop on three stacked conv ODE blocks with batch norm and
+ * ReLU: loss, input gradient and every parameter gradient agree to ≤ 1e-12 relative in float64 (≤
+ * 1e-5 in float32), and batch norm's running statistics after the step are identical.
  */
 class GradientEquivalenceTest {
   final Backend be = Backends.get("nd4j");

@@ -56,7 +56,8 @@ class MemoryLawTest {
       VectorField field = VectorField.autonomous(OdeNets.convBnReluField(f, 4, false));
       MemoryMeter meter = new MemoryMeter();
       try (Tape tape = Tape.record(meter)) {
-        new Euler().step(field, 0, 0.25, Variable.leaf(OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6)));
+        new Euler()
+            .step(field, 0, 0.25, Variable.leaf(OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6)));
         assertEquals(2 * Z, meter.currentBytes());
       }
       field.close();

@@ -81,8 +81,7 @@ final class OdeNets {
   }
 
   /** Loss, input gradient, parameter gradients and the meter's peak of one training step. */
-  record Step(
-      double loss, double[] inputGrad, Map<String, double[]> paramGrads, long peakBytes) {}
+  record Step(double loss, double[] inputGrad, Map<String, double[]> paramGrads, long peakBytes) {}
 
   /** One forward + backward of {@code sum(net(x) ⊙ r)}; gradients are read and then cleared. */
   static Step step(Module net, Tensor x, Tensor r) {

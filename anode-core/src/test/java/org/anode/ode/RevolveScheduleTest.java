@@ -41,7 +41,9 @@ class RevolveScheduleTest {
     final OdeBlock block;
 
     Chain(ParameterFactory f, int n, GradientMethod m) {
-      block = registerModule("ode", new OdeBlock(new TanhField(f, 3), new Euler(), 0, 1, Stepping.fixed(n), m));
+      block =
+          registerModule(
+              "ode", new OdeBlock(new TanhField(f, 3), new Euler(), 0, 1, Stepping.fixed(n), m));
     }
 
     @Override

@@ -5,6 +5,7 @@ import java.util.List;
 import org.anode.api.TensorScope;
 import org.anode.autodiff.Ops;
 import org.anode.autodiff.Variable;
+import org.anode.nn.RandomKey;
 
 /**
  * Adaptive integration with {@link DormandPrince5} and the standard step-size controller (Hairer,
@@ -41,7 +42,7 @@ final class AdaptiveIntegrator {
       DormandPrince5.Trial trial;
       double err;
       try (TensorScope scope = TensorScope.open()) {
-        trial = solver.trial(f, t, h, y);
+        trial = solver.trial(keyed(f, block.pass(), times.size() - 1), t, h, y);
         err = errorNorm(trial.error(), y.value().toDoubleArray(), trial.solution(), s);
         if (err <= 1.0) {
           scope.keep(trial.solution().value());
@@ -67,7 +68,20 @@ final class AdaptiveIntegrator {
     for (int i = 0; i < grid.length; i++) {
       grid[i] = times.get(i);
     }
-    return new OdeBlock.Solution(new TimeGrid(grid), y);
+    return new OdeBlock.Solution(new TimeGrid(grid, block.pass()), y);
+  }
+
+  /**
+   * Evaluations of f keyed like {@link OdeBlock#step}: a trial for step {@code i} draws what the
+   * replay of accepted step {@code i} will draw.
+   */
+  private static StateSpace.Field<Variable> keyed(VectorField f, long pass, int step) {
+    int[] stage = {0};
+    return (t, v) -> {
+      try (RandomKey key = RandomKey.set(RandomKey.of(pass, step, stage[0]++))) {
+        return f.evaluate(t, v);
+      }
+    };
   }
 
   private static double errorNorm(double[] err, double[] y, Variable yNew, Stepping.Adaptive s) {

@@ -10,6 +10,7 @@ import org.anode.autodiff.Ops;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
 import org.anode.nn.Parameter;
+import org.anode.nn.RandomKey;
 import org.anode.nn.Recomputation;
 
 /**
@@ -61,7 +62,6 @@ public final class AdjointGradient implements GradientMethod {
     MemoryMeter meter = Tape.currentMeter();
     int p = params.size();
     StateSpace<Tensor[]> space = augmentedSpace(be);
-    StateSpace.Field<Tensor[]> field = (t, y) -> augmentedField(block, params, t, y);
     try (TensorScope scope = TensorScope.open();
         Recomputation r = Recomputation.begin()) {
       Tensor[] state = new Tensor[p + 2];
@@ -74,6 +74,14 @@ public final class AdjointGradient implements GradientMethod {
       meter.retain(state[1]);
       for (int i = grid.steps() - 1; i >= 0; i--) {
         Tensor[] next;
+        int step = i;
+        int[] stage = {0};
+        StateSpace.Field<Tensor[]> field =
+            (t, y) -> {
+              try (RandomKey key = RandomKey.set(RandomKey.of(grid.pass(), step, stage[0]++))) {
+                return augmentedField(block, params, t, y);
+              }
+            };
         try (TensorScope stepScope = TensorScope.open()) {
           next = block.solver().step(space, field, grid.t(i + 1), -grid.dt(i), state);
           for (Tensor t : next) {

@@ -49,9 +49,9 @@ public final class DormandPrince5 extends Solver {
   public record Trial(Variable solution, double[] error) {}
 
   /** One step with its error estimate (seven evaluations), for the step-size controller. */
-  public Trial trial(VectorField field, double t, double h, Variable y) {
+  public Trial trial(StateSpace.Field<Variable> field, double t, double h, Variable y) {
     List<Variable> k = new ArrayList<>(7);
-    Variable y5 = step(VARIABLES, field::evaluate, t, h, y, k, 7);
+    Variable y5 = step(VARIABLES, field, t, h, y, k, 7);
     double[][] values = new double[7][];
     for (int i = 0; i < 7; i++) {
       values[i] = B5[i] == B4[i] ? null : k.get(i).value().toDoubleArray();

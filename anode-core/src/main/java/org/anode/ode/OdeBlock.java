@@ -6,6 +6,7 @@ import org.anode.api.TensorScope;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
 import org.anode.nn.Parameter;
+import org.anode.nn.RandomKey;
 
 /**
  * An ODE block: {@code z(t1) = z(t0) + ∫ f(t, z; θ) dt}, solved by a {@link Solver} with a {@link
@@ -32,6 +33,7 @@ public final class OdeBlock extends org.anode.nn.Module {
   private long forwardEvaluations;
   private long backwardEvaluations;
   private long unrecordedSteps;
+  private long passes;
 
   public OdeBlock(
       VectorField field,
@@ -71,9 +73,14 @@ public final class OdeBlock extends org.anode.nn.Module {
     return t1;
   }
 
-  /** The grid of a fixed-step block. */
+  /** The grid of a fixed-step block for the current forward pass. */
   TimeGrid fixedGrid() {
-    return TimeGrid.uniform(t0, t1, ((Stepping.Fixed) stepping).steps());
+    return TimeGrid.uniform(t0, t1, ((Stepping.Fixed) stepping).steps(), passes);
+  }
+
+  /** The number of the current forward pass (recomputations belong to the pass they repeat). */
+  long pass() {
+    return passes;
   }
 
   public Stepping stepping() {
@@ -91,6 +98,9 @@ public final class OdeBlock extends org.anode.nn.Module {
 
   @Override
   public Variable forward(Variable z0) {
+    if (!org.anode.nn.Recomputation.active()) {
+      passes++;
+    }
     long before = field.evaluations();
     Variable zT = method.integrate(this, z0);
     forwardEvaluations += field.evaluations() - before;
@@ -111,7 +121,7 @@ public final class OdeBlock extends org.anode.nn.Module {
         TensorScope scope = TensorScope.open()) {
       Solution s;
       if (stepping instanceof Stepping.Fixed fixed) {
-        TimeGrid grid = TimeGrid.uniform(t0, t1, fixed.steps());
+        TimeGrid grid = TimeGrid.uniform(t0, t1, fixed.steps(), passes);
         s = new Solution(grid, advance(Variable.constant(z0.value()), grid, 0, grid.steps()));
       } else {
         s = AdaptiveIntegrator.solve(this, (Stepping.Adaptive) stepping, z0, t0, t1);
@@ -131,16 +141,31 @@ public final class OdeBlock extends org.anode.nn.Module {
       try (TensorScope scope = TensorScope.open()) {
         Variable y = z;
         for (int i = from; i < to; i++) {
-          y = solver.step(field, grid.t(i), grid.dt(i), y);
+          y = step(grid, i, y);
         }
         return Variable.constant(scope.keep(y.value()));
       }
     }
     Variable y = z;
     for (int i = from; i < to; i++) {
-      y = solver.step(field, grid.t(i), grid.dt(i), y);
+      y = step(grid, i, y);
     }
     return y;
+  }
+
+  /** Step {@code i} of {@code grid}, each evaluation of f keyed by (pass, step, stage). */
+  Variable step(TimeGrid grid, int i, Variable y) {
+    int[] stage = {0};
+    return solver.step(
+        Solver.VARIABLES,
+        (t, v) -> {
+          try (RandomKey key = RandomKey.set(RandomKey.of(grid.pass(), i, stage[0]++))) {
+            return field.evaluate(t, v);
+          }
+        },
+        grid.t(i),
+        grid.dt(i),
+        y);
   }
 
   /** Runs {@code body} as part of the backward pass, counting its evaluations of f as backward. */

@@ -2,8 +2,12 @@ package org.anode.ode;
 
 import java.util.Arrays;
 
-/** The time points {@code t_0 < t_1 < … < t_n} of the steps a solve took. */
-public record TimeGrid(double[] times) {
+/**
+ * The time points {@code t_0 < t_1 < … < t_n} of the steps a solve took, and the forward pass they
+ * belong to ({@code pass} keys the random draws of stochastic layers, so that replaying the steps
+ * replays the draws).
+ */
+public record TimeGrid(double[] times, long pass) {
 
   public TimeGrid {
     if (times.length < 2) {
@@ -12,13 +16,13 @@ public record TimeGrid(double[] times) {
     times = times.clone();
   }
 
-  /** {@code n} equal steps on {@code [t0, t1]}. */
-  public static TimeGrid uniform(double t0, double t1, int n) {
+  /** {@code n} equal steps on {@code [t0, t1]} of forward pass {@code pass}. */
+  public static TimeGrid uniform(double t0, double t1, int n, long pass) {
     double[] t = new double[n + 1];
     for (int i = 0; i <= n; i++) {
       t[i] = t0 + (t1 - t0) * i / n;
     }
-    return new TimeGrid(t);
+    return new TimeGrid(t, pass);
   }
 
   public int steps() {
@@ -40,6 +44,6 @@ public record TimeGrid(double[] times) {
 
   @Override
   public String toString() {
-    return "TimeGrid" + Arrays.toString(times);
+    return "TimeGrid" + Arrays.toString(times) + " of pass " + pass;
   }
 }

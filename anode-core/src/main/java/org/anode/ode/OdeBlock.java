@@ -29,11 +29,13 @@ public final class OdeBlock extends org.anode.nn.Module {
   private final double t0;
   private final double t1;
   private final Stepping stepping;
-  private final GradientMethod method;
+  private GradientMethod method;
+  private org.anode.api.Shape lastInputShape;
   private long forwardEvaluations;
   private long backwardEvaluations;
   private long unrecordedSteps;
   private long passes;
+  private int lastSteps;
 
   public OdeBlock(
       VectorField field,
@@ -91,6 +93,21 @@ public final class OdeBlock extends org.anode.nn.Module {
     return method;
   }
 
+  /** Changes how this block is differentiated from the next forward pass on. */
+  public void setMethod(GradientMethod method) {
+    this.method = java.util.Objects.requireNonNull(method, "method");
+  }
+
+  /** The shape of the last input this block saw, or null before its first forward pass. */
+  public org.anode.api.Shape lastInputShape() {
+    return lastInputShape;
+  }
+
+  /** Steps of a fixed-step block; for an adaptive one, the steps of its last forward pass. */
+  public int steps() {
+    return stepping instanceof Stepping.Fixed fixed ? fixed.steps() : lastSteps;
+  }
+
   /** The parameters of f that require gradients, in a fixed order. */
   public List<Parameter> fieldParameters() {
     return new ArrayList<>(field.parameters().values());
@@ -101,6 +118,7 @@ public final class OdeBlock extends org.anode.nn.Module {
     if (!org.anode.nn.Recomputation.active()) {
       passes++;
     }
+    lastInputShape = z0.shape();
     long before = field.evaluations();
     Variable zT = method.integrate(this, z0);
     forwardEvaluations += field.evaluations() - before;
@@ -127,6 +145,7 @@ public final class OdeBlock extends org.anode.nn.Module {
         s = AdaptiveIntegrator.solve(this, (Stepping.Adaptive) stepping, z0, t0, t1);
       }
       scope.keep(s.end().value());
+      lastSteps = s.grid().steps();
       return new Solution(s.grid(), Variable.constant(s.end().value()));
     }
   }

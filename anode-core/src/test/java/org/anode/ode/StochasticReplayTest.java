@@ -24,8 +24,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Dropout inside f: ANODE's and revolve's recomputations replay the original masks exactly, so their
- * gradients still equal store-all's to round-off; a new forward pass draws new masks.
+ * Dropout inside f: ANODE's and revolve's recomputations replay the original masks exactly, so
+ * their gradients still equal store-all's to round-off; a new forward pass draws new masks.
  */
 class StochasticReplayTest {
   final Backend be = Backends.get("nd4j");

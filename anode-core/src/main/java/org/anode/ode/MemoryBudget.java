@@ -1,0 +1,156 @@
+package org.anode.ode;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.anode.api.Backend;
+import org.anode.api.DType;
+import org.anode.api.Shape;
+import org.anode.api.TensorScope;
+import org.anode.autodiff.MemoryMeter;
+import org.anode.autodiff.Tape;
+import org.anode.autodiff.Variable;
+import org.anode.nn.Module;
+import org.anode.nn.Recomputation;
+
+/**
+ * Picks a gradient method for every ODE block of a model from a memory budget: store-all if its
+ * predicted peak fits, else ANODE, else revolve with the largest number of snapshots that fits.
+ *
+ * <p>The prediction uses quantities measured on the model itself, for the given input shape: the
+ * bytes the ordinary layers save ({@code B}), and for each block its state {@code |z_l|}, its steps
+ * {@code N_l} and the bytes one recorded solver step saves ({@code S_l}). Then (see {@code
+ * MemoryLawTest} for the exact versions on a stack of blocks):
+ *
+ * <pre>
+ *   store-all   B + Σ N_l·S_l
+ *   ANODE       B + Σ |z_l| + max (N_l·S_l − |z_l|)
+ *   revolve(s)  B + Σ |z_l| + (s − 1)·max |z_l| + max S_l
+ * </pre>
+ *
+ * The recomputation factor is the number of solver steps run per step of the forward solution: 1
+ * for store-all, 2 for ANODE, {@code 2 + extra(N, s)/N} for revolve. The measurements run inside a
+ * {@link Recomputation}, so batch-norm statistics are untouched.
+ */
+public final class MemoryBudget {
+  private MemoryBudget() {}
+
+  /** One candidate: the method, its predicted peak of saved bytes and its recomputation factor. */
+  public record Option(String method, long predictedBytes, double recomputationFactor) {}
+
+  /** The choice, with every candidate considered (cheapest recomputation first). */
+  public record Advice(
+      String method, long predictedBytes, double recomputationFactor, List<Option> considered) {
+
+    /** Sets the chosen method on every ODE block of {@code model}. */
+    public void apply(Module model) {
+      for (OdeBlock b : blocks(model)) {
+        b.setMethod(create(method));
+      }
+    }
+  }
+
+  /** Every ODE block in {@code model}, depth first. */
+  public static List<OdeBlock> blocks(Module model) {
+    List<OdeBlock> out = new ArrayList<>();
+    collect(model, out);
+    return out;
+  }
+
+  private static void collect(Module m, List<OdeBlock> out) {
+    if (m instanceof OdeBlock b) {
+      out.add(b);
+    }
+    m.children().values().forEach(c -> collect(c, out));
+  }
+
+  private static GradientMethod create(String name) {
+    if (name.equals("store-all")) {
+      return new StoreAllGradient();
+    }
+    if (name.equals("anode")) {
+      return new CheckpointedGradient();
+    }
+    return new RevolveGradient(Integer.parseInt(name.substring("revolve:".length())));
+  }
+
+  /** Chooses for {@code model} on inputs of {@code inputShape} within {@code budgetBytes}. */
+  public static Advice advise(
+      Module model, Backend backend, Shape inputShape, DType dtype, long budgetBytes) {
+    List<OdeBlock> blocks = blocks(model);
+    if (blocks.isEmpty()) {
+      throw new IllegalArgumentException("MemoryBudget: the model has no ODE block");
+    }
+    List<GradientMethod> saved = new ArrayList<>();
+    blocks.forEach(b -> saved.add(b.method()));
+    long ordinary;
+    long sumZ = 0;
+    long maxZ = 0;
+    long storeAll = 0;
+    long anodeExtra = 0;
+    long maxStep = 0;
+    int maxSteps = 0;
+    try (TensorScope scope = TensorScope.open();
+        Recomputation r = Recomputation.begin()) {
+      // Probe: every block checkpointed, so the tape holds the ordinary layers' bytes plus the
+      // block inputs after the forward pass.
+      blocks.forEach(b -> b.setMethod(new CheckpointedGradient()));
+      MemoryMeter meter = new MemoryMeter();
+      try (Tape tape = Tape.record(meter)) {
+        model.forward(Variable.leaf(backend.zeros(inputShape, dtype)));
+        long total = meter.currentBytes();
+        for (OdeBlock b : blocks) {
+          long z = b.lastInputShape().bytes(dtype);
+          sumZ += z;
+          maxZ = Math.max(maxZ, z);
+        }
+        ordinary = Math.max(0, total - sumZ);
+      }
+      for (OdeBlock b : blocks) {
+        long z = b.lastInputShape().bytes(dtype);
+        long step = stepBytes(b, backend, dtype);
+        int n = b.steps();
+        storeAll += n * step;
+        anodeExtra = Math.max(anodeExtra, n * step - z);
+        maxStep = Math.max(maxStep, step);
+        maxSteps = Math.max(maxSteps, n);
+      }
+    } finally {
+      for (int i = 0; i < blocks.size(); i++) {
+        blocks.get(i).setMethod(saved.get(i));
+      }
+    }
+    List<Option> options = new ArrayList<>();
+    options.add(new Option("store-all", ordinary + storeAll, 1.0));
+    options.add(new Option("anode", ordinary + sumZ + anodeExtra, 2.0));
+    for (int s = Math.max(1, maxSteps - 1); s >= 1; s--) {
+      double factor = 2.0 + (double) BinomialSchedule.extraSteps(maxSteps, s) / maxSteps;
+      options.add(new Option("revolve:" + s, ordinary + sumZ + (s - 1) * maxZ + maxStep, factor));
+    }
+    for (Option o : options) {
+      if (o.predictedBytes() <= budgetBytes) {
+        return new Advice(o.method(), o.predictedBytes(), o.recomputationFactor(), options);
+      }
+    }
+    throw new IllegalArgumentException(
+        "MemoryBudget: no gradient method fits in "
+            + budgetBytes
+            + " bytes for input "
+            + inputShape
+            + " "
+            + dtype
+            + "; the smallest, "
+            + options.get(options.size() - 1)
+            + ", needs more");
+  }
+
+  /** Bytes that one recorded solver step of {@code block} saves, measured on a zero state. */
+  private static long stepBytes(OdeBlock block, Backend backend, DType dtype) {
+    MemoryMeter meter = new MemoryMeter();
+    try (TensorScope scope = TensorScope.open();
+        Tape tape = Tape.record(meter)) {
+      Variable z = Variable.leaf(backend.zeros(block.lastInputShape(), dtype));
+      block.advance(z, TimeGrid.uniform(block.startTime(), block.endTime(), 1, 0), 0, 1);
+      return meter.currentBytes();
+    }
+  }
+}

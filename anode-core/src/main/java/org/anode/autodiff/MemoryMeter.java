@@ -1,7 +1,9 @@
 package org.anode.autodiff;
 
+import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.Map;
+import java.util.Set;
 import org.anode.api.Tensor;
 
 /**
@@ -12,8 +14,11 @@ import org.anode.api.Tensor;
  */
 public final class MemoryMeter {
   private final Map<Tensor, Integer> refs = new IdentityHashMap<>();
+  private final Set<Tensor> checkpoints = Collections.newSetFromMap(new IdentityHashMap<>());
   private long current;
   private long peak;
+  private long checkpointCurrent;
+  private long checkpointPeak;
 
   /** Counts {@code t} as kept alive by one more holder. */
   public void retain(Tensor t) {
@@ -32,9 +37,36 @@ public final class MemoryMeter {
     if (n == 1) {
       refs.remove(t);
       current -= t.bytes();
+      if (checkpoints.remove(t)) {
+        checkpointCurrent -= t.bytes();
+      }
     } else {
       refs.put(t, n - 1);
     }
+  }
+
+  /**
+   * Marks a retained tensor as a checkpoint (an ODE block's input or a revolve snapshot): its bytes
+   * are also reported by {@link #checkpointBytes()} until it is released.
+   */
+  public void markCheckpoint(Tensor t) {
+    if (!refs.containsKey(t)) {
+      throw new IllegalStateException("MemoryMeter: a checkpoint must be retained first: " + t);
+    }
+    if (checkpoints.add(t)) {
+      checkpointCurrent += t.bytes();
+      checkpointPeak = Math.max(checkpointPeak, checkpointCurrent);
+    }
+  }
+
+  /** Bytes of checkpoints kept alive now (included in {@link #currentBytes()}). */
+  public long checkpointBytes() {
+    return checkpointCurrent;
+  }
+
+  /** Largest {@link #checkpointBytes()} since creation or the last {@link #resetPeak()}. */
+  public long peakCheckpointBytes() {
+    return checkpointPeak;
   }
 
   /** Bytes kept alive now. */
@@ -55,10 +87,17 @@ public final class MemoryMeter {
   /** Starts a new peak measurement from the current total. */
   public void resetPeak() {
     peak = current;
+    checkpointPeak = checkpointCurrent;
   }
 
   @Override
   public String toString() {
-    return "MemoryMeter[current=" + current + " B, peak=" + peak + " B]";
+    return "MemoryMeter[current="
+        + current
+        + " B, peak="
+        + peak
+        + " B, checkpoints="
+        + checkpointCurrent
+        + " B]";
   }
 }

@@ -45,15 +45,19 @@ public final class AdjointGradient implements GradientMethod {
       inputs[i + 1] = params.get(i);
     }
     Tensor zT = forward.end().value();
-    return Ops.function(
-        zT,
-        inputs,
-        new Tensor[] {zT},
-        (gradOut, needs) -> {
-          Tensor[] grads = new Tensor[inputs.length];
-          grads[0] = block.inBackward(() -> integrateBackward(block, grid, zT, gradOut, params));
-          return grads;
-        });
+    Variable out =
+        Ops.function(
+            zT,
+            inputs,
+            new Tensor[] {zT},
+            (gradOut, needs) -> {
+              Tensor[] grads = new Tensor[inputs.length];
+              grads[0] =
+                  block.inBackward(() -> integrateBackward(block, grid, zT, gradOut, params));
+              return grads;
+            });
+    OdeBlock.markCheckpoint(out, zT);
+    return out;
   }
 
   private Tensor integrateBackward(

@@ -34,16 +34,20 @@ public final class CheckpointedGradient implements GradientMethod {
       inputs[i + 1] = params.get(i);
     }
     Tensor z0Value = z0.value();
-    return Ops.function(
-        forward.end().value(),
-        inputs,
-        new Tensor[] {z0Value},
-        (gradOut, needs) -> {
-          Tensor[] grads = new Tensor[inputs.length];
-          grads[0] =
-              block.inBackward(() -> recomputeAndSweep(block, grid, z0Value, gradOut, needs[0]));
-          return grads;
-        });
+    Variable out =
+        Ops.function(
+            forward.end().value(),
+            inputs,
+            new Tensor[] {z0Value},
+            (gradOut, needs) -> {
+              Tensor[] grads = new Tensor[inputs.length];
+              grads[0] =
+                  block.inBackward(
+                      () -> recomputeAndSweep(block, grid, z0Value, gradOut, needs[0]));
+              return grads;
+            });
+    OdeBlock.markCheckpoint(out, z0Value);
+    return out;
   }
 
   /**

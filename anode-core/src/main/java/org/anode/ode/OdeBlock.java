@@ -187,6 +187,13 @@ public final class OdeBlock extends org.anode.nn.Module {
         y);
   }
 
+  /** Reports {@code t}, saved on the tape for {@code out}'s backward, as a checkpoint. */
+  static void markCheckpoint(Variable out, org.anode.api.Tensor t) {
+    if (Tape.current() != null && out.requiresGrad()) {
+      Tape.current().meter().markCheckpoint(t);
+    }
+  }
+
   /** Runs {@code body} as part of the backward pass, counting its evaluations of f as backward. */
   public <T> T inBackward(java.util.function.Supplier<T> body) {
     long before = field.evaluations();

@@ -41,30 +41,34 @@ public final class RevolveGradient implements GradientMethod {
       inputs[i + 1] = params.get(i);
     }
     Tensor z0Value = z0.value();
-    return Ops.function(
-        forward.end().value(),
-        inputs,
-        new Tensor[] {z0Value},
-        (gradOut, needs) -> {
-          Tensor[] grads = new Tensor[inputs.length];
-          // Every advance of the backward pass re-runs forward steps: batch norm must not move its
-          // running statistics again.
-          try (Recomputation r = Recomputation.begin()) {
-            grads[0] =
-                block.inBackward(
-                    () ->
-                        reverse(
-                            block,
-                            grid,
-                            0,
-                            z0Value,
-                            grid.steps(),
-                            gradOut,
-                            schedule.snapshots(),
-                            needs[0]));
-          }
-          return grads;
-        });
+    Variable out =
+        Ops.function(
+            forward.end().value(),
+            inputs,
+            new Tensor[] {z0Value},
+            (gradOut, needs) -> {
+              Tensor[] grads = new Tensor[inputs.length];
+              // Every advance of the backward pass re-runs forward steps: batch norm must not move
+              // its
+              // running statistics again.
+              try (Recomputation r = Recomputation.begin()) {
+                grads[0] =
+                    block.inBackward(
+                        () ->
+                            reverse(
+                                block,
+                                grid,
+                                0,
+                                z0Value,
+                                grid.steps(),
+                                gradOut,
+                                schedule.snapshots(),
+                                needs[0]));
+              }
+              return grads;
+            });
+    OdeBlock.markCheckpoint(out, z0Value);
+    return out;
   }
 
   /**
@@ -107,6 +111,7 @@ public final class RevolveGradient implements GradientMethod {
     try (TensorScope scope = TensorScope.open()) {
       Tensor zm = block.advance(Variable.constant(zi), grid, i, m).value();
       meter.retain(zm);
+      meter.markCheckpoint(zm);
       Tensor gm;
       try {
         gm = reverse(block, grid, m, zm, j, gj, s - 1, true);

@@ -1,0 +1,550 @@
+package org.anode.backend.djl;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Activation;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import java.util.List;
+import org.anode.api.Backend;
+import org.anode.api.BackendOptions;
+import org.anode.api.Checks;
+import org.anode.api.Conv2dSpec;
+import org.anode.api.DType;
+import org.anode.api.Pool2dSpec;
+import org.anode.api.Shape;
+import org.anode.api.Tensor;
+
+/**
+ * The anode kernels on DJL 0.36 with the PyTorch engine (libtorch 2.7.1). Convolution and pooling
+ * gradients come from libtorch's own backward kernels: the one op is run on a detached alias of its
+ * input with gradients enabled and swept from the upstream gradient (DJL has no NDArray op for
+ * these gradients, and its transposed convolution is not implemented for this engine).
+ *
+ * <p>Every intermediate array is closed as soon as it is used: libtorch frees a tensor when its
+ * last handle is closed (views keep their storage alive by reference count).
+ */
+final class DjlBackend implements Backend {
+  private final NDManager manager;
+  private final int threads;
+
+  DjlBackend(BackendOptions options) {
+    this.manager = NDManager.newBaseManager("PyTorch");
+    if (options.threads() > 0) {
+      JniUtils.setNumThreads(options.threads());
+    }
+    JniUtils.setGradMode(false);
+    this.threads = JniUtils.getNumThreads();
+  }
+
+  @Override
+  public String name() {
+    return DjlProvider.NAME;
+  }
+
+  @Override
+  public int threads() {
+    return threads;
+  }
+
+  // ---- conversions ----------------------------------------------------------------------------
+
+  NDArray arr(String op, Tensor t) {
+    Checks.onBackend(op, this, t);
+    return ((DjlTensor) t).array();
+  }
+
+  static DataType dj(DType d) {
+    return d == DType.FLOAT32 ? DataType.FLOAT32 : DataType.FLOAT64;
+  }
+
+  static ai.djl.ndarray.types.Shape dj(Shape s) {
+    return new ai.djl.ndarray.types.Shape(s.dimsAsLong());
+  }
+
+  static Shape anode(ai.djl.ndarray.types.Shape s) {
+    int[] d = new int[s.dimension()];
+    for (int i = 0; i < d.length; i++) {
+      d[i] = Math.toIntExact(s.get(i));
+    }
+    return Shape.of(d);
+  }
+
+  /** Takes ownership of {@code a}, a new array that nothing else will close. */
+  Tensor wrap(NDArray a) {
+    DType dtype =
+        switch (a.getDataType()) {
+          case FLOAT32 -> DType.FLOAT32;
+          case FLOAT64 -> DType.FLOAT64;
+          default -> {
+            a.close();
+            throw new IllegalStateException("djl: unexpected result type " + a.getDataType());
+          }
+        };
+    return new DjlTensor(this, a, anode(a.getShape()), dtype);
+  }
+
+  NDManager manager() {
+    return manager;
+  }
+
+  // ---- creation -------------------------------------------------------------------------------
+
+  @Override
+  public Tensor fromArray(float[] data, Shape shape) {
+    Checks.dataLength("fromArray", data.length, shape);
+    return wrap(manager.create(data, dj(shape)));
+  }
+
+  @Override
+  public Tensor fromArray(double[] data, Shape shape) {
+    Checks.dataLength("fromArray", data.length, shape);
+    return wrap(manager.create(data, dj(shape)));
+  }
+
+  @Override
+  public Tensor full(Shape shape, double value, DType dtype) {
+    if (dtype == DType.FLOAT64) {
+      double[] d = new double[(int) shape.numel()];
+      java.util.Arrays.fill(d, value);
+      return fromArray(d, shape);
+    }
+    return wrap(manager.full(dj(shape), (float) value, DataType.FLOAT32));
+  }
+
+  @Override
+  public Tensor cast(Tensor x, DType dtype) {
+    return wrap(arr("cast", x).toType(dj(dtype), true));
+  }
+
+  // ---- elementwise ----------------------------------------------------------------------------
+
+  @Override
+  public Tensor add(Tensor a, Tensor b) {
+    Checks.broadcast("add", a, b);
+    return wrap(arr("add", a).add(arr("add", b)));
+  }
+
+  @Override
+  public Tensor sub(Tensor a, Tensor b) {
+    Checks.broadcast("sub", a, b);
+    return wrap(arr("sub", a).sub(arr("sub", b)));
+  }
+
+  @Override
+  public Tensor mul(Tensor a, Tensor b) {
+    Checks.broadcast("mul", a, b);
+    return wrap(arr("mul", a).mul(arr("mul", b)));
+  }
+
+  @Override
+  public Tensor div(Tensor a, Tensor b) {
+    Checks.broadcast("div", a, b);
+    return wrap(arr("div", a).div(arr("div", b)));
+  }
+
+  @Override
+  public Tensor addScalar(Tensor x, double s) {
+    return wrap(arr("addScalar", x).add(s));
+  }
+
+  @Override
+  public Tensor mulScalar(Tensor x, double s) {
+    return wrap(arr("mulScalar", x).mul(s));
+  }
+
+  @Override
+  public Tensor powScalar(Tensor x, double p) {
+    return wrap(arr("powScalar", x).pow(p));
+  }
+
+  @Override
+  public Tensor neg(Tensor x) {
+    return wrap(arr("neg", x).neg());
+  }
+
+  @Override
+  public Tensor exp(Tensor x) {
+    return wrap(arr("exp", x).exp());
+  }
+
+  @Override
+  public Tensor log(Tensor x) {
+    return wrap(arr("log", x).log());
+  }
+
+  @Override
+  public Tensor sqrt(Tensor x) {
+    return wrap(arr("sqrt", x).sqrt());
+  }
+
+  @Override
+  public Tensor square(Tensor x) {
+    return wrap(arr("square", x).square());
+  }
+
+  @Override
+  public Tensor relu(Tensor x) {
+    return wrap(Activation.relu(arr("relu", x)));
+  }
+
+  @Override
+  public Tensor tanh(Tensor x) {
+    return wrap(arr("tanh", x).tanh());
+  }
+
+  @Override
+  public Tensor greaterThan(Tensor a, Tensor b) {
+    Checks.broadcast("greaterThan", a, b);
+    try (NDArray mask = arr("greaterThan", a).gt(arr("greaterThan", b))) {
+      return wrap(mask.toType(dj(a.dtype()), false));
+    }
+  }
+
+  @Override
+  public Tensor where(Tensor mask, Tensor a, Tensor b) {
+    Checks.sameDType("where", mask, a);
+    Shape out = Checks.broadcast("where", mask.shape(), Checks.broadcast("where", a, b));
+    ai.djl.ndarray.types.Shape s = dj(out);
+    // DJL's where does not broadcast its condition: expand all three explicitly (views).
+    try (NDArray m = arr("where", mask).broadcast(s);
+        NDArray cond = m.neq(0);
+        NDArray x = arr("where", a).broadcast(s);
+        NDArray y = arr("where", b).broadcast(s)) {
+      return wrap(NDArrays.where(cond, x, y));
+    }
+  }
+
+  @Override
+  public Tensor broadcastTo(Tensor x, Shape shape) {
+    Checks.broadcastableTo("broadcastTo", x.shape(), shape);
+    try (NDArray view = arr("broadcastTo", x).broadcast(dj(shape))) {
+      return wrap(view.duplicate());
+    }
+  }
+
+  // ---- reductions -----------------------------------------------------------------------------
+
+  @Override
+  public Tensor sum(Tensor x, boolean keepDims, int... axes) {
+    int[] ax = Checks.axes("sum", x.shape(), axes);
+    NDArray a = arr("sum", x);
+    return wrap(ax.length == 0 ? a.sum() : a.sum(ax, keepDims));
+  }
+
+  @Override
+  public Tensor mean(Tensor x, boolean keepDims, int... axes) {
+    int[] ax = Checks.axes("mean", x.shape(), axes);
+    double count = (double) x.shape().numel() / Checks.reducedShape(x.shape(), ax, true).numel();
+    // libtorch through DJL reduces a mean over one axis only: sum, then divide.
+    try (NDArray s = ax.length == 0 ? arr("mean", x).sum() : arr("mean", x).sum(ax, keepDims)) {
+      return wrap(s.div(count));
+    }
+  }
+
+  @Override
+  public Tensor max(Tensor x, boolean keepDims, int... axes) {
+    int[] ax = Checks.axes("max", x.shape(), axes);
+    NDArray cur = arr("max", x);
+    boolean owned = false;
+    for (int a : ax) {
+      NDArray next = cur.max(new int[] {a}, true);
+      if (owned) {
+        cur.close();
+      }
+      cur = next;
+      owned = true;
+    }
+    Shape out = Checks.reducedShape(x.shape(), ax, keepDims);
+    if (!owned) {
+      cur = cur.duplicate();
+    }
+    if (!anode(cur.getShape()).equals(out)) {
+      NDArray r = cur.reshape(dj(out));
+      cur.close();
+      cur = r;
+    }
+    return wrap(cur);
+  }
+
+  // ---- layout ---------------------------------------------------------------------------------
+
+  @Override
+  public Tensor reshape(Tensor x, Shape shape) {
+    Checks.reshape(x, shape);
+    return wrap(arr("reshape", x).reshape(dj(shape)));
+  }
+
+  @Override
+  public Tensor permute(Tensor x, int... axes) {
+    Checks.permutation(x, axes);
+    try (NDArray view = arr("permute", x).transpose(axes)) {
+      return wrap(view.duplicate());
+    }
+  }
+
+  @Override
+  public Tensor concat(List<Tensor> parts, int axis) {
+    if (parts.isEmpty()) {
+      throw new IllegalArgumentException("concat: no tensors given");
+    }
+    Tensor first = parts.get(0);
+    int ax = first.shape().normalizeAxis(axis);
+    NDList list = new NDList();
+    for (int i = 0; i < parts.size(); i++) {
+      Tensor p = parts.get(i);
+      Checks.sameDType("concat", first, p);
+      boolean ok = p.shape().rank() == first.shape().rank();
+      for (int d = 0; ok && d < first.shape().rank(); d++) {
+        ok = d == ax || p.shape().dim(d) == first.shape().dim(d);
+      }
+      if (!ok) {
+        throw new IllegalArgumentException(
+            "concat: along axis "
+                + axis
+                + ", part "
+                + i
+                + " "
+                + Checks.describe(p)
+                + " does not match part 0 "
+                + Checks.describe(first));
+      }
+      list.add(arr("concat", p));
+    }
+    return wrap(list.size() == 1 ? list.get(0).duplicate() : NDArrays.concat(list, ax));
+  }
+
+  @Override
+  public Tensor slice(Tensor x, int axis, int start, int end) {
+    int ax = x.shape().normalizeAxis(axis);
+    if (start < 0 || end > x.shape().dim(ax) || start >= end) {
+      throw new IllegalArgumentException(
+          "slice: range ["
+              + start
+              + ", "
+              + end
+              + ") is empty or outside axis "
+              + axis
+              + " of "
+              + Checks.describe(x));
+    }
+    StringBuilder idx = new StringBuilder();
+    for (int d = 0; d < x.shape().rank(); d++) {
+      if (d > 0) {
+        idx.append(',');
+      }
+      idx.append(d == ax ? start + ":" + end : ":");
+    }
+    try (NDArray view = arr("slice", x).get(new NDIndex(idx.toString()))) {
+      return wrap(view.duplicate());
+    }
+  }
+
+  // ---- linear algebra and convolution ---------------------------------------------------------
+
+  @Override
+  public Tensor matmul(Tensor a, Tensor b) {
+    Checks.matmul(a, b);
+    return wrap(arr("matmul", a).matMul(arr("matmul", b)));
+  }
+
+  private void checkConv(String op, Tensor x, Tensor w, Tensor bias) {
+    arr(op, x);
+    arr(op, w);
+    Checks.sameDType(op, x, w);
+    if (bias != null) {
+      arr(op, bias);
+      Checks.sameDType(op, x, bias);
+      if (bias.shape().rank() != 1 || bias.shape().dim(0) != w.shape().dim(0)) {
+        throw new IllegalArgumentException(
+            op
+                + ": bias "
+                + Checks.describe(bias)
+                + " must be ["
+                + w.shape().dim(0)
+                + "] for weight "
+                + Checks.describe(w));
+      }
+    }
+  }
+
+  private static PtNDArray conv(NDArray x, NDArray w, NDArray b, Conv2dSpec s) {
+    return JniUtils.convolution(
+        (PtNDArray) x,
+        (PtNDArray) w,
+        (PtNDArray) b,
+        new ai.djl.ndarray.types.Shape(s.strideH(), s.strideW()),
+        new ai.djl.ndarray.types.Shape(s.padH(), s.padW()),
+        new ai.djl.ndarray.types.Shape(s.dilationH(), s.dilationW()),
+        s.groups());
+  }
+
+  @Override
+  public Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
+    checkConv("conv2d", x, w, bias);
+    spec.outputShape(x.shape(), w.shape());
+    return wrap(
+        conv(arr("conv2d", x), arr("conv2d", w), bias == null ? null : arr("conv2d", bias), spec));
+  }
+
+  @Override
+  public Tensor conv2dBackwardInput(Tensor gradOut, Tensor w, Shape inputShape, Conv2dSpec spec) {
+    try (Tensor x = zeros(inputShape, w.dtype())) {
+      return conv2dBackward(x, w, gradOut, spec, true, false).input();
+    }
+  }
+
+  @Override
+  public Tensor conv2dBackwardWeight(Tensor x, Tensor gradOut, Shape weightShape, Conv2dSpec spec) {
+    try (Tensor w = zeros(weightShape, x.dtype())) {
+      return conv2dBackward(x, w, gradOut, spec, false, true).weight();
+    }
+  }
+
+  /**
+   * libtorch's convolution backward: the convolution is re-run on detached aliases of {@code x} and
+   * {@code w} that require gradients, and swept once from {@code gradOut}.
+   */
+  @Override
+  public Conv2dGradients conv2dBackward(
+      Tensor x, Tensor w, Tensor gradOut, Conv2dSpec spec, boolean input, boolean weight) {
+    checkConv("conv2dBackward", x, w, null);
+    Checks.sameDType("conv2dBackward", x, gradOut);
+    Shape outShape = spec.outputShape(x.shape(), w.shape());
+    if (!gradOut.shape().equals(outShape)) {
+      throw new IllegalArgumentException(
+          "conv2dBackward: gradient "
+              + Checks.describe(gradOut)
+              + " does not match the output shape "
+              + outShape
+              + " of input "
+              + x.shape()
+              + " and weight "
+              + w.shape());
+    }
+    NDArray g = arr("conv2dBackward", gradOut);
+    try (Grad gx = new Grad(arr("conv2dBackward", x), input);
+        Grad gw = new Grad(arr("conv2dBackward", w), weight);
+        GradMode on = new GradMode()) {
+      try (PtNDArray y = conv(gx.alias, gw.alias, null, spec)) {
+        JniUtils.backward(y, (PtNDArray) g, false, false);
+      }
+      return new Conv2dGradients(gx.take(), gw.take());
+    }
+  }
+
+  /** A detached alias of an array that collects a gradient when {@code wanted}. */
+  private final class Grad implements AutoCloseable {
+    final PtNDArray alias;
+    final boolean wanted;
+
+    Grad(NDArray a, boolean wanted) {
+      this.alias = (PtNDArray) a.stopGradient();
+      this.wanted = wanted;
+      if (wanted) {
+        JniUtils.attachGradient(alias, true);
+      }
+    }
+
+    Tensor take() {
+      return wanted ? wrap(JniUtils.getGradient(alias)) : null;
+    }
+
+    @Override
+    public void close() {
+      alias.close();
+    }
+  }
+
+  /** Gradient recording on for the scope of one backward kernel, restored after. */
+  private static final class GradMode implements AutoCloseable {
+    private final boolean previous = JniUtils.isGradMode();
+
+    GradMode() {
+      JniUtils.setGradMode(true);
+    }
+
+    @Override
+    public void close() {
+      JniUtils.setGradMode(previous);
+    }
+  }
+
+  // ---- pooling and softmax --------------------------------------------------------------------
+
+  private static PtNDArray avgPool(NDArray x, Pool2dSpec s) {
+    return JniUtils.avgPool(
+        (PtNDArray) x,
+        new ai.djl.ndarray.types.Shape(s.kernelH(), s.kernelW()),
+        new ai.djl.ndarray.types.Shape(s.strideH(), s.strideW()),
+        new ai.djl.ndarray.types.Shape(s.padH(), s.padW()),
+        false,
+        true);
+  }
+
+  @Override
+  public Tensor avgPool2d(Tensor x, Pool2dSpec spec) {
+    spec.outputShape(x.shape());
+    return wrap(avgPool(arr("avgPool2d", x), spec));
+  }
+
+  @Override
+  public Tensor avgPool2dBackward(Tensor gradOut, Shape inputShape, Pool2dSpec spec) {
+    Shape out = spec.outputShape(inputShape);
+    if (!gradOut.shape().equals(out)) {
+      throw new IllegalArgumentException(
+          "avgPool2dBackward: gradient "
+              + Checks.describe(gradOut)
+              + " does not match output "
+              + out
+              + " of input "
+              + inputShape);
+    }
+    NDArray g = arr("avgPool2dBackward", gradOut);
+    try (NDArray zeros = manager.zeros(dj(inputShape), dj(gradOut.dtype()));
+        Grad gx = new Grad(zeros, true);
+        GradMode on = new GradMode()) {
+      try (PtNDArray y = avgPool(gx.alias, spec)) {
+        JniUtils.backward(y, (PtNDArray) g, false, false);
+      }
+      return gx.take();
+    }
+  }
+
+  @Override
+  public Tensor globalAvgPool(Tensor x) {
+    if (x.shape().rank() != 4) {
+      throw new IllegalArgumentException(
+          "globalAvgPool: input " + Checks.describe(x) + " must be rank 4 (NCHW)");
+    }
+    return mean(x, true, 2, 3);
+  }
+
+  @Override
+  public Tensor globalAvgPoolBackward(Tensor gradOut, Shape inputShape) {
+    Shape expected = Shape.of(inputShape.dim(0), inputShape.dim(1), 1, 1);
+    if (!gradOut.shape().equals(expected)) {
+      throw new IllegalArgumentException(
+          "globalAvgPoolBackward: gradient "
+              + Checks.describe(gradOut)
+              + " must be "
+              + expected
+              + " for input "
+              + inputShape);
+    }
+    double scale = 1.0 / (inputShape.dim(2) * (double) inputShape.dim(3));
+    try (NDArray view = arr("globalAvgPoolBackward", gradOut).broadcast(dj(inputShape))) {
+      return wrap(view.mul(scale));
+    }
+  }
+
+  @Override
+  public Tensor logSoftmax(Tensor x, int axis) {
+    int ax = x.shape().normalizeAxis(axis);
+    return wrap(arr("logSoftmax", x).logSoftmax(ax));
+  }
+}

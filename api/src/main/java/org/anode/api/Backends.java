@@ -84,8 +84,8 @@ public final class Backends {
     }
     throw new BackendNotFoundException(
         found.isEmpty()
-            ? "No anode backend found on the classpath. Add one of the backend modules, for example"
-                + " org.anode:anode-backend-nd4j."
+            ? "No anode backend found on the classpath. Add one of the backend modules:"
+                + " org.anode:anode-backend-nd4j, anode-backend-djl or anode-backend-tensorflow."
             : "No anode backend can run here. Found: " + describe(found));
   }
 

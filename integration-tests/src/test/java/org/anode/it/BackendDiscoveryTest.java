@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import org.anode.api.Backends;
 import org.junit.jupiter.api.Test;
@@ -42,19 +43,38 @@ class BackendDiscoveryTest {
     return Arrays.asList(System.getProperty("java.class.path").split(File.pathSeparator));
   }
 
-  /** The class path without ND4J and its natives, and without our ND4J backend module. */
-  static List<String> withoutNd4j() {
-    return classPath().stream()
-        .filter(e -> !e.contains("nd4j") && !e.contains("backend-nd4j"))
-        .collect(Collectors.toList());
+  static boolean isNd4j(String entry) {
+    return entry.contains("nd4j");
+  }
+
+  static boolean isDjl(String entry) {
+    return entry.contains("/ai/djl/") || entry.contains("backend-djl");
+  }
+
+  /** The test class path without the entries {@code drop} selects. */
+  static List<String> without(Predicate<String> drop) {
+    return classPath().stream().filter(e -> !drop.test(e)).collect(Collectors.toList());
   }
 
   @Test
   void singleBackendOnClassPathIsChosenWithoutSetting() throws Exception {
+    Run nd4j = fork(without(BackendDiscoveryTest::isDjl), Map.of(), "-Danode.threads=1");
+    assertEquals(0, nd4j.exit(), nd4j.out());
+    assertTrue(nd4j.out().contains("backend=nd4j threads=1"), nd4j.out());
+    Run djl = fork(without(BackendDiscoveryTest::isNd4j), Map.of(), "-Danode.threads=1");
+    assertEquals(0, djl.exit(), djl.out());
+    assertTrue(djl.out().contains("backend=djl threads=1"), djl.out());
+  }
+
+  @Test
+  void withSeveralBackendsRankDecidesUnlessOneIsNamed() throws Exception {
     assertEquals("nd4j", Backends.get().name());
-    Run r = fork(classPath(), Map.of(), "-Danode.threads=1");
-    assertEquals(0, r.exit(), r.out());
-    assertTrue(r.out().contains("backend=nd4j threads=1"), r.out());
+    Run byRank = fork(classPath(), Map.of());
+    assertTrue(byRank.out().contains("backend=nd4j"), byRank.out());
+    Run byEnv = fork(classPath(), Map.of(Backends.ENV, "djl"));
+    assertTrue(byEnv.out().contains("backend=djl"), byEnv.out());
+    Run byProperty = fork(classPath(), Map.of(Backends.ENV, "nd4j"), "-Danode.backend=djl");
+    assertTrue(byProperty.out().contains("backend=djl"), "the property wins: " + byProperty.out());
   }
 
   @Test
@@ -64,6 +84,7 @@ class BackendDiscoveryTest {
     assertTrue(r.out().contains("Unknown backend 'tensorflowz'"), r.out());
     assertTrue(r.out().contains("environment variable ANODE_BACKEND"), r.out());
     assertTrue(r.out().contains("nd4j (rank 100, available)"), r.out());
+    assertTrue(r.out().contains("djl (rank 80, available)"), r.out());
   }
 
   @Test
@@ -75,7 +96,7 @@ class BackendDiscoveryTest {
 
   @Test
   void noBackendOnClassPathSaysWhatToAdd() throws Exception {
-    Run r = fork(withoutNd4j(), Map.of());
+    Run r = fork(without(e -> isNd4j(e) || isDjl(e)), Map.of());
     assertEquals(3, r.exit(), r.out());
     assertTrue(r.out().contains("No anode backend found on the classpath"), r.out());
     assertTrue(r.out().contains("anode-backend-nd4j"), r.out());

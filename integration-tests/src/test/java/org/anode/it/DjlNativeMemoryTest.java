@@ -1,0 +1,7 @@
+package org.anode.it;
+
+class DjlNativeMemoryTest extends NativeMemoryTest {
+  DjlNativeMemoryTest() {
+    super("djl");
+  }
+}

@@ -1,0 +1,7 @@
+package org.anode.it;
+
+class Nd4jNativeMemoryTest extends NativeMemoryTest {
+  Nd4jNativeMemoryTest() {
+    super("nd4j");
+  }
+}

@@ -1,0 +1,756 @@
+package org.anode.backend.tensorflow;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.anode.api.Backend;
+import org.anode.api.BackendOptions;
+import org.anode.api.Checks;
+import org.anode.api.Conv2dSpec;
+import org.anode.api.DType;
+import org.anode.api.Pool2dSpec;
+import org.anode.api.Shape;
+import org.anode.api.Tensor;
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.ReduceMax;
+import org.tensorflow.op.core.ReduceSum;
+import org.tensorflow.op.core.Split;
+import org.tensorflow.op.math.Mean;
+import org.tensorflow.op.nn.Conv2d;
+import org.tensorflow.op.nn.Conv2dBackpropFilter;
+import org.tensorflow.op.nn.Conv2dBackpropInput;
+import org.tensorflow.proto.ConfigProto;
+import org.tensorflow.types.TBool;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TFloat64;
+import org.tensorflow.types.family.TType;
+
+/**
+ * The anode kernels on TensorFlow Java 1.1.0 (TensorFlow 2.18), CPU. Each kernel signature is
+ * compiled once into a small graph run by its own session ({@link TfKernel}); results are fetched
+ * tensors that anode owns and frees at close. The api is NCHW, but TensorFlow's CPU kernels for
+ * float64 convolutions, explicit-padding input gradients and pooling exist only for NHWC, so
+ * convolutions and pooling transpose to NHWC inside their graph (OIHW weights to HWIO) and back.
+ * Average pooling with padding pads with zeros explicitly, so padding counts in the average as in
+ * the other backends; grouped convolutions are split per group (TensorFlow's CPU Conv2D has no
+ * groups).
+ */
+@SuppressWarnings({"unchecked", "rawtypes"})
+final class TfBackend implements Backend {
+  private static final int[] NCHW_TO_NHWC = {0, 2, 3, 1};
+  private static final int[] NHWC_TO_NCHW = {0, 3, 1, 2};
+  private static final int[] OIHW_TO_HWIO = {2, 3, 1, 0};
+  private static final int[] HWIO_TO_OIHW = {3, 2, 0, 1};
+
+  private final int threads;
+  private final ConfigProto config;
+  private final Map<String, TfKernel> kernels = new ConcurrentHashMap<>();
+
+  TfBackend(BackendOptions options) {
+    this.threads =
+        options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors();
+    this.config =
+        ConfigProto.newBuilder()
+            .setIntraOpParallelismThreads(threads)
+            .setInterOpParallelismThreads(1)
+            .build();
+  }
+
+  @Override
+  public String name() {
+    return TfProvider.NAME;
+  }
+
+  @Override
+  public int threads() {
+    return threads;
+  }
+
+  /** Number of compiled kernel graphs (one per signature seen). */
+  int compiledKernels() {
+    return kernels.size();
+  }
+
+  // ---- plumbing -------------------------------------------------------------------------------
+
+  private TType tf(String op, Tensor t) {
+    Checks.onBackend(op, this, t);
+    return ((TfTensor) t).tensor();
+  }
+
+  private static Class<? extends TType> type(DType d) {
+    return d == DType.FLOAT32 ? TFloat32.class : TFloat64.class;
+  }
+
+  private static org.tensorflow.ndarray.Shape tfShape(Shape s) {
+    return org.tensorflow.ndarray.Shape.of(s.dimsAsLong());
+  }
+
+  private Tensor wrap(TType t) {
+    DType dtype;
+    if (t instanceof TFloat32) {
+      dtype = DType.FLOAT32;
+    } else if (t instanceof TFloat64) {
+      dtype = DType.FLOAT64;
+    } else {
+      t.close();
+      throw new IllegalStateException("tensorflow: unexpected result type " + t.dataType());
+    }
+    long[] dims = t.shape().asArray();
+    int[] d = new int[dims.length];
+    for (int i = 0; i < d.length; i++) {
+      d[i] = Math.toIntExact(dims[i]);
+    }
+    return new TfTensor(this, t, Shape.of(d), dtype);
+  }
+
+  /**
+   * Runs the kernel {@code op} with {@code attrs} on {@code args}: anode tensors, or scalars
+   * (Double) fed as 0-d tensors in {@code scalarType}, so that a new value needs no new graph.
+   */
+  private Tensor run(
+      String op, String attrs, DType scalarType, List<Object> args, TfKernel.Builder b) {
+    StringBuilder key = new StringBuilder(op).append('|').append(attrs);
+    List<TfKernel.Input> signature = new ArrayList<>(args.size());
+    List<org.tensorflow.Tensor> feeds = new ArrayList<>(args.size());
+    List<org.tensorflow.Tensor> temporary = new ArrayList<>();
+    try {
+      for (Object a : args) {
+        if (a instanceof Tensor t) {
+          TType v = tf(op, t);
+          feeds.add(v);
+          signature.add(new TfKernel.Input(type(t.dtype()), tfShape(t.shape())));
+          key.append('|').append(t.dtype()).append(t.shape());
+        } else {
+          double s = (Double) a;
+          org.tensorflow.Tensor v =
+              scalarType == DType.FLOAT32 ? TFloat32.scalarOf((float) s) : TFloat64.scalarOf(s);
+          temporary.add(v);
+          feeds.add(v);
+          signature.add(
+              new TfKernel.Input(type(scalarType), org.tensorflow.ndarray.Shape.scalar()));
+          key.append("|s").append(scalarType);
+        }
+      }
+      TfKernel kernel =
+          kernels.computeIfAbsent(key.toString(), k -> new TfKernel(signature, b, config));
+      return wrap(kernel.run(feeds));
+    } finally {
+      temporary.forEach(org.tensorflow.Tensor::close);
+    }
+  }
+
+  private Tensor run(String op, String attrs, List<Object> args, TfKernel.Builder b) {
+    DType scalarType = DType.FLOAT64;
+    for (Object a : args) {
+      if (a instanceof Tensor t) {
+        scalarType = t.dtype();
+        break;
+      }
+    }
+    return run(op, attrs, scalarType, args, b);
+  }
+
+  private static Operand transpose(Ops tf, Operand x, int[] perm) {
+    return tf.linalg.transpose(x, tf.constant(perm));
+  }
+
+  private static List<Long> longs(long... v) {
+    List<Long> out = new ArrayList<>(v.length);
+    for (long x : v) {
+      out.add(x);
+    }
+    return out;
+  }
+
+  // ---- creation -------------------------------------------------------------------------------
+
+  @Override
+  public Tensor fromArray(float[] data, Shape shape) {
+    Checks.dataLength("fromArray", data.length, shape);
+    return wrap(TFloat32.tensorOf(tfShape(shape), DataBuffers.of(data, true, false)));
+  }
+
+  @Override
+  public Tensor fromArray(double[] data, Shape shape) {
+    Checks.dataLength("fromArray", data.length, shape);
+    return wrap(TFloat64.tensorOf(tfShape(shape), DataBuffers.of(data, true, false)));
+  }
+
+  @Override
+  public Tensor full(Shape shape, double value, DType dtype) {
+    int n = (int) shape.numel();
+    if (dtype == DType.FLOAT32) {
+      float[] f = new float[n];
+      Arrays.fill(f, (float) value);
+      return fromArray(f, shape);
+    }
+    double[] d = new double[n];
+    Arrays.fill(d, value);
+    return fromArray(d, shape);
+  }
+
+  @Override
+  public Tensor cast(Tensor x, DType dtype) {
+    Class<? extends TType> to = type(dtype);
+    if (dtype == x.dtype()) {
+      return run("copy", "", List.of(x), (tf, in) -> tf.identity(in.get(0)));
+    }
+    return run("cast", dtype.name(), List.of(x), (tf, in) -> tf.dtypes.cast(in.get(0), to));
+  }
+
+  // ---- elementwise ----------------------------------------------------------------------------
+
+  @Override
+  public Tensor add(Tensor a, Tensor b) {
+    Checks.broadcast("add", a, b);
+    return run("add", "", List.of(a, b), (tf, in) -> tf.math.add(in.get(0), in.get(1)));
+  }
+
+  @Override
+  public Tensor sub(Tensor a, Tensor b) {
+    Checks.broadcast("sub", a, b);
+    return run("sub", "", List.of(a, b), (tf, in) -> tf.math.sub(in.get(0), in.get(1)));
+  }
+
+  @Override
+  public Tensor mul(Tensor a, Tensor b) {
+    Checks.broadcast("mul", a, b);
+    return run("mul", "", List.of(a, b), (tf, in) -> tf.math.mul(in.get(0), in.get(1)));
+  }
+
+  @Override
+  public Tensor div(Tensor a, Tensor b) {
+    Checks.broadcast("div", a, b);
+    return run("div", "", List.of(a, b), (tf, in) -> tf.math.div(in.get(0), in.get(1)));
+  }
+
+  @Override
+  public Tensor addScalar(Tensor x, double s) {
+    return run("addScalar", "", List.of(x, s), (tf, in) -> tf.math.add(in.get(0), in.get(1)));
+  }
+
+  @Override
+  public Tensor mulScalar(Tensor x, double s) {
+    return run("mulScalar", "", List.of(x, s), (tf, in) -> tf.math.mul(in.get(0), in.get(1)));
+  }
+
+  @Override
+  public Tensor powScalar(Tensor x, double p) {
+    return run("powScalar", "", List.of(x, p), (tf, in) -> tf.math.pow(in.get(0), in.get(1)));
+  }
+
+  @Override
+  public Tensor neg(Tensor x) {
+    return run("neg", "", List.of(x), (tf, in) -> tf.math.neg(in.get(0)));
+  }
+
+  @Override
+  public Tensor exp(Tensor x) {
+    return run("exp", "", List.of(x), (tf, in) -> tf.math.exp(in.get(0)));
+  }
+
+  @Override
+  public Tensor log(Tensor x) {
+    return run("log", "", List.of(x), (tf, in) -> tf.math.log(in.get(0)));
+  }
+
+  @Override
+  public Tensor sqrt(Tensor x) {
+    return run("sqrt", "", List.of(x), (tf, in) -> tf.math.sqrt(in.get(0)));
+  }
+
+  @Override
+  public Tensor square(Tensor x) {
+    return run("square", "", List.of(x), (tf, in) -> tf.math.square(in.get(0)));
+  }
+
+  @Override
+  public Tensor relu(Tensor x) {
+    return run("relu", "", List.of(x), (tf, in) -> tf.nn.relu(in.get(0)));
+  }
+
+  @Override
+  public Tensor tanh(Tensor x) {
+    return run("tanh", "", List.of(x), (tf, in) -> tf.math.tanh(in.get(0)));
+  }
+
+  @Override
+  public Tensor greaterThan(Tensor a, Tensor b) {
+    Checks.broadcast("greaterThan", a, b);
+    Class<? extends TType> t = type(a.dtype());
+    return run(
+        "greaterThan",
+        "",
+        List.of(a, b),
+        (tf, in) -> tf.dtypes.cast(tf.math.greater(in.get(0), in.get(1)), t));
+  }
+
+  @Override
+  public Tensor where(Tensor mask, Tensor a, Tensor b) {
+    Checks.sameDType("where", mask, a);
+    Shape out = Checks.broadcast("where", mask.shape(), Checks.broadcast("where", a, b));
+    long[] dims = out.dimsAsLong();
+    return run(
+        "where",
+        "",
+        List.of(mask, a, b, 0.0),
+        (tf, in) -> {
+          Operand shape = tf.constant(dims);
+          Operand<TBool> cond =
+              tf.math.notEqual(tf.broadcastTo(in.get(0), shape), (Operand) in.get(3));
+          return tf.select(
+              cond, tf.broadcastTo(in.get(1), shape), tf.broadcastTo(in.get(2), shape));
+        });
+  }
+
+  @Override
+  public Tensor broadcastTo(Tensor x, Shape shape) {
+    Checks.broadcastableTo("broadcastTo", x.shape(), shape);
+    long[] dims = shape.dimsAsLong();
+    return run(
+        "broadcastTo",
+        shape.toString(),
+        List.of(x),
+        (tf, in) -> tf.broadcastTo(in.get(0), tf.constant(dims)));
+  }
+
+  // ---- reductions -----------------------------------------------------------------------------
+
+  @Override
+  public Tensor sum(Tensor x, boolean keepDims, int... axes) {
+    int[] ax = Checks.axes("sum", x.shape(), axes);
+    return run(
+        "sum",
+        Arrays.toString(ax) + keepDims,
+        List.of(x),
+        (tf, in) -> tf.reduceSum(in.get(0), tf.constant(ax), ReduceSum.keepDims(keepDims)));
+  }
+
+  @Override
+  public Tensor mean(Tensor x, boolean keepDims, int... axes) {
+    int[] ax = Checks.axes("mean", x.shape(), axes);
+    return run(
+        "mean",
+        Arrays.toString(ax) + keepDims,
+        List.of(x),
+        (tf, in) -> tf.math.mean(in.get(0), tf.constant(ax), Mean.keepDims(keepDims)));
+  }
+
+  @Override
+  public Tensor max(Tensor x, boolean keepDims, int... axes) {
+    int[] ax = Checks.axes("max", x.shape(), axes);
+    return run(
+        "max",
+        Arrays.toString(ax) + keepDims,
+        List.of(x),
+        (tf, in) -> tf.reduceMax(in.get(0), tf.constant(ax), ReduceMax.keepDims(keepDims)));
+  }
+
+  // ---- layout ---------------------------------------------------------------------------------
+
+  @Override
+  public Tensor reshape(Tensor x, Shape shape) {
+    Checks.reshape(x, shape);
+    long[] dims = shape.dimsAsLong();
+    return run(
+        "reshape",
+        shape.toString(),
+        List.of(x),
+        (tf, in) -> tf.reshape(in.get(0), tf.constant(dims)));
+  }
+
+  @Override
+  public Tensor permute(Tensor x, int... axes) {
+    Checks.permutation(x, axes);
+    int[] perm = axes.clone();
+    return run(
+        "permute", Arrays.toString(perm), List.of(x), (tf, in) -> transpose(tf, in.get(0), perm));
+  }
+
+  @Override
+  public Tensor concat(List<Tensor> parts, int axis) {
+    if (parts.isEmpty()) {
+      throw new IllegalArgumentException("concat: no tensors given");
+    }
+    Tensor first = parts.get(0);
+    int ax = first.shape().normalizeAxis(axis);
+    for (int i = 0; i < parts.size(); i++) {
+      Tensor p = parts.get(i);
+      Checks.sameDType("concat", first, p);
+      boolean ok = p.shape().rank() == first.shape().rank();
+      for (int d = 0; ok && d < first.shape().rank(); d++) {
+        ok = d == ax || p.shape().dim(d) == first.shape().dim(d);
+      }
+      if (!ok) {
+        throw new IllegalArgumentException(
+            "concat: along axis "
+                + axis
+                + ", part "
+                + i
+                + " "
+                + Checks.describe(p)
+                + " does not match part 0 "
+                + Checks.describe(first));
+      }
+    }
+    if (parts.size() == 1) {
+      return copy(first);
+    }
+    return run(
+        "concat",
+        Integer.toString(ax),
+        new ArrayList<>(parts),
+        (tf, in) -> tf.concat((List) in, tf.constant(ax)));
+  }
+
+  @Override
+  public Tensor slice(Tensor x, int axis, int start, int end) {
+    int ax = x.shape().normalizeAxis(axis);
+    if (start < 0 || end > x.shape().dim(ax) || start >= end) {
+      throw new IllegalArgumentException(
+          "slice: range ["
+              + start
+              + ", "
+              + end
+              + ") is empty or outside axis "
+              + axis
+              + " of "
+              + Checks.describe(x));
+    }
+    int[] begin = new int[x.shape().rank()];
+    int[] size = x.shape().dims();
+    begin[ax] = start;
+    size[ax] = end - start;
+    return run(
+        "slice",
+        ax + ":" + start + ":" + end,
+        List.of(x),
+        (tf, in) -> tf.slice(in.get(0), tf.constant(begin), tf.constant(size)));
+  }
+
+  // ---- linear algebra and convolution ---------------------------------------------------------
+
+  @Override
+  public Tensor matmul(Tensor a, Tensor b) {
+    Checks.matmul(a, b);
+    return run("matmul", "", List.of(a, b), (tf, in) -> tf.linalg.matMul(in.get(0), in.get(1)));
+  }
+
+  private void checkConv(String op, Tensor x, Tensor w, Tensor bias) {
+    tf(op, x);
+    tf(op, w);
+    Checks.sameDType(op, x, w);
+    if (bias != null) {
+      tf(op, bias);
+      Checks.sameDType(op, x, bias);
+      if (bias.shape().rank() != 1 || bias.shape().dim(0) != w.shape().dim(0)) {
+        throw new IllegalArgumentException(
+            op
+                + ": bias "
+                + Checks.describe(bias)
+                + " must be ["
+                + w.shape().dim(0)
+                + "] for weight "
+                + Checks.describe(w));
+      }
+    }
+  }
+
+  private static List<Long> strides(Conv2dSpec s) {
+    return longs(1, s.strideH(), s.strideW(), 1);
+  }
+
+  private static List<Long> paddings(Conv2dSpec s) {
+    return longs(0, 0, s.padH(), s.padH(), s.padW(), s.padW(), 0, 0);
+  }
+
+  private static List<Long> dilations(Conv2dSpec s) {
+    return longs(1, 1, 1, 1); // dilation is carried by the kernel: see dilateKernel
+  }
+
+  /**
+   * TensorFlow's CPU convolution gradients reject dilation, so a dilated convolution runs as an
+   * ordinary one with a dilated kernel: {@code [kH, kW, I, O]} with {@code d − 1} zeros between
+   * taps, built by padding {@code [kH, 1, kW, 1, I, O]} to {@code [kH, dH, kW, dW, I, O]}. Exact.
+   */
+  private static Operand dilateKernel(Ops tf, Operand w, Shape oihw, Conv2dSpec s, Operand zero) {
+    int kh = oihw.dim(2);
+    int kw = oihw.dim(3);
+    int i = oihw.dim(1);
+    int o = oihw.dim(0);
+    int dh = s.dilationH();
+    int dw = s.dilationW();
+    Operand r = tf.reshape(w, tf.constant(new int[] {kh, 1, kw, 1, i, o}));
+    int[][] pad = {{0, 0}, {0, dh - 1}, {0, 0}, {0, dw - 1}, {0, 0}, {0, 0}};
+    Operand p = tf.pad(r, tf.constant(pad), zero);
+    Operand flat = tf.reshape(p, tf.constant(new int[] {kh * dh, kw * dw, i, o}));
+    return tf.slice(
+        flat,
+        tf.constant(new int[] {0, 0, 0, 0}),
+        tf.constant(new int[] {(kh - 1) * dh + 1, (kw - 1) * dw + 1, i, o}));
+  }
+
+  /** The gradient of the taps of a kernel from the gradient of its dilated form. */
+  private static Operand undilateGradient(
+      Ops tf, Operand g, Shape oihw, Conv2dSpec s, Operand zero) {
+    int kh = oihw.dim(2);
+    int kw = oihw.dim(3);
+    int i = oihw.dim(1);
+    int o = oihw.dim(0);
+    int dh = s.dilationH();
+    int dw = s.dilationW();
+    int[][] pad = {{0, dh - 1}, {0, dw - 1}, {0, 0}, {0, 0}};
+    Operand full = tf.pad(g, tf.constant(pad), zero);
+    Operand r = tf.reshape(full, tf.constant(new int[] {kh, dh, kw, dw, i, o}));
+    Operand taps =
+        tf.slice(
+            r,
+            tf.constant(new int[] {0, 0, 0, 0, 0, 0}),
+            tf.constant(new int[] {kh, 1, kw, 1, i, o}));
+    return tf.reshape(taps, tf.constant(new int[] {kh, kw, i, o}));
+  }
+
+  private static boolean dilated(Conv2dSpec s) {
+    return s.dilationH() > 1 || s.dilationW() > 1;
+  }
+
+  /** Splits an NHWC (or HWIO) operand into {@code g} parts along its last axis. */
+  private static List<Operand> groups(Ops tf, Operand x, int g) {
+    if (g == 1) {
+      return List.of(x);
+    }
+    Split split = tf.split(tf.constant(3), x, (long) g);
+    return new ArrayList<>(split.output());
+  }
+
+  private static Operand joinGroups(Ops tf, List<Operand> parts) {
+    return parts.size() == 1 ? parts.get(0) : tf.concat((List) parts, tf.constant(3));
+  }
+
+  @Override
+  public Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
+    checkConv("conv2d", x, w, bias);
+    spec.outputShape(x.shape(), w.shape());
+    List<Object> args = bias == null ? List.of(x, w, 0.0) : List.of(x, w, 0.0, bias);
+    int cout = w.shape().dim(0);
+    Shape ws0 = w.shape();
+    return run(
+        "conv2d",
+        spec.toString(),
+        args,
+        (tf, in) -> {
+          int g = spec.groups();
+          List<Operand> xs = groups(tf, transpose(tf, in.get(0), NCHW_TO_NHWC), g);
+          Operand wh = transpose(tf, in.get(1), OIHW_TO_HWIO);
+          if (dilated(spec)) {
+            wh = dilateKernel(tf, wh, ws0, spec, in.get(2));
+          }
+          List<Operand> ws = groups(tf, wh, g);
+          List<Operand> ys = new ArrayList<>();
+          for (int i = 0; i < g; i++) {
+            ys.add(
+                tf.nn.conv2d(
+                    xs.get(i),
+                    ws.get(i),
+                    strides(spec),
+                    "EXPLICIT",
+                    Conv2d.explicitPaddings(paddings(spec)),
+                    Conv2d.dilations(dilations(spec)),
+                    Conv2d.dataFormat("NHWC")));
+          }
+          Operand y = transpose(tf, joinGroups(tf, ys), NHWC_TO_NCHW);
+          if (in.size() == 4) {
+            y = tf.math.add(y, tf.reshape(in.get(3), tf.constant(new int[] {1, cout, 1, 1})));
+          }
+          return y;
+        });
+  }
+
+  @Override
+  public Tensor conv2dBackwardInput(Tensor gradOut, Tensor w, Shape inputShape, Conv2dSpec spec) {
+    tf("conv2dBackwardInput", gradOut);
+    tf("conv2dBackwardInput", w);
+    Checks.sameDType("conv2dBackwardInput", gradOut, w);
+    checkGradShape("conv2dBackwardInput", gradOut, spec.outputShape(inputShape, w.shape()));
+    int g = spec.groups();
+    int[] sizes = {inputShape.dim(0), inputShape.dim(2), inputShape.dim(3), inputShape.dim(1) / g};
+    Shape ws0 = w.shape();
+    return run(
+        "conv2dBackwardInput",
+        spec + inputShape.toString(),
+        List.of(gradOut, w, 0.0),
+        (tf, in) -> {
+          List<Operand> gs = groups(tf, transpose(tf, in.get(0), NCHW_TO_NHWC), g);
+          Operand wh = transpose(tf, in.get(1), OIHW_TO_HWIO);
+          if (dilated(spec)) {
+            wh = dilateKernel(tf, wh, ws0, spec, in.get(2));
+          }
+          List<Operand> ws = groups(tf, wh, g);
+          List<Operand> out = new ArrayList<>();
+          for (int i = 0; i < g; i++) {
+            out.add(
+                tf.nn.conv2dBackpropInput(
+                    tf.constant(sizes),
+                    ws.get(i),
+                    gs.get(i),
+                    strides(spec),
+                    "EXPLICIT",
+                    Conv2dBackpropInput.explicitPaddings(paddings(spec)),
+                    Conv2dBackpropInput.dilations(dilations(spec)),
+                    Conv2dBackpropInput.dataFormat("NHWC")));
+          }
+          return transpose(tf, joinGroups(tf, out), NHWC_TO_NCHW);
+        });
+  }
+
+  @Override
+  public Tensor conv2dBackwardWeight(Tensor x, Tensor gradOut, Shape weightShape, Conv2dSpec spec) {
+    tf("conv2dBackwardWeight", gradOut);
+    tf("conv2dBackwardWeight", x);
+    Checks.sameDType("conv2dBackwardWeight", x, gradOut);
+    checkGradShape("conv2dBackwardWeight", gradOut, spec.outputShape(x.shape(), weightShape));
+    int g = spec.groups();
+    int[] sizes = {
+      (weightShape.dim(2) - 1) * spec.dilationH() + 1,
+      (weightShape.dim(3) - 1) * spec.dilationW() + 1,
+      weightShape.dim(1),
+      weightShape.dim(0) / g
+    };
+    return run(
+        "conv2dBackwardWeight",
+        spec + weightShape.toString(),
+        List.of(x, gradOut, 0.0),
+        (tf, in) -> {
+          List<Operand> xs = groups(tf, transpose(tf, in.get(0), NCHW_TO_NHWC), g);
+          List<Operand> gs = groups(tf, transpose(tf, in.get(1), NCHW_TO_NHWC), g);
+          List<Operand> out = new ArrayList<>();
+          for (int i = 0; i < g; i++) {
+            out.add(
+                tf.nn.conv2dBackpropFilter(
+                    xs.get(i),
+                    tf.constant(sizes),
+                    gs.get(i),
+                    strides(spec),
+                    "EXPLICIT",
+                    Conv2dBackpropFilter.explicitPaddings(paddings(spec)),
+                    Conv2dBackpropFilter.dilations(dilations(spec)),
+                    Conv2dBackpropFilter.dataFormat("NHWC")));
+          }
+          Operand gw = joinGroups(tf, out);
+          if (dilated(spec)) {
+            gw = undilateGradient(tf, gw, weightShape, spec, in.get(2));
+          }
+          return transpose(tf, gw, HWIO_TO_OIHW);
+        });
+  }
+
+  private static void checkGradShape(String op, Tensor gradOut, Shape expected) {
+    if (!gradOut.shape().equals(expected)) {
+      throw new IllegalArgumentException(
+          op + ": gradient " + Checks.describe(gradOut) + " does not match output " + expected);
+    }
+  }
+
+  // ---- pooling and softmax --------------------------------------------------------------------
+
+  private static List<Long> window(Pool2dSpec s) {
+    return longs(1, s.kernelH(), s.kernelW(), 1);
+  }
+
+  private static List<Long> steps(Pool2dSpec s) {
+    return longs(1, s.strideH(), s.strideW(), 1);
+  }
+
+  @Override
+  public Tensor avgPool2d(Tensor x, Pool2dSpec spec) {
+    spec.outputShape(x.shape());
+    int[][] pad = {{0, 0}, {spec.padH(), spec.padH()}, {spec.padW(), spec.padW()}, {0, 0}};
+    return run(
+        "avgPool2d",
+        spec.toString(),
+        List.of(x, 0.0),
+        (tf, in) -> {
+          Operand xh = transpose(tf, in.get(0), NCHW_TO_NHWC);
+          Operand padded = tf.pad(xh, tf.constant(pad), (Operand) in.get(1));
+          return transpose(
+              tf, tf.nn.avgPool(padded, window(spec), steps(spec), "VALID"), NHWC_TO_NCHW);
+        });
+  }
+
+  @Override
+  public Tensor avgPool2dBackward(Tensor gradOut, Shape inputShape, Pool2dSpec spec) {
+    tf("avgPool2dBackward", gradOut);
+    checkGradShape("avgPool2dBackward", gradOut, spec.outputShape(inputShape));
+    int n = inputShape.dim(0);
+    int c = inputShape.dim(1);
+    int h = inputShape.dim(2);
+    int w = inputShape.dim(3);
+    int[] padded = {n, h + 2 * spec.padH(), w + 2 * spec.padW(), c};
+    return run(
+        "avgPool2dBackward",
+        spec + inputShape.toString(),
+        List.of(gradOut),
+        (tf, in) -> {
+          Operand gh = transpose(tf, in.get(0), NCHW_TO_NHWC);
+          Operand gp =
+              tf.nn.avgPoolGrad(tf.constant(padded), gh, window(spec), steps(spec), "VALID");
+          Operand gx =
+              tf.slice(
+                  gp,
+                  tf.constant(new int[] {0, spec.padH(), spec.padW(), 0}),
+                  tf.constant(new int[] {n, h, w, c}));
+          return transpose(tf, gx, NHWC_TO_NCHW);
+        });
+  }
+
+  @Override
+  public Tensor globalAvgPool(Tensor x) {
+    if (x.shape().rank() != 4) {
+      throw new IllegalArgumentException(
+          "globalAvgPool: input " + Checks.describe(x) + " must be rank 4 (NCHW)");
+    }
+    return mean(x, true, 2, 3);
+  }
+
+  @Override
+  public Tensor globalAvgPoolBackward(Tensor gradOut, Shape inputShape) {
+    Shape expected = Shape.of(inputShape.dim(0), inputShape.dim(1), 1, 1);
+    tf("globalAvgPoolBackward", gradOut);
+    checkGradShape("globalAvgPoolBackward", gradOut, expected);
+    double scale = 1.0 / (inputShape.dim(2) * (double) inputShape.dim(3));
+    long[] dims = inputShape.dimsAsLong();
+    return run(
+        "globalAvgPoolBackward",
+        inputShape.toString(),
+        List.of(gradOut, scale),
+        (tf, in) -> tf.math.mul(tf.broadcastTo(in.get(0), tf.constant(dims)), in.get(1)));
+  }
+
+  @Override
+  public Tensor logSoftmax(Tensor x, int axis) {
+    int ax = x.shape().normalizeAxis(axis);
+    int rank = x.shape().rank();
+    int[] perm = new int[rank];
+    for (int i = 0; i < rank; i++) {
+      perm[i] = i;
+    }
+    perm[ax] = rank - 1;
+    perm[rank - 1] = ax;
+    boolean last = ax == rank - 1;
+    return run(
+        "logSoftmax",
+        Integer.toString(ax),
+        List.of(x),
+        (tf, in) -> {
+          if (last) {
+            return tf.nn.logSoftmax(in.get(0));
+          }
+          return transpose(tf, tf.nn.logSoftmax(transpose(tf, in.get(0), perm)), perm);
+        });
+  }
+}

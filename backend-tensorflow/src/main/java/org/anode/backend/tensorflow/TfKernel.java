@@ -1,0 +1,69 @@
+package org.anode.backend.tensorflow;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.Tensor;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.proto.ConfigProto;
+import org.tensorflow.types.family.TType;
+
+/**
+ * One anode kernel for one signature (operation, attributes, input dtypes and shapes), compiled
+ * once into a TensorFlow graph with a session of its own and run many times. Inputs are fed, the
+ * single output is fetched, and the fetched tensor belongs to the caller: graph mode gives exact
+ * ownership of every result, which eager mode does not (see {@link TfTensor}).
+ */
+@SuppressWarnings({"unchecked", "rawtypes"})
+final class TfKernel implements AutoCloseable {
+  private final Graph graph;
+  private final Session session;
+  private final List<Operand> inputs;
+  private final Operand<?> output;
+
+  /** Builds the graph of a kernel from placeholders for its inputs. */
+  @SuppressWarnings("rawtypes")
+  interface Builder {
+    Operand<?> build(Ops tf, List<Operand> inputs);
+  }
+
+  /** Type and shape of one placeholder. */
+  record Input(Class<? extends TType> type, org.tensorflow.ndarray.Shape shape) {}
+
+  TfKernel(List<Input> signature, Builder builder, ConfigProto config) {
+    this.graph = new Graph();
+    try {
+      Ops tf = Ops.create(graph);
+      this.inputs = new ArrayList<>();
+      for (Input in : signature) {
+        inputs.add(tf.placeholder((Class) in.type(), Placeholder.shape(in.shape())));
+      }
+      this.output = builder.build(tf, inputs);
+      this.session = new Session(graph, config);
+    } catch (RuntimeException | Error e) {
+      graph.close();
+      throw e;
+    }
+  }
+
+  /** Runs the kernel; the caller owns (and must close) the returned tensor. */
+  synchronized TType run(List<Tensor> feeds) {
+    Session.Runner runner = session.runner();
+    for (int i = 0; i < feeds.size(); i++) {
+      runner.feed(inputs.get(i), feeds.get(i));
+    }
+    // Not closing the Result: it would close the fetched tensor, which we hand on.
+    Result result = runner.fetch(output).run();
+    return (TType) result.get(0);
+  }
+
+  @Override
+  public void close() {
+    session.close();
+    graph.close();
+  }
+}

@@ -1,0 +1,74 @@
+package org.anode.backend.tensorflow;
+
+import org.anode.api.AbstractTensor;
+import org.anode.api.Backend;
+import org.anode.api.DType;
+import org.anode.api.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TFloat64;
+import org.tensorflow.types.family.TType;
+
+/**
+ * An anode tensor over a TensorFlow tensor that this tensor owns: a session's fetched result or a
+ * tensor made from Java data, never an eager handle (whose memory TensorFlow Java frees only with
+ * its session or the garbage collector). Closing it frees the TensorFlow tensor at once.
+ */
+final class TfTensor extends AbstractTensor {
+  private final TfBackend backend;
+  private final TType tensor;
+
+  TfTensor(TfBackend backend, TType tensor, Shape shape, DType dtype) {
+    super(shape, dtype);
+    this.backend = backend;
+    this.tensor = tensor;
+  }
+
+  TType tensor() {
+    checkOpen();
+    return tensor;
+  }
+
+  @Override
+  public Backend backend() {
+    return backend;
+  }
+
+  @Override
+  public float[] toFloatArray() {
+    checkOpen();
+    int n = (int) shape().numel();
+    float[] out = new float[n];
+    if (tensor instanceof TFloat32 f) {
+      f.copyTo(DataBuffers.of(out, false, false));
+    } else {
+      double[] d = toDoubleArray();
+      for (int i = 0; i < n; i++) {
+        out[i] = (float) d[i];
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public double[] toDoubleArray() {
+    checkOpen();
+    int n = (int) shape().numel();
+    double[] out = new double[n];
+    if (tensor instanceof TFloat64 d) {
+      d.copyTo(DataBuffers.of(out, false, false));
+    } else {
+      float[] f = new float[n];
+      ((TFloat32) tensor).copyTo(DataBuffers.of(f, false, false));
+      for (int i = 0; i < n; i++) {
+        out[i] = f[i];
+      }
+    }
+    return out;
+  }
+
+  @Override
+  protected void release() {
+    tensor.close();
+  }
+}

@@ -51,6 +51,10 @@ class BackendDiscoveryTest {
     return entry.contains("/ai/djl/") || entry.contains("backend-djl");
   }
 
+  static boolean isTensorFlow(String entry) {
+    return entry.contains("/org/tensorflow/") || entry.contains("backend-tensorflow");
+  }
+
   /** The test class path without the entries {@code drop} selects. */
   static List<String> without(Predicate<String> drop) {
     return classPath().stream().filter(e -> !drop.test(e)).collect(Collectors.toList());
@@ -58,12 +62,15 @@ class BackendDiscoveryTest {
 
   @Test
   void singleBackendOnClassPathIsChosenWithoutSetting() throws Exception {
-    Run nd4j = fork(without(BackendDiscoveryTest::isDjl), Map.of(), "-Danode.threads=1");
+    Run nd4j = fork(without(e -> isDjl(e) || isTensorFlow(e)), Map.of(), "-Danode.threads=1");
     assertEquals(0, nd4j.exit(), nd4j.out());
     assertTrue(nd4j.out().contains("backend=nd4j threads=1"), nd4j.out());
-    Run djl = fork(without(BackendDiscoveryTest::isNd4j), Map.of(), "-Danode.threads=1");
+    Run djl = fork(without(e -> isNd4j(e) || isTensorFlow(e)), Map.of(), "-Danode.threads=1");
     assertEquals(0, djl.exit(), djl.out());
     assertTrue(djl.out().contains("backend=djl threads=1"), djl.out());
+    Run tf = fork(without(e -> isNd4j(e) || isDjl(e)), Map.of(), "-Danode.threads=1");
+    assertEquals(0, tf.exit(), tf.out());
+    assertTrue(tf.out().contains("backend=tensorflow threads=1"), tf.out());
   }
 
   @Test
@@ -71,6 +78,8 @@ class BackendDiscoveryTest {
     assertEquals("nd4j", Backends.get().name());
     Run byRank = fork(classPath(), Map.of());
     assertTrue(byRank.out().contains("backend=nd4j"), byRank.out());
+    Run next = fork(without(BackendDiscoveryTest::isNd4j), Map.of());
+    assertTrue(next.out().contains("backend=tensorflow"), "tensorflow outranks djl: " + next.out());
     Run byEnv = fork(classPath(), Map.of(Backends.ENV, "djl"));
     assertTrue(byEnv.out().contains("backend=djl"), byEnv.out());
     Run byProperty = fork(classPath(), Map.of(Backends.ENV, "nd4j"), "-Danode.backend=djl");
@@ -84,6 +93,7 @@ class BackendDiscoveryTest {
     assertTrue(r.out().contains("Unknown backend 'tensorflowz'"), r.out());
     assertTrue(r.out().contains("environment variable ANODE_BACKEND"), r.out());
     assertTrue(r.out().contains("nd4j (rank 100, available)"), r.out());
+    assertTrue(r.out().contains("tensorflow (rank 90, available)"), r.out());
     assertTrue(r.out().contains("djl (rank 80, available)"), r.out());
   }
 
@@ -96,7 +106,7 @@ class BackendDiscoveryTest {
 
   @Test
   void noBackendOnClassPathSaysWhatToAdd() throws Exception {
-    Run r = fork(without(e -> isNd4j(e) || isDjl(e)), Map.of());
+    Run r = fork(without(e -> isNd4j(e) || isDjl(e) || isTensorFlow(e)), Map.of());
     assertEquals(3, r.exit(), r.out());
     assertTrue(r.out().contains("No anode backend found on the classpath"), r.out());
     assertTrue(r.out().contains("anode-backend-nd4j"), r.out());

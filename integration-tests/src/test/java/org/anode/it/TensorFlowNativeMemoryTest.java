@@ -1,0 +1,7 @@
+package org.anode.it;
+
+class TensorFlowNativeMemoryTest extends NativeMemoryTest {
+  TensorFlowNativeMemoryTest() {
+    super("tensorflow");
+  }
+}

@@ -77,7 +77,7 @@ final class TfBackend implements Backend {
 
   // ---- plumbing -------------------------------------------------------------------------------
 
-  private TType tf(String op, Tensor t) {
+  TType tf(String op, Tensor t) {
     Checks.onBackend(op, this, t);
     return ((TfTensor) t).tensor();
   }
@@ -91,21 +91,29 @@ final class TfBackend implements Backend {
   }
 
   private Tensor wrap(TType t) {
+    return wrap(t, true);
+  }
+
+  /** An anode tensor over {@code t}; closing it frees {@code t} only when {@code owned}. */
+  Tensor wrap(TType t, boolean owned) {
     DType dtype;
     if (t instanceof TFloat32) {
       dtype = DType.FLOAT32;
     } else if (t instanceof TFloat64) {
       dtype = DType.FLOAT64;
     } else {
-      t.close();
-      throw new IllegalStateException("tensorflow: unexpected result type " + t.dataType());
+      if (owned) {
+        t.close();
+      }
+      throw new IllegalArgumentException(
+          "tensorflow: anode tensors are TFloat32 or TFloat64, got " + t.dataType());
     }
     long[] dims = t.shape().asArray();
     int[] d = new int[dims.length];
     for (int i = 0; i < d.length; i++) {
       d[i] = Math.toIntExact(dims[i]);
     }
-    return new TfTensor(this, t, Shape.of(d), dtype);
+    return new TfTensor(this, t, Shape.of(d), dtype, owned);
   }
 
   /**

@@ -17,11 +17,21 @@ import org.tensorflow.types.family.TType;
 final class TfTensor extends AbstractTensor {
   private final TfBackend backend;
   private final TType tensor;
+  private boolean owned;
 
-  TfTensor(TfBackend backend, TType tensor, Shape shape, DType dtype) {
+  TfTensor(TfBackend backend, TType tensor, Shape shape, DType dtype, boolean owned) {
     super(shape, dtype);
     this.backend = backend;
     this.tensor = tensor;
+    this.owned = owned;
+  }
+
+  /** Gives up ownership: the caller closes the TensorFlow tensor; this tensor becomes closed. */
+  TType transfer() {
+    checkOpen();
+    owned = false;
+    close();
+    return tensor;
   }
 
   TType tensor() {
@@ -69,6 +79,8 @@ final class TfTensor extends AbstractTensor {
 
   @Override
   protected void release() {
-    tensor.close();
+    if (owned) {
+      tensor.close();
+    }
   }
 }

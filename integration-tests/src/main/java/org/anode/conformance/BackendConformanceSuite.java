@@ -434,6 +434,47 @@ public abstract class BackendConformanceSuite {
         dtype);
   }
 
+  // ---- every differentiable op against finite differences -------------------------------------
+
+  private Variable leaf(int... dims) {
+    Shape s = Shape.of(dims);
+    return Variable.leaf(tensor(random((int) s.numel()), s, DType.FLOAT64));
+  }
+
+  private void fd(String what, java.util.function.Supplier<Variable> f, Variable... leaves) {
+    GradientCheck.Result r = GradientCheck.check(f, List.of(leaves), 1e-6, 3);
+    assertTrue(r.max() <= 1e-6, what + ": " + java.util.Arrays.toString(r.errors()));
+  }
+
+  @Test
+  void everyOpMatchesFiniteDifferences() {
+    Variable a = leaf(2, 3, 4, 5);
+    Variable c = leaf(1, 3, 1, 1);
+    Variable p = Variable.leaf(be.addScalar(be.mulScalar(be.square(a.value()), 1.0), 0.5));
+    fd("add", () -> Ops.add(a, c), a, c);
+    fd("sub", () -> Ops.sub(c, a), a, c);
+    fd("mul", () -> Ops.mul(a, c), a, c);
+    fd("div", () -> Ops.div(a, p), a, p);
+    fd("scalars", () -> Ops.mulScalar(Ops.addScalar(a, 0.3), -1.7), a);
+    fd("pow", () -> Ops.powScalar(p, 1.5), p);
+    fd("exp, tanh", () -> Ops.tanh(Ops.exp(a)), a);
+    fd("log, sqrt", () -> Ops.sqrt(Ops.log(Ops.addScalar(p, 1.0))), p);
+    fd("square, neg", () -> Ops.neg(Ops.square(a)), a);
+    fd("relu", () -> Ops.relu(a), a);
+    fd("sum", () -> Ops.sum(a, true, 0, 2, 3), a);
+    fd("mean", () -> Ops.mean(a, false, 1), a);
+    fd("max", () -> Ops.max(a, false, 3), a);
+    fd("reshape, permute", () -> Ops.permute(Ops.reshape(a, Shape.of(6, 20)), 1, 0), a);
+    fd("slice, concat", () -> Ops.concat(List.of(Ops.slice(a, 1, 1, 3), a), 1), a);
+    fd("broadcastTo", () -> Ops.broadcastTo(c, Shape.of(2, 3, 4, 5)), c);
+    Variable m = leaf(3, 6);
+    Variable n = leaf(6, 4);
+    fd("matmul", () -> Ops.matmul(m, n), m, n);
+    fd("logSoftmax", () -> Ops.logSoftmax(m, 1), m);
+    fd("avgPool", () -> Ops.avgPool2d(a, Pool2dSpec.of(3, 2, 1)), a);
+    fd("globalAvgPool", () -> Ops.globalAvgPool(a), a);
+  }
+
   // ---- error contract -------------------------------------------------------------------------
 
   private static void assertMessage(IllegalArgumentException e, String... parts) {

@@ -1,0 +1,267 @@
+package org.anode.train;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import org.anode.api.Backend;
+import org.anode.api.DType;
+import org.anode.api.Shape;
+import org.anode.api.Tensor;
+import org.anode.api.TensorScope;
+import org.anode.autodiff.MemoryMeter;
+import org.anode.autodiff.Tape;
+import org.anode.autodiff.Variable;
+import org.anode.data.DataLoader;
+import org.anode.nn.CrossEntropyLoss;
+import org.anode.nn.Module;
+import org.anode.nn.Parameter;
+
+/**
+ * Trains a classifier with cross-entropy: for each epoch, one pass over the training batches
+ * (forward on a tape, one backward sweep, an optimizer step, all intermediates freed with the
+ * step's scope), then an evaluation pass; metrics to a CSV or JSON-lines file, a progress bar with
+ * images/s, loss, accuracy and ETA, and a checkpoint after every epoch. A NaN or infinity in the
+ * loss or a gradient stops training with a {@link NonFiniteException} naming the step and the
+ * parameter; the last checkpoint written is then the last good one.
+ */
+public final class Trainer {
+  private final Backend backend;
+  private final Module model;
+  private final Optimizer optimizer;
+  private final LearningRateSchedule schedule;
+  private final DType dtype;
+  private final long seed;
+  private Path checkpoint;
+  private Path metrics;
+  private boolean progress;
+
+  public Trainer(
+      Backend backend,
+      Module model,
+      Optimizer optimizer,
+      LearningRateSchedule schedule,
+      DType dtype,
+      long seed) {
+    this.backend = backend;
+    this.model = model;
+    this.optimizer = optimizer;
+    this.schedule = schedule;
+    this.dtype = dtype;
+    this.seed = seed;
+  }
+
+  /** Writes a checkpoint to {@code path} after every epoch. */
+  public Trainer checkpointTo(Path path) {
+    this.checkpoint = path;
+    return this;
+  }
+
+  /** Appends one line per epoch to {@code path}: CSV if it ends in .csv, else JSON lines. */
+  public Trainer metricsTo(Path path) {
+    this.metrics = path;
+    return this;
+  }
+
+  /** Shows a progress bar on standard error. */
+  public Trainer showProgress(boolean on) {
+    this.progress = on;
+    return this;
+  }
+
+  /** Restores model and optimizer from {@code path}; returns the epoch to continue with. */
+  public int resume(Path path) throws IOException {
+    try (TensorScope scope = TensorScope.open()) {
+      Checkpoint c = Checkpoint.load(path, backend);
+      if (c.seed() != seed) {
+        throw new IllegalArgumentException(
+            "resume: " + path + " was written with seed " + c.seed() + ", this run has " + seed);
+      }
+      model.loadStateDict(c.model());
+      optimizer.loadState(c.optimizer(), c.counters());
+      return c.epoch() + 1;
+    }
+  }
+
+  private Tensor images(DataLoader.Batch b, DataLoader loader) {
+    var d = loader.data();
+    Shape s = Shape.of(b.size(), d.channels(), d.height(), d.width());
+    if (dtype == DType.FLOAT32) {
+      return backend.fromArray(b.images(), s);
+    }
+    double[] v = new double[b.images().length];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = b.images()[i];
+    }
+    return backend.fromArray(v, s);
+  }
+
+  private static int correct(Tensor logits, int[] labels) {
+    double[] v = logits.toDoubleArray();
+    int k = logits.shape().dim(1);
+    int right = 0;
+    for (int i = 0; i < labels.length; i++) {
+      int best = 0;
+      for (int c = 1; c < k; c++) {
+        if (v[i * k + c] > v[i * k + best]) {
+          best = c;
+        }
+      }
+      right += best == labels[i] ? 1 : 0;
+    }
+    return right;
+  }
+
+  /** Trains epochs {@code first} to {@code epochs − 1}; returns each epoch's metrics. */
+  public List<EpochMetrics> fit(DataLoader train, DataLoader test, int first, int epochs)
+      throws IOException {
+    List<EpochMetrics> out = new ArrayList<>();
+    for (int epoch = first; epoch < epochs; epoch++) {
+      double lr = schedule.rate(epoch);
+      long start = System.nanoTime();
+      double lossSum = 0;
+      int right = 0;
+      int seen = 0;
+      long peak = 0;
+      model.train(true);
+      ProgressBar bar =
+          progress
+              ? new ProgressBarBuilder()
+                  .setTaskName("epoch " + (epoch + 1) + "/" + epochs)
+                  .setInitialMax(train.data().size())
+                  .setStyle(ProgressBarStyle.ASCII)
+                  .setUnit(" img", 1)
+                  .showSpeed()
+                  .build()
+              : null;
+      try (DataLoader.Epoch batches = train.epoch(epoch)) {
+        int step = 0;
+        while (batches.hasNext()) {
+          DataLoader.Batch b = batches.next();
+          MemoryMeter meter = new MemoryMeter();
+          try (TensorScope scope = TensorScope.open();
+              Tape tape = Tape.record(meter)) {
+            Variable logits = model.forward(Variable.constant(images(b, train)));
+            Variable loss = CrossEntropyLoss.of(logits, b.labels());
+            double l = loss.value().item();
+            if (!Double.isFinite(l)) {
+              throw new NonFiniteException(
+                  "epoch " + (epoch + 1) + ", step " + (step + 1) + ": loss is " + l);
+            }
+            tape.backward(loss);
+            checkGradients(epoch, step);
+            optimizer.step(model.parameters(), lr);
+            model.zeroGrad();
+            lossSum += l * b.size();
+            right += correct(logits.value(), b.labels());
+          }
+          peak = Math.max(peak, meter.peakBytes());
+          seen += b.size();
+          step++;
+          if (bar != null) {
+            bar.stepBy(b.size());
+            bar.setExtraMessage(
+                String.format(" loss %.3f acc %.1f%%", lossSum / seen, 100.0 * right / seen));
+          }
+        }
+      } finally {
+        if (bar != null) {
+          bar.close();
+        }
+      }
+      double seconds = (System.nanoTime() - start) / 1e9;
+      double[] eval = evaluate(test);
+      EpochMetrics m =
+          new EpochMetrics(
+              epoch + 1,
+              lr,
+              lossSum / seen,
+              (double) right / seen,
+              eval[0],
+              eval[1],
+              seconds,
+              seen / seconds,
+              peak);
+      out.add(m);
+      writeMetrics(m);
+      if (checkpoint != null) {
+        new Checkpoint(epoch, seed, model.stateDict(), optimizer.state(), optimizer.counters())
+            .save(checkpoint);
+      }
+    }
+    return out;
+  }
+
+  private void checkGradients(int epoch, int step) {
+    for (Map.Entry<String, Parameter> e : model.parameters().entrySet()) {
+      Tensor g = e.getValue().grad();
+      if (g == null) {
+        continue;
+      }
+      double s = backend.sum(g, false).item();
+      if (!Double.isFinite(s)) {
+        throw new NonFiniteException(
+            "epoch "
+                + (epoch + 1)
+                + ", step "
+                + (step + 1)
+                + ": the gradient of "
+                + e.getKey()
+                + " "
+                + g.shape()
+                + " holds NaN or infinity");
+      }
+    }
+  }
+
+  /** Mean loss and top-1 accuracy over {@code data}, in evaluation mode, without a tape. */
+  public double[] evaluate(DataLoader data) {
+    model.eval();
+    double lossSum = 0;
+    int right = 0;
+    int seen = 0;
+    try (DataLoader.Epoch batches = data.epoch(0);
+        Tape.Pause off = Tape.pause()) {
+      while (batches.hasNext()) {
+        DataLoader.Batch b = batches.next();
+        try (TensorScope scope = TensorScope.open()) {
+          Variable logits = model.forward(Variable.constant(images(b, data)));
+          lossSum += CrossEntropyLoss.of(logits, b.labels()).value().item() * b.size();
+          right += correct(logits.value(), b.labels());
+          seen += b.size();
+        }
+      }
+    } finally {
+      model.train(true);
+    }
+    return new double[] {lossSum / seen, (double) right / seen};
+  }
+
+  private void writeMetrics(EpochMetrics m) throws IOException {
+    if (metrics == null) {
+      return;
+    }
+    boolean csv = metrics.toString().endsWith(".csv");
+    if (metrics.toAbsolutePath().getParent() != null) {
+      Files.createDirectories(metrics.toAbsolutePath().getParent());
+    }
+    List<String> lines = new ArrayList<>();
+    if (csv && !Files.exists(metrics)) {
+      lines.add(EpochMetrics.CSV_HEADER);
+    }
+    lines.add(csv ? m.csv() : m.json());
+    Files.write(
+        metrics,
+        lines,
+        StandardCharsets.UTF_8,
+        StandardOpenOption.CREATE,
+        StandardOpenOption.APPEND);
+  }
+}

@@ -1,0 +1,19 @@
+package org.anode.cli;
+
+import picocli.CommandLine.Command;
+
+/**
+ * {@code anode}: train and evaluate neural-ODE classifiers with exact, memory-efficient gradients.
+ */
+@Command(
+    name = "anode",
+    mixinStandardHelpOptions = true,
+    version = "anode 0.1.0",
+    description = "Neural ODEs with ANODE gradients on ND4J, TensorFlow Java or DJL.",
+    subcommands = {TrainCommand.class, EvalCommand.class, InfoCommand.class})
+public final class AnodeCommand implements Runnable {
+  @Override
+  public void run() {
+    new picocli.CommandLine(this).usage(System.out);
+  }
+}

@@ -1,0 +1,63 @@
+package org.anode.cli;
+
+import com.google.inject.Guice;
+import com.google.inject.Injector;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import org.anode.api.Backend;
+import org.anode.api.DType;
+import org.anode.api.TensorScope;
+import org.anode.data.Augmentation;
+import org.anode.data.DataLoader;
+import org.anode.data.ImageDataset;
+import org.anode.nn.Module;
+import org.anode.train.Checkpoint;
+import org.anode.train.LearningRateSchedule;
+import org.anode.train.Sgd;
+import org.anode.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code anode eval}: test loss and accuracy of a checkpoint. */
+@Command(
+    name = "eval",
+    mixinStandardHelpOptions = true,
+    description = "Evaluate a checkpoint on the test set.")
+public final class EvalCommand implements Callable<Integer> {
+  @Mixin ModelOptions model;
+
+  @Option(
+      names = "--checkpoint",
+      defaultValue = "anode-run.ckpt",
+      description = "Checkpoint to evaluate (default: ${DEFAULT-VALUE})")
+  Path checkpoint;
+
+  @Override
+  public Integer call() throws Exception {
+    TrainCommand defaults = new TrainCommand();
+    defaults.optimizer = "sgd";
+    defaults.schedule = "constant";
+    Injector injector = Guice.createInjector(new TrainingModule(model, defaults));
+    Backend be = injector.getInstance(Backend.class);
+    Module net = injector.getInstance(Module.class);
+    try (TensorScope scope = TensorScope.open()) {
+      net.loadStateDict(Checkpoint.load(checkpoint, be).model());
+    }
+    ImageDataset test = Datasets.load(model, false, model.testLimit);
+    double[] r =
+        new Trainer(
+                be,
+                net,
+                new Sgd(0, false, 0),
+                LearningRateSchedule.constant(0),
+                injector.getInstance(DType.class),
+                model.seed)
+            .evaluate(
+                new DataLoader(
+                    test, model.batch, false, Augmentation.cifarEvaluation(), model.seed));
+    System.out.printf(
+        "test loss %.4f, test accuracy %.2f%% on %,d images%n", r[0], 100 * r[1], test.size());
+    return 0;
+  }
+}

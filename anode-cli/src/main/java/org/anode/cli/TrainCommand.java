@@ -1,0 +1,161 @@
+package org.anode.cli;
+
+import com.google.inject.Guice;
+import com.google.inject.Injector;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.anode.api.Backend;
+import org.anode.api.DType;
+import org.anode.data.Augmentation;
+import org.anode.data.DataLoader;
+import org.anode.data.ImageDataset;
+import org.anode.nn.Module;
+import org.anode.train.EpochMetrics;
+import org.anode.train.LearningRateSchedule;
+import org.anode.train.NonFiniteException;
+import org.anode.train.Optimizer;
+import org.anode.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code anode train}: trains an ODE classifier on CIFAR with the chosen gradient method. */
+@Command(
+    name = "train",
+    mixinStandardHelpOptions = true,
+    description = "Train ODE-ResNet or ODE-SqueezeNext on CIFAR-10/100.")
+public final class TrainCommand implements Callable<Integer> {
+  @Mixin ModelOptions model;
+
+  @Option(
+      names = "--epochs",
+      defaultValue = "350",
+      description = "Epochs (default: ${DEFAULT-VALUE}, as the reference)")
+  int epochs;
+
+  @Option(
+      names = "--train-limit",
+      defaultValue = "0",
+      description = "Train on a seeded, class-balanced sample of N images (default: all)")
+  int trainLimit;
+
+  @Option(
+      names = "--lr",
+      defaultValue = "0.1",
+      description = "Base learning rate (default: ${DEFAULT-VALUE})")
+  double lr;
+
+  @Option(
+      names = "--schedule",
+      defaultValue = "reference",
+      description =
+          "reference (÷10 at epoch 150, ÷100 at 250), cosine or constant (default: ${DEFAULT-VALUE})")
+  String schedule;
+
+  @Option(
+      names = "--optimizer",
+      defaultValue = "sgd",
+      description = "sgd or adam (default: ${DEFAULT-VALUE})")
+  String optimizer;
+
+  @Option(
+      names = "--momentum",
+      defaultValue = "0.9",
+      description = "SGD momentum (default: ${DEFAULT-VALUE})")
+  double momentum;
+
+  @Option(names = "--nesterov", description = "Nesterov momentum")
+  boolean nesterov;
+
+  @Option(
+      names = "--weight-decay",
+      defaultValue = "5e-4",
+      description = "L2 weight decay (default: ${DEFAULT-VALUE})")
+  double weightDecay;
+
+  @Option(
+      names = "--checkpoint",
+      defaultValue = "anode-run.ckpt",
+      description = "Checkpoint written after every epoch (default: ${DEFAULT-VALUE})")
+  Path checkpoint;
+
+  @Option(names = "--resume", description = "Continue from --checkpoint")
+  boolean resume;
+
+  @Option(
+      names = "--metrics",
+      defaultValue = "anode-metrics.csv",
+      description = "Per-epoch metrics, .csv or JSON lines (default: ${DEFAULT-VALUE})")
+  Path metrics;
+
+  @Option(names = "--no-progress", description = "No progress bar")
+  boolean noProgress;
+
+  @Override
+  public Integer call() throws Exception {
+    Injector injector = Guice.createInjector(new TrainingModule(model, this));
+    Backend be = injector.getInstance(Backend.class);
+    Module net = injector.getInstance(Module.class);
+    DType dtype = injector.getInstance(DType.class);
+    ImageDataset train = Datasets.load(model, true, trainLimit);
+    ImageDataset test = Datasets.load(model, false, model.testLimit);
+    System.out.printf(
+        "anode train: %s (%,d parameters) on %s, %s × N_t=%d, method %s, %s %s, %d threads%n",
+        model.model,
+        net.parameterCount(),
+        model.dataset,
+        model.solver,
+        model.nt,
+        model.method,
+        be.name(),
+        dtype,
+        be.threads());
+    System.out.printf("data: %,d training and %,d test images%n", train.size(), test.size());
+    DataLoader trainLoader =
+        new DataLoader(train, model.batch, true, Augmentation.cifarTraining(), model.seed);
+    DataLoader testLoader =
+        new DataLoader(test, model.batch, false, Augmentation.cifarEvaluation(), model.seed);
+    Trainer trainer =
+        new Trainer(
+                be,
+                net,
+                injector.getInstance(Optimizer.class),
+                injector.getInstance(LearningRateSchedule.class),
+                dtype,
+                model.seed)
+            .checkpointTo(checkpoint)
+            .metricsTo(metrics)
+            .showProgress(!noProgress);
+    int first = 0;
+    if (resume && Files.exists(checkpoint)) {
+      first = trainer.resume(checkpoint);
+      System.out.printf("resumed from %s after epoch %d%n", checkpoint, first);
+    }
+    System.out.println(
+        "epoch  lr        train loss  train acc  test loss  test acc  time (s)  img/s");
+    try {
+      List<EpochMetrics> done = new java.util.ArrayList<>();
+      for (int e = first; e < epochs; e++) {
+        EpochMetrics m = trainer.fit(trainLoader, testLoader, e, e + 1).get(0);
+        done.add(m);
+        System.out.printf(
+            "%5d  %-8.2g  %10.4f  %8.2f%%  %9.4f  %7.2f%%  %8.1f  %5.0f%n",
+            m.epoch(),
+            m.learningRate(),
+            m.trainLoss(),
+            100 * m.trainAccuracy(),
+            m.testLoss(),
+            100 * m.testAccuracy(),
+            m.seconds(),
+            m.imagesPerSecond());
+      }
+    } catch (NonFiniteException e) {
+      System.err.println(
+          "training stopped: " + e.getMessage() + "; last good checkpoint: " + checkpoint);
+      return 2;
+    }
+    return 0;
+  }
+}

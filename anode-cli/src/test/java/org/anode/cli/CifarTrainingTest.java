@@ -1,0 +1,101 @@
+package org.anode.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The real command on real data: a small ODE-ResNet (width 1/8, ANODE, Euler, N_t = 2) trained for
+ * one epoch on 5,000 CIFAR-10 images from the shared JPEG archive must beat 25% test accuracy on
+ * 1,000 held-out images (chance: 10%).
+ */
+class CifarTrainingTest {
+  @TempDir Path tmp;
+
+  static Path archive() {
+    return Path.of(
+        System.getProperty("anode.sharedData", "../../shared/data"), "cifar10-jpg.tar.gz");
+  }
+
+  @Test
+  void oneEpochOnRealCifar10BeatsChance() throws Exception {
+    Path data = archive();
+    assumeTrue(Files.exists(data), "the shared CIFAR-10 archive is not at " + data);
+    Path metrics = tmp.resolve("metrics.csv");
+    PrintStream saved = System.out;
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int code;
+    try {
+      System.setOut(new PrintStream(out, true));
+      code =
+          Main.run(
+              "train",
+              "--data",
+              data.toString(),
+              "--backend",
+              "nd4j",
+              "--width",
+              "0.125",
+              "--train-limit",
+              "5000",
+              "--test-limit",
+              "1000",
+              "--epochs",
+              "1",
+              "--batch",
+              "32",
+              "--lr",
+              "0.05",
+              "--schedule",
+              "constant",
+              "--checkpoint",
+              tmp.resolve("run.ckpt").toString(),
+              "--metrics",
+              metrics.toString(),
+              "--no-progress");
+    } finally {
+      System.setOut(saved);
+    }
+    String printed = out.toString();
+    System.out.print(printed);
+    assertEquals(0, code, printed);
+    assertTrue(printed.contains("176,402 parameters"), printed);
+    assertTrue(printed.contains("5,000 training and 1,000 test images"), printed);
+    List<String> lines = Files.readAllLines(metrics);
+    assertEquals(2, lines.size());
+    double testAccuracy = Double.parseDouble(lines.get(1).split(",")[5]);
+    assertTrue(testAccuracy > 0.25, "test accuracy " + testAccuracy + " after one epoch");
+    assertTrue(Files.exists(tmp.resolve("run.ckpt")));
+  }
+
+  @Test
+  void infoListsTheBackends() {
+    PrintStream saved = System.out;
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try {
+      System.setOut(new PrintStream(out, true));
+      assertEquals(0, Main.run("info"));
+    } finally {
+      System.setOut(saved);
+    }
+    String s = out.toString();
+    assertTrue(s.contains("nd4j (rank 100, available)"), s);
+    assertTrue(s.contains("tensorflow (rank 90, available)"), s);
+    assertTrue(s.contains("djl (rank 80, available)"), s);
+    assertTrue(s.contains("default: nd4j"), s);
+  }
+
+  @Test
+  void badOptionsAreReportedNotThrown() {
+    assertEquals(
+        1, Main.run("train", "--method", "magic", "--data", tmp.toString(), "--no-progress"));
+  }
+}

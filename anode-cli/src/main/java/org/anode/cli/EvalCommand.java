@@ -2,12 +2,13 @@ package org.anode.cli;
 
 import com.google.inject.Guice;
 import com.google.inject.Injector;
+import com.google.inject.Key;
+import com.google.inject.name.Names;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.anode.api.Backend;
 import org.anode.api.DType;
 import org.anode.api.TensorScope;
-import org.anode.data.Augmentation;
 import org.anode.data.DataLoader;
 import org.anode.data.ImageDataset;
 import org.anode.nn.Module;
@@ -44,7 +45,8 @@ public final class EvalCommand implements Callable<Integer> {
     try (TensorScope scope = TensorScope.open()) {
       net.loadStateDict(Checkpoint.load(checkpoint, be).model());
     }
-    ImageDataset test = Datasets.load(model, false, model.testLimit);
+    DataLoader testLoader = injector.getInstance(Key.get(DataLoader.class, Names.named("test")));
+    ImageDataset test = testLoader.data();
     double[] r =
         new Trainer(
                 be,
@@ -53,9 +55,7 @@ public final class EvalCommand implements Callable<Integer> {
                 LearningRateSchedule.constant(0),
                 injector.getInstance(DType.class),
                 model.seed)
-            .evaluate(
-                new DataLoader(
-                    test, model.batch, false, Augmentation.cifarEvaluation(), model.seed));
+            .evaluate(testLoader);
     System.out.printf(
         "test loss %.4f, test accuracy %.2f%% on %,d images%n", r[0], 100 * r[1], test.size());
     return 0;

@@ -2,13 +2,14 @@ package org.anode.cli;
 
 import com.google.inject.Guice;
 import com.google.inject.Injector;
+import com.google.inject.Key;
+import com.google.inject.name.Names;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.anode.api.Backend;
 import org.anode.api.DType;
-import org.anode.data.Augmentation;
 import org.anode.data.DataLoader;
 import org.anode.data.ImageDataset;
 import org.anode.nn.Module;
@@ -99,8 +100,11 @@ public final class TrainCommand implements Callable<Integer> {
     Backend be = injector.getInstance(Backend.class);
     Module net = injector.getInstance(Module.class);
     DType dtype = injector.getInstance(DType.class);
-    ImageDataset train = Datasets.load(model, true, trainLimit);
-    ImageDataset test = Datasets.load(model, false, model.testLimit);
+    DataLoader trainLoader =
+        injector.getInstance(Key.get(DataLoader.class, Names.named("train")));
+    DataLoader testLoader = injector.getInstance(Key.get(DataLoader.class, Names.named("test")));
+    ImageDataset train = trainLoader.data();
+    ImageDataset test = testLoader.data();
     System.out.printf(
         "anode train: %s (%,d parameters) on %s, %s × N_t=%d, method %s, %s %s, %d threads%n",
         model.model,
@@ -113,10 +117,6 @@ public final class TrainCommand implements Callable<Integer> {
         dtype,
         be.threads());
     System.out.printf("data: %,d training and %,d test images%n", train.size(), test.size());
-    DataLoader trainLoader =
-        new DataLoader(train, model.batch, true, Augmentation.cifarTraining(), model.seed);
-    DataLoader testLoader =
-        new DataLoader(test, model.batch, false, Augmentation.cifarEvaluation(), model.seed);
     Trainer trainer =
         new Trainer(
                 be,

@@ -3,6 +3,11 @@ package org.anode.cli;
 import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
 import com.google.inject.Singleton;
+import com.google.inject.name.Named;
+import java.io.IOException;
+import org.anode.data.Augmentation;
+import org.anode.data.DataLoader;
+import org.anode.data.ImageDataset;
 import org.anode.api.Backend;
 import org.anode.api.BackendOptions;
 import org.anode.api.Backends;
@@ -18,7 +23,7 @@ import org.anode.train.LearningRateSchedule;
 import org.anode.train.Optimizer;
 import org.anode.train.Sgd;
 
-/** Wires the application from the command-line options: backend, model, optimizer, schedule. */
+/** Wires the application from the command-line options: backend, model, data, optimizer, schedule. */
 final class TrainingModule extends AbstractModule {
   private final ModelOptions model;
   private final TrainCommand train; // null for eval
@@ -62,6 +67,34 @@ final class TrainingModule extends AbstractModule {
           throw new IllegalArgumentException(
               "--model must be resnet or sqnxt, got '" + model.model + "'");
     };
+  }
+
+  @Provides
+  @Singleton
+  @Named("test")
+  ImageDataset testData() throws IOException {
+    return Datasets.load(model, false, model.testLimit);
+  }
+
+  @Provides
+  @Singleton
+  @Named("test")
+  DataLoader testLoader(@Named("test") ImageDataset test) {
+    return new DataLoader(test, model.batch, false, Augmentation.cifarEvaluation(), model.seed);
+  }
+
+  @Provides
+  @Singleton
+  @Named("train")
+  ImageDataset trainData() throws IOException {
+    return Datasets.load(model, true, train == null ? 0 : train.trainLimit);
+  }
+
+  @Provides
+  @Singleton
+  @Named("train")
+  DataLoader trainLoader(@Named("train") ImageDataset data) {
+    return new DataLoader(data, model.batch, true, Augmentation.cifarTraining(), model.seed);
   }
 
   @Provides

@@ -100,8 +100,7 @@ public final class TrainCommand implements Callable<Integer> {
     Backend be = injector.getInstance(Backend.class);
     Module net = injector.getInstance(Module.class);
     DType dtype = injector.getInstance(DType.class);
-    DataLoader trainLoader =
-        injector.getInstance(Key.get(DataLoader.class, Names.named("train")));
+    DataLoader trainLoader = injector.getInstance(Key.get(DataLoader.class, Names.named("train")));
     DataLoader testLoader = injector.getInstance(Key.get(DataLoader.class, Names.named("test")));
     ImageDataset train = trainLoader.data();
     ImageDataset test = testLoader.data();

@@ -5,13 +5,13 @@ import com.google.inject.Provides;
 import com.google.inject.Singleton;
 import com.google.inject.name.Named;
 import java.io.IOException;
-import org.anode.data.Augmentation;
-import org.anode.data.DataLoader;
-import org.anode.data.ImageDataset;
 import org.anode.api.Backend;
 import org.anode.api.BackendOptions;
 import org.anode.api.Backends;
 import org.anode.api.DType;
+import org.anode.data.Augmentation;
+import org.anode.data.DataLoader;
+import org.anode.data.ImageDataset;
 import org.anode.models.OdeResNet;
 import org.anode.models.OdeSettings;
 import org.anode.models.OdeSqueezeNext;
@@ -23,7 +23,9 @@ import org.anode.train.LearningRateSchedule;
 import org.anode.train.Optimizer;
 import org.anode.train.Sgd;
 
-/** Wires the application from the command-line options: backend, model, data, optimizer, schedule. */
+/**
+ * Wires the application from the command-line options: backend, model, data, optimizer, schedule.
+ */
 final class TrainingModule extends AbstractModule {
   private final ModelOptions model;
   private final TrainCommand train; // null for eval

@@ -39,11 +39,7 @@ public final class AdjointGradient implements GradientMethod {
     OdeBlock.Solution forward = block.solveUnrecorded(z0);
     TimeGrid grid = forward.grid();
     List<Parameter> params = block.fieldParameters();
-    Variable[] inputs = new Variable[params.size() + 1];
-    inputs[0] = z0;
-    for (int i = 0; i < params.size(); i++) {
-      inputs[i + 1] = params.get(i);
-    }
+    Variable[] inputs = block.inputsWithParameters(z0);
     Tensor zT = forward.end().value();
     Variable out =
         Ops.function(

@@ -113,6 +113,20 @@ public final class OdeBlock extends org.anode.nn.Module {
     return new ArrayList<>(field.parameters().values());
   }
 
+  /**
+   * {@code z0} followed by the field's parameters: the inputs of the one tape node that a
+   * checkpointing method records, so that it records when either needs a gradient.
+   */
+  public Variable[] inputsWithParameters(Variable z0) {
+    List<Parameter> params = fieldParameters();
+    Variable[] inputs = new Variable[params.size() + 1];
+    inputs[0] = z0;
+    for (int i = 0; i < params.size(); i++) {
+      inputs[i + 1] = params.get(i);
+    }
+    return inputs;
+  }
+
   @Override
   public Variable forward(Variable z0) {
     if (!org.anode.nn.Recomputation.active()) {

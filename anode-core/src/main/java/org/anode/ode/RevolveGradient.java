@@ -1,13 +1,11 @@
 package org.anode.ode;
 
-import java.util.List;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
 import org.anode.autodiff.MemoryMeter;
 import org.anode.autodiff.Ops;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
-import org.anode.nn.Parameter;
 import org.anode.nn.Recomputation;
 
 /**
@@ -34,12 +32,7 @@ public final class RevolveGradient implements GradientMethod {
   public Variable integrate(OdeBlock block, Variable z0) {
     OdeBlock.Solution forward = block.solveUnrecorded(z0);
     TimeGrid grid = forward.grid();
-    List<Parameter> params = block.fieldParameters();
-    Variable[] inputs = new Variable[params.size() + 1];
-    inputs[0] = z0;
-    for (int i = 0; i < params.size(); i++) {
-      inputs[i + 1] = params.get(i);
-    }
+    Variable[] inputs = block.inputsWithParameters(z0);
     Tensor z0Value = z0.value();
     Variable out =
         Ops.function(

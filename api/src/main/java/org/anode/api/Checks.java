@@ -216,4 +216,81 @@ public final class Checks {
     }
     return Shape.of(a.shape().dim(0), b.shape().dim(1));
   }
+
+  /**
+   * Parts of a concatenation: at least one, one dtype, equal shapes except along {@code axis}.
+   * Returns the output shape.
+   */
+  public static Shape concat(java.util.List<Tensor> parts, int axis) {
+    if (parts.isEmpty()) {
+      throw new IllegalArgumentException("concat: no tensors given");
+    }
+    Tensor first = parts.get(0);
+    int ax = first.shape().normalizeAxis(axis);
+    int total = 0;
+    for (int i = 0; i < parts.size(); i++) {
+      Tensor p = parts.get(i);
+      sameDType("concat", first, p);
+      boolean ok = p.shape().rank() == first.shape().rank();
+      for (int d = 0; ok && d < first.shape().rank(); d++) {
+        ok = d == ax || p.shape().dim(d) == first.shape().dim(d);
+      }
+      if (!ok) {
+        throw new IllegalArgumentException(
+            "concat: along axis "
+                + axis
+                + ", part "
+                + i
+                + " "
+                + describe(p)
+                + " does not match part 0 "
+                + describe(first));
+      }
+      total += p.shape().dim(ax);
+    }
+    return first.shape().with(ax, total);
+  }
+
+  /** A non-empty range {@code [start, end)} inside {@code axis} of {@code x}; the output shape. */
+  public static Shape slice(Tensor x, int axis, int start, int end) {
+    int ax = x.shape().normalizeAxis(axis);
+    if (start < 0 || end > x.shape().dim(ax) || start >= end) {
+      throw new IllegalArgumentException(
+          "slice: range ["
+              + start
+              + ", "
+              + end
+              + ") is empty or outside axis "
+              + axis
+              + " of "
+              + describe(x));
+    }
+    return x.shape().with(ax, end - start);
+  }
+
+  /** Input, weight and optional bias {@code [out]} of a convolution agree in dtype and shape. */
+  public static void convolution(String op, Tensor x, Tensor w, Tensor bias) {
+    sameDType(op, x, w);
+    if (bias != null) {
+      sameDType(op, x, bias);
+      if (bias.shape().rank() != 1 || bias.shape().dim(0) != w.shape().dim(0)) {
+        throw new IllegalArgumentException(
+            op
+                + ": bias "
+                + describe(bias)
+                + " must be ["
+                + w.shape().dim(0)
+                + "] for weight "
+                + describe(w));
+      }
+    }
+  }
+
+  /** An upstream gradient must have the shape of the output it belongs to. */
+  public static void gradientShape(String op, Tensor gradient, Shape output) {
+    if (!gradient.shape().equals(output)) {
+      throw new IllegalArgumentException(
+          op + ": gradient " + describe(gradient) + " does not match the output shape " + output);
+    }
+  }
 }

@@ -289,49 +289,21 @@ final class DjlBackend implements Backend {
 
   @Override
   public Tensor concat(List<Tensor> parts, int axis) {
-    if (parts.isEmpty()) {
-      throw new IllegalArgumentException("concat: no tensors given");
-    }
-    Tensor first = parts.get(0);
-    int ax = first.shape().normalizeAxis(axis);
+    Shape out = Checks.concat(parts, axis);
     NDList list = new NDList();
-    for (int i = 0; i < parts.size(); i++) {
-      Tensor p = parts.get(i);
-      Checks.sameDType("concat", first, p);
-      boolean ok = p.shape().rank() == first.shape().rank();
-      for (int d = 0; ok && d < first.shape().rank(); d++) {
-        ok = d == ax || p.shape().dim(d) == first.shape().dim(d);
-      }
-      if (!ok) {
-        throw new IllegalArgumentException(
-            "concat: along axis "
-                + axis
-                + ", part "
-                + i
-                + " "
-                + Checks.describe(p)
-                + " does not match part 0 "
-                + Checks.describe(first));
-      }
+    for (Tensor p : parts) {
       list.add(arr("concat", p));
     }
-    return wrap(list.size() == 1 ? list.get(0).duplicate() : NDArrays.concat(list, ax));
+    return wrap(
+        list.size() == 1
+            ? list.get(0).duplicate()
+            : NDArrays.concat(list, out.normalizeAxis(axis)));
   }
 
   @Override
   public Tensor slice(Tensor x, int axis, int start, int end) {
+    Checks.slice(x, axis, start, end);
     int ax = x.shape().normalizeAxis(axis);
-    if (start < 0 || end > x.shape().dim(ax) || start >= end) {
-      throw new IllegalArgumentException(
-          "slice: range ["
-              + start
-              + ", "
-              + end
-              + ") is empty or outside axis "
-              + axis
-              + " of "
-              + Checks.describe(x));
-    }
     StringBuilder idx = new StringBuilder();
     for (int d = 0; d < x.shape().rank(); d++) {
       if (d > 0) {
@@ -355,21 +327,10 @@ final class DjlBackend implements Backend {
   private void checkConv(String op, Tensor x, Tensor w, Tensor bias) {
     arr(op, x);
     arr(op, w);
-    Checks.sameDType(op, x, w);
     if (bias != null) {
       arr(op, bias);
-      Checks.sameDType(op, x, bias);
-      if (bias.shape().rank() != 1 || bias.shape().dim(0) != w.shape().dim(0)) {
-        throw new IllegalArgumentException(
-            op
-                + ": bias "
-                + Checks.describe(bias)
-                + " must be ["
-                + w.shape().dim(0)
-                + "] for weight "
-                + Checks.describe(w));
-      }
     }
+    Checks.convolution(op, x, w, bias);
   }
 
   private static PtNDArray conv(NDArray x, NDArray w, NDArray b, Conv2dSpec s) {
@@ -415,17 +376,7 @@ final class DjlBackend implements Backend {
     checkConv("conv2dBackward", x, w, null);
     Checks.sameDType("conv2dBackward", x, gradOut);
     Shape outShape = spec.outputShape(x.shape(), w.shape());
-    if (!gradOut.shape().equals(outShape)) {
-      throw new IllegalArgumentException(
-          "conv2dBackward: gradient "
-              + Checks.describe(gradOut)
-              + " does not match the output shape "
-              + outShape
-              + " of input "
-              + x.shape()
-              + " and weight "
-              + w.shape());
-    }
+    Checks.gradientShape("conv2dBackward", gradOut, outShape);
     NDArray g = arr("conv2dBackward", gradOut);
     try (Grad gx = new Grad(arr("conv2dBackward", x), input);
         Grad gw = new Grad(arr("conv2dBackward", w), weight);
@@ -495,15 +446,7 @@ final class DjlBackend implements Backend {
   @Override
   public Tensor avgPool2dBackward(Tensor gradOut, Shape inputShape, Pool2dSpec spec) {
     Shape out = spec.outputShape(inputShape);
-    if (!gradOut.shape().equals(out)) {
-      throw new IllegalArgumentException(
-          "avgPool2dBackward: gradient "
-              + Checks.describe(gradOut)
-              + " does not match output "
-              + out
-              + " of input "
-              + inputShape);
-    }
+    Checks.gradientShape("avgPool2dBackward", gradOut, out);
     NDArray g = arr("avgPool2dBackward", gradOut);
     try (NDArray zeros = manager.zeros(dj(inputShape), dj(gradOut.dtype()));
         Grad gx = new Grad(zeros, true);
@@ -527,15 +470,7 @@ final class DjlBackend implements Backend {
   @Override
   public Tensor globalAvgPoolBackward(Tensor gradOut, Shape inputShape) {
     Shape expected = Shape.of(inputShape.dim(0), inputShape.dim(1), 1, 1);
-    if (!gradOut.shape().equals(expected)) {
-      throw new IllegalArgumentException(
-          "globalAvgPoolBackward: gradient "
-              + Checks.describe(gradOut)
-              + " must be "
-              + expected
-              + " for input "
-              + inputShape);
-    }
+    Checks.gradientShape("globalAvgPoolBackward", gradOut, expected);
     double scale = 1.0 / (inputShape.dim(2) * (double) inputShape.dim(3));
     try (NDArray view = arr("globalAvgPoolBackward", gradOut).broadcast(dj(inputShape))) {
       return wrap(view.mul(scale));

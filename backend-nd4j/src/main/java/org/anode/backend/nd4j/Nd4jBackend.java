@@ -369,35 +369,13 @@ final class Nd4jBackend implements Backend {
 
   @Override
   public Tensor concat(List<Tensor> parts, int axis) {
-    if (parts.isEmpty()) {
-      throw new IllegalArgumentException("concat: no tensors given");
-    }
-    Tensor first = parts.get(0);
-    int ax = first.shape().normalizeAxis(axis);
+    Shape out = Checks.concat(parts, axis);
+    int ax = out.normalizeAxis(axis);
     INDArray[] arrays = new INDArray[parts.size()];
-    int total = 0;
     for (int i = 0; i < arrays.length; i++) {
-      Tensor p = parts.get(i);
-      arrays[i] = arr("concat", p);
-      Checks.sameDType("concat", first, p);
-      boolean ok = p.shape().rank() == first.shape().rank();
-      for (int d = 0; ok && d < first.shape().rank(); d++) {
-        ok = d == ax || p.shape().dim(d) == first.shape().dim(d);
-      }
-      if (!ok) {
-        throw new IllegalArgumentException(
-            "concat: along axis "
-                + axis
-                + ", part "
-                + i
-                + " "
-                + Checks.describe(p)
-                + " does not match part 0 "
-                + Checks.describe(first));
-      }
-      total += p.shape().dim(ax);
+      arrays[i] = arr("concat", parts.get(i));
     }
-    return create(first.dtype(), first.shape().with(ax, total), z -> concatInto(arrays, ax, z));
+    return create(parts.get(0).dtype(), out, z -> concatInto(arrays, ax, z));
   }
 
   private static void concatInto(INDArray[] arrays, int axis, INDArray out) {
@@ -424,20 +402,9 @@ final class Nd4jBackend implements Backend {
   @Override
   public Tensor slice(Tensor x, int axis, int start, int end) {
     INDArray a = arr("slice", x);
+    Shape out = Checks.slice(x, axis, start, end);
     int ax = x.shape().normalizeAxis(axis);
-    if (start < 0 || end > x.shape().dim(ax) || start >= end) {
-      throw new IllegalArgumentException(
-          "slice: range ["
-              + start
-              + ", "
-              + end
-              + ") is empty or outside axis "
-              + axis
-              + " of "
-              + Checks.describe(x));
-    }
-    return create(
-        x.dtype(), x.shape().with(ax, end - start), z -> z.assign(sliceView(a, ax, start, end)));
+    return create(x.dtype(), out, z -> z.assign(sliceView(a, ax, start, end)));
   }
 
   // ---- linear algebra and convolution ---------------------------------------------------------
@@ -472,21 +439,10 @@ final class Nd4jBackend implements Backend {
   private void checkConv(String op, Tensor x, Tensor w, Tensor bias) {
     arr(op, x);
     arr(op, w);
-    Checks.sameDType(op, x, w);
     if (bias != null) {
       arr(op, bias);
-      Checks.sameDType(op, x, bias);
-      if (bias.shape().rank() != 1 || bias.shape().dim(0) != w.shape().dim(0)) {
-        throw new IllegalArgumentException(
-            op
-                + ": bias "
-                + Checks.describe(bias)
-                + " must be ["
-                + w.shape().dim(0)
-                + "] for weight "
-                + Checks.describe(w));
-      }
     }
+    Checks.convolution(op, x, w, bias);
   }
 
   @Override
@@ -575,17 +531,7 @@ final class Nd4jBackend implements Backend {
     arr("conv2dBackward", gradOut);
     Checks.sameDType("conv2dBackward", x, gradOut);
     Shape outShape = spec.outputShape(x.shape(), w.shape());
-    if (!gradOut.shape().equals(outShape)) {
-      throw new IllegalArgumentException(
-          "conv2dBackward: gradient "
-              + Checks.describe(gradOut)
-              + " does not match the output shape "
-              + outShape
-              + " of input "
-              + x.shape()
-              + " and weight "
-              + w.shape());
-    }
+    Checks.gradientShape("conv2dBackward", gradOut, outShape);
     INDArray xa = arr("conv2dBackward", x);
     INDArray wa = arr("conv2dBackward", w);
     INDArray ga = arr("conv2dBackward", gradOut);
@@ -689,15 +635,7 @@ final class Nd4jBackend implements Backend {
   public Tensor avgPool2dBackward(Tensor gradOut, Shape inputShape, Pool2dSpec spec) {
     INDArray g = arr("avgPool2dBackward", gradOut);
     Shape out = spec.outputShape(inputShape);
-    if (!gradOut.shape().equals(out)) {
-      throw new IllegalArgumentException(
-          "avgPool2dBackward: gradient "
-              + Checks.describe(gradOut)
-              + " does not match output "
-              + out
-              + " of input "
-              + inputShape);
-    }
+    Checks.gradientShape("avgPool2dBackward", gradOut, out);
     return create(
         gradOut.dtype(),
         inputShape,
@@ -727,15 +665,7 @@ final class Nd4jBackend implements Backend {
   public Tensor globalAvgPoolBackward(Tensor gradOut, Shape inputShape) {
     INDArray g = arr("globalAvgPoolBackward", gradOut);
     Shape expected = Shape.of(inputShape.dim(0), inputShape.dim(1), 1, 1);
-    if (!gradOut.shape().equals(expected)) {
-      throw new IllegalArgumentException(
-          "globalAvgPoolBackward: gradient "
-              + Checks.describe(gradOut)
-              + " must be "
-              + expected
-              + " for input "
-              + inputShape);
-    }
+    Checks.gradientShape("globalAvgPoolBackward", gradOut, expected);
     double scale = 1.0 / (inputShape.dim(2) * (double) inputShape.dim(3));
     return create(
         gradOut.dtype(),

@@ -382,32 +382,9 @@ final class TfBackend implements Backend {
 
   @Override
   public Tensor concat(List<Tensor> parts, int axis) {
-    if (parts.isEmpty()) {
-      throw new IllegalArgumentException("concat: no tensors given");
-    }
-    Tensor first = parts.get(0);
-    int ax = first.shape().normalizeAxis(axis);
-    for (int i = 0; i < parts.size(); i++) {
-      Tensor p = parts.get(i);
-      Checks.sameDType("concat", first, p);
-      boolean ok = p.shape().rank() == first.shape().rank();
-      for (int d = 0; ok && d < first.shape().rank(); d++) {
-        ok = d == ax || p.shape().dim(d) == first.shape().dim(d);
-      }
-      if (!ok) {
-        throw new IllegalArgumentException(
-            "concat: along axis "
-                + axis
-                + ", part "
-                + i
-                + " "
-                + Checks.describe(p)
-                + " does not match part 0 "
-                + Checks.describe(first));
-      }
-    }
+    int ax = Checks.concat(parts, axis).normalizeAxis(axis);
     if (parts.size() == 1) {
-      return copy(first);
+      return copy(parts.get(0));
     }
     return run(
         "concat",
@@ -418,18 +395,8 @@ final class TfBackend implements Backend {
 
   @Override
   public Tensor slice(Tensor x, int axis, int start, int end) {
+    Checks.slice(x, axis, start, end);
     int ax = x.shape().normalizeAxis(axis);
-    if (start < 0 || end > x.shape().dim(ax) || start >= end) {
-      throw new IllegalArgumentException(
-          "slice: range ["
-              + start
-              + ", "
-              + end
-              + ") is empty or outside axis "
-              + axis
-              + " of "
-              + Checks.describe(x));
-    }
     int[] begin = new int[x.shape().rank()];
     int[] size = x.shape().dims();
     begin[ax] = start;
@@ -452,21 +419,10 @@ final class TfBackend implements Backend {
   private void checkConv(String op, Tensor x, Tensor w, Tensor bias) {
     tf(op, x);
     tf(op, w);
-    Checks.sameDType(op, x, w);
     if (bias != null) {
       tf(op, bias);
-      Checks.sameDType(op, x, bias);
-      if (bias.shape().rank() != 1 || bias.shape().dim(0) != w.shape().dim(0)) {
-        throw new IllegalArgumentException(
-            op
-                + ": bias "
-                + Checks.describe(bias)
-                + " must be ["
-                + w.shape().dim(0)
-                + "] for weight "
-                + Checks.describe(w));
-      }
     }
+    Checks.convolution(op, x, w, bias);
   }
 
   private static List<Long> strides(Conv2dSpec s) {
@@ -658,10 +614,7 @@ final class TfBackend implements Backend {
   }
 
   private static void checkGradShape(String op, Tensor gradOut, Shape expected) {
-    if (!gradOut.shape().equals(expected)) {
-      throw new IllegalArgumentException(
-          op + ": gradient " + Checks.describe(gradOut) + " does not match output " + expected);
-    }
+    Checks.gradientShape(op, gradOut, expected);
   }
 
   // ---- pooling and softmax --------------------------------------------------------------------

@@ -10,7 +10,13 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "anode 0.1.0",
     description = "Neural ODEs with ANODE gradients on ND4J, TensorFlow Java or DJL.",
-    subcommands = {TrainCommand.class, EvalCommand.class, InfoCommand.class})
+    subcommands = {
+      TrainCommand.class,
+      EvalCommand.class,
+      InfoCommand.class,
+      org.anode.cli.experiment.ExperimentCommand.class,
+      org.anode.cli.experiment.BenchCommand.class
+    })
 public final class AnodeCommand implements Runnable {
   @Override
   public void run() {

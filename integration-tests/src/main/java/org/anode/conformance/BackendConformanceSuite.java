@@ -200,6 +200,20 @@ public abstract class BackendConformanceSuite {
 
   @ParameterizedTest
   @EnumSource(DType.class)
+  void scalarResultsKeepTheirDtype(DType dtype) {
+    Tensor t = tensor(random(6), Shape.of(2, 3), dtype);
+    Tensor all = be.mean(t, false);
+    assertEquals(Shape.scalar(), all.shape());
+    assertEquals(dtype, all.dtype(), "mean over all axes");
+    assertEquals(dtype, be.mulScalar(all, 0.1).dtype(), "rank-0 mulScalar");
+    assertEquals(dtype, be.addScalar(all, 0.1).dtype(), "rank-0 addScalar");
+    assertEquals(dtype, be.powScalar(be.square(all), 0.5).dtype(), "rank-0 powScalar");
+    assertEquals(dtype, be.sum(t, false).dtype(), "sum over all axes");
+    assertEquals(dtype, be.max(t, false).dtype(), "max over all axes");
+  }
+
+  @ParameterizedTest
+  @EnumSource(DType.class)
   void whereAndBroadcastTo(DType dtype) {
     Shape s = Shape.of(2, 3, 4);
     double[] a = rounded(random(24), dtype);

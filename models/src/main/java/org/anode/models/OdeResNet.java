@@ -47,7 +47,7 @@ public final class OdeResNet extends Module {
   }
 
   /** The reference field: conv3×3 → BN → ReLU → conv3×3 → BN → ReLU, bias-free convs. */
-  static Sequential field(ParameterFactory f, int c) {
+  public static Sequential field(ParameterFactory f, int c) {
     return new Sequential(
         Layers.convBnRelu(f, c, c, 3, 3, Conv2dSpec.of(1, 1), false),
         Layers.convBnRelu(f, c, c, 3, 3, Conv2dSpec.of(1, 1), false));

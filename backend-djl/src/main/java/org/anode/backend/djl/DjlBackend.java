@@ -147,19 +147,27 @@ final class DjlBackend implements Backend {
     return wrap(arr("div", a).div(arr("div", b)));
   }
 
+  /**
+   * A scalar in the tensor's dtype: libtorch promotes a float32 rank-0 tensor combined with a
+   * float64 scalar to float64, so the scalar must not be a Double for float32 tensors.
+   */
+  private static Number scalar(Tensor x, double s) {
+    return x.dtype() == DType.FLOAT32 ? (Number) (float) s : (Number) s;
+  }
+
   @Override
   public Tensor addScalar(Tensor x, double s) {
-    return wrap(arr("addScalar", x).add(s));
+    return wrap(arr("addScalar", x).add(scalar(x, s)));
   }
 
   @Override
   public Tensor mulScalar(Tensor x, double s) {
-    return wrap(arr("mulScalar", x).mul(s));
+    return wrap(arr("mulScalar", x).mul(scalar(x, s)));
   }
 
   @Override
   public Tensor powScalar(Tensor x, double p) {
-    return wrap(arr("powScalar", x).pow(p));
+    return wrap(arr("powScalar", x).pow(scalar(x, p)));
   }
 
   @Override
@@ -242,7 +250,7 @@ final class DjlBackend implements Backend {
     double count = (double) x.shape().numel() / Checks.reducedShape(x.shape(), ax, true).numel();
     // libtorch through DJL reduces a mean over one axis only: sum, then divide.
     try (NDArray s = ax.length == 0 ? arr("mean", x).sum() : arr("mean", x).sum(ax, keepDims)) {
-      return wrap(s.div(count));
+      return wrap(s.div(scalar(x, count)));
     }
   }
 
@@ -473,7 +481,7 @@ final class DjlBackend implements Backend {
     Checks.gradientShape("globalAvgPoolBackward", gradOut, expected);
     double scale = 1.0 / (inputShape.dim(2) * (double) inputShape.dim(3));
     try (NDArray view = arr("globalAvgPoolBackward", gradOut).broadcast(dj(inputShape))) {
-      return wrap(view.mul(scale));
+      return wrap(view.mul(scalar(gradOut, scale)));
     }
   }
 

@@ -1,0 +1,470 @@
+package org.anode.cli.experiment;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.function.Supplier;
+import org.anode.api.Backend;
+import org.anode.api.BackendOptions;
+import org.anode.api.Backends;
+import org.anode.api.Conv2dSpec;
+import org.anode.api.DType;
+import org.anode.api.Shape;
+import org.anode.api.Tensor;
+import org.anode.api.TensorScope;
+import org.anode.autodiff.MemoryMeter;
+import org.anode.autodiff.Ops;
+import org.anode.autodiff.Tape;
+import org.anode.autodiff.Variable;
+import org.anode.models.OdeResNet;
+import org.anode.models.OdeSettings;
+import org.anode.models.OdeSqueezeNext;
+import org.anode.nn.Conv2d;
+import org.anode.nn.CrossEntropyLoss;
+import org.anode.nn.Module;
+import org.anode.nn.ParameterFactory;
+import org.anode.nn.ReLU;
+import org.anode.nn.Sequential;
+import org.anode.ode.AdjointGradient;
+import org.anode.ode.CheckpointedGradient;
+import org.anode.ode.GradientMethod;
+import org.anode.ode.MemoryBudget;
+import org.anode.ode.OdeBlock;
+import org.anode.ode.RevolveGradient;
+import org.anode.ode.Stepping;
+import org.anode.ode.StoreAllGradient;
+import org.anode.ode.VectorField;
+import org.anode.train.Sgd;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code anode bench}: the ANODE paper's second claim, measured. For each backend × solver × N_t ×
+ * gradient method: median time of a training step (forward, backward, SGD update) after warm-up,
+ * the tape's peak saved bytes beside {@link MemoryBudget}'s prediction, the process's peak resident
+ * memory, and f evaluations per step; ratios to store-all within the same run.
+ */
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    description = "Time and memory per training step for each gradient method, backend and solver.")
+public final class BenchCommand implements Callable<Integer> {
+  @Option(
+      names = "--model",
+      defaultValue = "stack",
+      description =
+          "stack (L ODE blocks conv3×3-ReLU-conv3×3), resnet or sqnxt (default: ${DEFAULT-VALUE})")
+  String model;
+
+  @Option(
+      names = "--channels",
+      defaultValue = "64",
+      description = "stack: channels (default: ${DEFAULT-VALUE})")
+  int channels;
+
+  @Option(
+      names = "--blocks",
+      defaultValue = "3",
+      description = "stack: ODE blocks L (default: ${DEFAULT-VALUE})")
+  int blocks;
+
+  @Option(
+      names = "--width",
+      defaultValue = "0.25",
+      description = "resnet/sqnxt: width multiplier (default: ${DEFAULT-VALUE})")
+  double width;
+
+  @Option(names = "--batch", defaultValue = "32", description = "Batch (default: ${DEFAULT-VALUE})")
+  int batch;
+
+  @Option(
+      names = "--size",
+      defaultValue = "32",
+      description = "Image height and width (default: ${DEFAULT-VALUE})")
+  int size;
+
+  @Option(
+      names = "--nt",
+      defaultValue = "8",
+      split = ",",
+      description = "Steps N_t (default: ${DEFAULT-VALUE})")
+  List<Integer> steps;
+
+  @Option(
+      names = "--solvers",
+      defaultValue = "euler",
+      split = ",",
+      description = "Solvers (default: ${DEFAULT-VALUE})")
+  List<String> solvers;
+
+  @Option(
+      names = "--methods",
+      defaultValue = "store-all,anode,revolve:2,adjoint",
+      split = ",",
+      description = "Methods (default: ${DEFAULT-VALUE})")
+  List<String> methods;
+
+  @Option(
+      names = "--backends",
+      split = ",",
+      description = "Backends (default: every one that can run)")
+  List<String> backends;
+
+  @Option(
+      names = "--warmup",
+      defaultValue = "1",
+      description = "Untimed steps first (default: ${DEFAULT-VALUE})")
+  int warmup;
+
+  @Option(
+      names = "--repeats",
+      defaultValue = "3",
+      description = "Timed steps; the median is reported (default: ${DEFAULT-VALUE})")
+  int repeats;
+
+  @Option(
+      names = "--threads",
+      defaultValue = "0",
+      description = "Kernel threads (default: the library's)")
+  int threads;
+
+  @Option(
+      names = "--out",
+      defaultValue = "bench",
+      description = "Output folder (default: ${DEFAULT-VALUE})")
+  Path out;
+
+  /** One measured configuration. */
+  public record Result(
+      String backend,
+      String solver,
+      int steps,
+      String method,
+      double seconds,
+      long peakSavedBytes,
+      long predictedBytes,
+      long peakRssBytes,
+      double forwardEvaluations,
+      double backwardEvaluations,
+      double timeRatio,
+      double bytesRatio) {}
+
+  static Supplier<GradientMethod> method(String name) {
+    if (name.equals("store-all")) {
+      return StoreAllGradient::new;
+    }
+    if (name.equals("anode")) {
+      return CheckpointedGradient::new;
+    }
+    if (name.equals("adjoint")) {
+      return AdjointGradient::new;
+    }
+    if (name.startsWith("revolve:")) {
+      int s = Integer.parseInt(name.substring("revolve:".length()));
+      return () -> new RevolveGradient(s);
+    }
+    throw new IllegalArgumentException(
+        "--methods: anode, store-all, revolve:S or adjoint, got '" + name + "'");
+  }
+
+  Module build(Backend be, String solver, int nt, String methodName) {
+    ParameterFactory f = new ParameterFactory(be, DType.FLOAT32, 11);
+    OdeSettings ode =
+        new OdeSettings(
+            GradientErrorCommand.solver(solver), Stepping.fixed(nt), 1.0, method(methodName));
+    return switch (model) {
+      case "stack" -> {
+        List<Module> layers = new ArrayList<>();
+        for (int l = 0; l < blocks; l++) {
+          layers.add(
+              ode.block(
+                  VectorField.autonomous(
+                      new Sequential(
+                          new Conv2d(f, channels, channels, 3, Conv2dSpec.of(1, 1), false),
+                          new ReLU(),
+                          new Conv2d(f, channels, channels, 3, Conv2dSpec.of(1, 1), false)))));
+        }
+        yield new Sequential(layers);
+      }
+      case "resnet" -> new OdeResNet(f, 10, width, new int[] {1, 1, 1, 1}, ode);
+      case "sqnxt" -> new OdeSqueezeNext(f, 10, width, new int[] {1, 1, 1, 1}, ode);
+      default ->
+          throw new IllegalArgumentException("--model: stack, resnet or sqnxt, got " + model);
+    };
+  }
+
+  Shape inputShape() {
+    return Shape.of(batch, model.equals("stack") ? channels : 3, size, size);
+  }
+
+  static long rss(String field) throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+      if (line.startsWith(field + ":")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+      }
+    }
+    return -1;
+  }
+
+  static void resetPeakRss() {
+    try {
+      Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+    } catch (IOException | RuntimeException e) {
+      // Not resettable here: the peak then covers the process so far.
+    }
+  }
+
+  Result measure(Backend be, String solver, int nt, String methodName) throws IOException {
+    Module net = build(be, solver, nt, methodName);
+    Shape in = inputShape();
+    long predicted = -1;
+    if (!methodName.equals("adjoint")) {
+      for (MemoryBudget.Option o :
+          MemoryBudget.advise(net, be, in, DType.FLOAT32, Long.MAX_VALUE).considered()) {
+        if (o.method().equals(methodName)) {
+          predicted = o.predictedBytes();
+        }
+      }
+    }
+    SplittableRandom rng = new SplittableRandom(3);
+    float[] x = new float[(int) in.numel()];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) rng.nextDouble(-1, 1);
+    }
+    int[] labels = new int[batch];
+    for (int i = 0; i < batch; i++) {
+      labels[i] = rng.nextInt(10);
+    }
+    Sgd sgd = new Sgd(0.9, false, 5e-4);
+    List<OdeBlock> odeBlocks = MemoryBudget.blocks(net);
+    long[] times = new long[repeats];
+    long peak = 0;
+    resetPeakRss();
+    for (int i = 0; i < warmup + repeats; i++) {
+      if (i == warmup) {
+        odeBlocks.forEach(OdeBlock::resetCounters);
+      }
+      MemoryMeter meter = new MemoryMeter();
+      long t0 = System.nanoTime();
+      try (TensorScope scope = TensorScope.open();
+          Tape tape = Tape.record(meter)) {
+        Tensor xt = be.fromArray(x, in);
+        Variable y = net.forward(Variable.constant(xt));
+        Variable loss = model.equals("stack") ? Ops.mean(y, false) : CrossEntropyLoss.of(y, labels);
+        tape.backward(loss);
+        sgd.step(net.parameters(), 0.01);
+        net.zeroGrad();
+        loss.value().item(); // wait for the result
+      }
+      if (i >= warmup) {
+        times[i - warmup] = System.nanoTime() - t0;
+        peak = Math.max(peak, meter.peakBytes());
+      }
+    }
+    long rssPeak = rss("VmHWM");
+    double fwd = 0;
+    double bwd = 0;
+    for (OdeBlock b : odeBlocks) {
+      fwd += (double) b.forwardEvaluations() / repeats;
+      bwd += (double) b.backwardEvaluations() / repeats;
+    }
+    sgd.close();
+    net.close();
+    Arrays.sort(times);
+    return new Result(
+        be.name(),
+        solver,
+        nt,
+        methodName,
+        times[repeats / 2] / 1e9,
+        peak,
+        predicted,
+        rssPeak,
+        fwd,
+        bwd,
+        1,
+        1);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (threads > 0) {
+      System.setProperty(BackendOptions.THREADS_PROPERTY, Integer.toString(threads));
+    }
+    List<String> names = new ArrayList<>();
+    if (backends == null || backends.isEmpty()) {
+      for (Backends.Found f : Backends.discover()) {
+        if (f.availability().available()) {
+          names.add(f.provider().name());
+        }
+      }
+    } else {
+      names.addAll(backends);
+    }
+    List<Result> results = new ArrayList<>();
+    System.out.printf(
+        "%s, batch %d, %d×%d, float32, %d warm-up + %d timed steps (median)%n",
+        model.equals("stack")
+            ? blocks + " ODE blocks of conv3×3-ReLU-conv3×3 at " + channels + " channels"
+            : model + " width " + width,
+        batch,
+        size,
+        size,
+        warmup,
+        repeats);
+    System.out.printf(
+        "%-10s %-6s %4s %-10s %9s %8s %11s %11s %8s %9s %9s %9s%n",
+        "backend",
+        "solver",
+        "N_t",
+        "method",
+        "step (s)",
+        "×store",
+        "saved MiB",
+        "predicted",
+        "×store",
+        "RSS MiB",
+        "f fwd",
+        "f bwd");
+    for (String name : names) {
+      Backend be = Backends.get(name);
+      for (String solver : solvers) {
+        for (int nt : steps) {
+          Result base = null;
+          for (String m : methods) {
+            Result r = measure(be, solver, nt, m);
+            if (m.equals("store-all")) {
+              base = r;
+            }
+            double tr = base == null ? Double.NaN : r.seconds() / base.seconds();
+            double br =
+                base == null ? Double.NaN : (double) r.peakSavedBytes() / base.peakSavedBytes();
+            r =
+                new Result(
+                    r.backend(),
+                    r.solver(),
+                    r.steps(),
+                    r.method(),
+                    r.seconds(),
+                    r.peakSavedBytes(),
+                    r.predictedBytes(),
+                    r.peakRssBytes(),
+                    r.forwardEvaluations(),
+                    r.backwardEvaluations(),
+                    tr,
+                    br);
+            results.add(r);
+            System.out.printf(
+                Locale.ROOT,
+                "%-10s %-6s %4d %-10s %9.3f %8.2f %11.1f %11s %8.2f %9.0f %9.1f %9.1f%n",
+                r.backend(),
+                r.solver(),
+                r.steps(),
+                r.method(),
+                r.seconds(),
+                r.timeRatio(),
+                r.peakSavedBytes() / 1048576.0,
+                r.predictedBytes() < 0
+                    ? "n/a"
+                    : String.format(Locale.ROOT, "%.1f", r.predictedBytes() / 1048576.0),
+                r.bytesRatio(),
+                r.peakRssBytes() / 1048576.0,
+                r.forwardEvaluations(),
+                r.backwardEvaluations());
+          }
+        }
+      }
+    }
+    write(results);
+    return 0;
+  }
+
+  private void write(List<Result> results) throws IOException {
+    Files.createDirectories(out);
+    List<String> csv = new ArrayList<>();
+    csv.add(
+        "backend,solver,nt,method,step_seconds,time_ratio_to_store_all,peak_saved_bytes,predicted_bytes,bytes_ratio_to_store_all,peak_rss_bytes,f_evals_forward,f_evals_backward");
+    StringBuilder json = new StringBuilder("[\n");
+    for (int i = 0; i < results.size(); i++) {
+      Result r = results.get(i);
+      csv.add(
+          String.format(
+              Locale.ROOT,
+              "%s,%s,%d,%s,%.6f,%.4f,%d,%d,%.4f,%d,%.1f,%.1f",
+              r.backend(),
+              r.solver(),
+              r.steps(),
+              r.method(),
+              r.seconds(),
+              r.timeRatio(),
+              r.peakSavedBytes(),
+              r.predictedBytes(),
+              r.bytesRatio(),
+              r.peakRssBytes(),
+              r.forwardEvaluations(),
+              r.backwardEvaluations()));
+      json.append(
+          String.format(
+              Locale.ROOT,
+              "  {\"backend\":\"%s\",\"solver\":\"%s\",\"nt\":%d,\"method\":\"%s\",\"step_seconds\":%.6f,"
+                  + "\"time_ratio_to_store_all\":%.4f,\"peak_saved_bytes\":%d,\"predicted_bytes\":%d,"
+                  + "\"bytes_ratio_to_store_all\":%.4f,\"peak_rss_bytes\":%d,\"f_evals_forward\":%.1f,"
+                  + "\"f_evals_backward\":%.1f}%s%n",
+              r.backend(),
+              r.solver(),
+              r.steps(),
+              r.method(),
+              r.seconds(),
+              r.timeRatio(),
+              r.peakSavedBytes(),
+              r.predictedBytes(),
+              r.bytesRatio(),
+              r.peakRssBytes(),
+              r.forwardEvaluations(),
+              r.backwardEvaluations(),
+              i + 1 < results.size() ? "," : ""));
+    }
+    json.append("]\n");
+    Files.write(out.resolve("bench.csv"), csv);
+    Files.writeString(out.resolve("bench.json"), json.toString());
+    List<String> groups = new ArrayList<>();
+    Map<String, List<Double>> time = new LinkedHashMap<>();
+    Map<String, List<Double>> memory = new LinkedHashMap<>();
+    for (Result r : results) {
+      String g = r.backend() + " " + r.solver() + " N_t=" + r.steps();
+      if (!groups.contains(g)) {
+        groups.add(g);
+      }
+    }
+    for (String m : methods) {
+      List<Double> t = new ArrayList<>();
+      List<Double> b = new ArrayList<>();
+      for (String g : groups) {
+        Result found = null;
+        for (Result r : results) {
+          if (r.method().equals(m)
+              && g.equals(r.backend() + " " + r.solver() + " N_t=" + r.steps())) {
+            found = r;
+          }
+        }
+        t.add(found == null ? 0.0 : found.seconds());
+        b.add(found == null ? 0.0 : found.peakSavedBytes() / 1048576.0);
+      }
+      time.put(m, t);
+      memory.put(m, b);
+    }
+    Charts.bars(out.resolve("bench-time.png"), "Training step time", "seconds", groups, time);
+    Charts.bars(
+        out.resolve("bench-memory.png"), "Peak saved bytes of the tape", "MiB", groups, memory);
+    System.out.println(
+        "wrote " + out.resolve("bench.csv") + ", bench.json, bench-time.png, bench-memory.png");
+  }
+}

@@ -1,0 +1,17 @@
+package org.anode.cli.experiment;
+
+import org.anode.cli.TrainingCurvesCommand;
+import picocli.CommandLine.Command;
+
+/** {@code anode experiment}: the paper's claims as commands. */
+@Command(
+    name = "experiment",
+    mixinStandardHelpOptions = true,
+    description = "Reproduce the ANODE paper's experiments.",
+    subcommands = {GradientErrorCommand.class, TrainingCurvesCommand.class})
+public final class ExperimentCommand implements Runnable {
+  @Override
+  public void run() {
+    new picocli.CommandLine(this).usage(System.out);
+  }
+}

@@ -1,0 +1,154 @@
+package org.anode.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import javax.imageio.ImageIO;
+import org.anode.cli.experiment.Charts;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Each experiment command on tiny settings: the files it writes, checked. */
+class ExperimentCommandsTest {
+  @TempDir Path tmp;
+
+  static void assertPng(Path png) throws Exception {
+    BufferedImage img = ImageIO.read(png.toFile());
+    assertTrue(img != null, png + " does not decode");
+    assertEquals(Charts.WIDTH, img.getWidth(), png.toString());
+    assertEquals(Charts.HEIGHT, img.getHeight(), png.toString());
+  }
+
+  static List<String[]> rows(Path csv) throws Exception {
+    return Files.readAllLines(csv).stream().skip(1).map(l -> l.split(",")).toList();
+  }
+
+  static void assertFinite(String[] row, int from) {
+    for (int i = from; i < row.length; i++) {
+      double v = Double.parseDouble(row[i]);
+      assertTrue(Double.isFinite(v), String.join(",", row));
+    }
+  }
+
+  @Test
+  void gradientErrorStudy() throws Exception {
+    Path out = tmp.resolve("ge");
+    assertEquals(
+        0,
+        Main.run(
+            "experiment",
+            "gradient-error",
+            "--out",
+            out.toString(),
+            "--families",
+            "resnet,sqnxt,tanh",
+            "--solvers",
+            "euler,rk2",
+            "--nt",
+            "1,2,4"));
+    List<String[]> rows = rows(out.resolve("gradient-error.csv"));
+    assertEquals(3 * 2 * 3, rows.size());
+    for (String[] r : rows) {
+      assertFinite(r, 2);
+      assertTrue(Double.parseDouble(r[3]) <= 1e-12, "ANODE input error " + String.join(",", r));
+      assertTrue(Double.parseDouble(r[4]) <= 1e-12, "ANODE parameter error " + String.join(",", r));
+      if (r[0].equals("resnet")) {
+        assertTrue(
+            Double.parseDouble(r[5]) > 1e-3,
+            "the adjoint's error on ReLU convs " + String.join(",", r));
+      }
+    }
+    for (String f : List.of("resnet", "sqnxt", "tanh")) {
+      assertPng(out.resolve("gradient-error-" + f + ".png"));
+    }
+  }
+
+  @Test
+  void bench() throws Exception {
+    Path out = tmp.resolve("bench");
+    assertEquals(
+        0,
+        Main.run(
+            "bench",
+            "--out",
+            out.toString(),
+            "--channels",
+            "4",
+            "--batch",
+            "2",
+            "--size",
+            "8",
+            "--nt",
+            "2,4",
+            "--backends",
+            "nd4j",
+            "--methods",
+            "store-all,anode,revolve:2,adjoint",
+            "--warmup",
+            "0",
+            "--repeats",
+            "1"));
+    List<String[]> rows = rows(out.resolve("bench.csv"));
+    assertEquals(2 * 4, rows.size());
+    for (String[] r : rows) {
+      assertFinite(r, 4);
+    }
+    // ANODE keeps the L block inputs plus one block's steps; store-all keeps every step.
+    String[] storeAll = rows.get(4);
+    String[] anode = rows.get(5);
+    assertEquals("store-all", storeAll[3]);
+    assertEquals("anode", anode[3]);
+    assertEquals(storeAll[6], storeAll[7], "store-all prediction equals the measured bytes");
+    assertEquals(anode[6], anode[7], "ANODE prediction equals the measured bytes");
+    assertTrue(Long.parseLong(anode[6]) < Long.parseLong(storeAll[6]));
+    assertTrue(Files.readString(out.resolve("bench.json")).contains("\"method\":\"revolve:2\""));
+    assertPng(out.resolve("bench-time.png"));
+    assertPng(out.resolve("bench-memory.png"));
+  }
+
+  @Test
+  void trainingCurves() throws Exception {
+    Path data = CifarTrainingTest.archive();
+    assumeTrue(Files.exists(data), "the shared CIFAR-10 archive is not at " + data);
+    Path out = tmp.resolve("curves");
+    assertEquals(
+        0,
+        Main.run(
+            "experiment",
+            "training-curves",
+            "--out",
+            out.toString(),
+            "--data",
+            data.toString(),
+            "--model",
+            "sqnxt",
+            "--solver",
+            "rk2",
+            "--nt",
+            "1",
+            "--width",
+            "0.125",
+            "--epochs",
+            "2",
+            "--train-limit",
+            "400",
+            "--test-limit",
+            "200",
+            "--batch",
+            "50",
+            "--backend",
+            "nd4j"));
+    List<String[]> rows = rows(out.resolve("training-curves.csv"));
+    assertEquals(4, rows.size());
+    for (String[] r : rows) {
+      assertFinite(r, 1);
+    }
+    assertPng(out.resolve("training-loss.png"));
+    assertPng(out.resolve("test-accuracy.png"));
+  }
+}

@@ -15,11 +15,11 @@ import org.anode.ode.Solver;
 import org.anode.ode.StoreAllGradient;
 
 /** Parses the names of gradient methods and solvers used on the command line. */
-final class Choices {
+public final class Choices {
   private Choices() {}
 
   /** {@code anode}, {@code store-all}, {@code revolve:S} or {@code adjoint}. */
-  static Supplier<GradientMethod> method(String name) {
+  public static Supplier<GradientMethod> method(String name) {
     String n = name.trim().toLowerCase(Locale.ROOT);
     if (n.equals("anode")) {
       return CheckpointedGradient::new;
@@ -44,7 +44,7 @@ final class Choices {
   }
 
   /** {@code euler}, {@code rk2}, {@code heun}, {@code rk4} or {@code dopri5}. */
-  static Supplier<Solver> solver(String name) {
+  public static Supplier<Solver> solver(String name) {
     return switch (name.trim().toLowerCase(Locale.ROOT)) {
       case "euler" -> Euler::new;
       case "rk2" -> RungeKutta2::new;

@@ -11,7 +11,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
-import java.util.function.Supplier;
 import org.anode.api.Backend;
 import org.anode.api.BackendOptions;
 import org.anode.api.Backends;
@@ -24,6 +23,7 @@ import org.anode.autodiff.MemoryMeter;
 import org.anode.autodiff.Ops;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
+import org.anode.cli.Choices;
 import org.anode.models.OdeResNet;
 import org.anode.models.OdeSettings;
 import org.anode.models.OdeSqueezeNext;
@@ -33,14 +33,9 @@ import org.anode.nn.Module;
 import org.anode.nn.ParameterFactory;
 import org.anode.nn.ReLU;
 import org.anode.nn.Sequential;
-import org.anode.ode.AdjointGradient;
-import org.anode.ode.CheckpointedGradient;
-import org.anode.ode.GradientMethod;
 import org.anode.ode.MemoryBudget;
 import org.anode.ode.OdeBlock;
-import org.anode.ode.RevolveGradient;
 import org.anode.ode.Stepping;
-import org.anode.ode.StoreAllGradient;
 import org.anode.ode.VectorField;
 import org.anode.train.Sgd;
 import picocli.CommandLine.Command;
@@ -157,29 +152,11 @@ public final class BenchCommand implements Callable<Integer> {
       double timeRatio,
       double bytesRatio) {}
 
-  static Supplier<GradientMethod> method(String name) {
-    if (name.equals("store-all")) {
-      return StoreAllGradient::new;
-    }
-    if (name.equals("anode")) {
-      return CheckpointedGradient::new;
-    }
-    if (name.equals("adjoint")) {
-      return AdjointGradient::new;
-    }
-    if (name.startsWith("revolve:")) {
-      int s = Integer.parseInt(name.substring("revolve:".length()));
-      return () -> new RevolveGradient(s);
-    }
-    throw new IllegalArgumentException(
-        "--methods: anode, store-all, revolve:S or adjoint, got '" + name + "'");
-  }
-
   Module build(Backend be, String solver, int nt, String methodName) {
     ParameterFactory f = new ParameterFactory(be, DType.FLOAT32, 11);
     OdeSettings ode =
         new OdeSettings(
-            GradientErrorCommand.solver(solver), Stepping.fixed(nt), 1.0, method(methodName));
+            Choices.solver(solver), Stepping.fixed(nt), 1.0, Choices.method(methodName));
     return switch (model) {
       case "stack" -> {
         List<Module> layers = new ArrayList<>();

@@ -10,12 +10,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.anode.api.Backend;
 import org.anode.api.Backends;
-import org.anode.ode.DormandPrince5;
-import org.anode.ode.Euler;
-import org.anode.ode.Heun;
-import org.anode.ode.RungeKutta2;
-import org.anode.ode.RungeKutta4;
-import org.anode.ode.Solver;
+import org.anode.cli.Choices;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -57,17 +52,6 @@ public final class GradientErrorCommand implements Callable<Integer> {
       description = "Output folder for the CSV and PNGs (default: ${DEFAULT-VALUE})")
   Path out;
 
-  static java.util.function.Supplier<Solver> solver(String name) {
-    return switch (name) {
-      case "euler" -> Euler::new;
-      case "rk2" -> RungeKutta2::new;
-      case "heun" -> Heun::new;
-      case "rk4" -> RungeKutta4::new;
-      case "dopri5" -> DormandPrince5::new;
-      default -> throw new IllegalArgumentException("unknown solver '" + name + "'");
-    };
-  }
-
   @Override
   public Integer call() throws Exception {
     Backend be = backend == null ? Backends.get() : Backends.get(backend);
@@ -85,7 +69,8 @@ public final class GradientErrorCommand implements Callable<Integer> {
         "z0 rebuilt");
     for (String family : families) {
       for (String s : solvers) {
-        for (GradientErrorStudy.Row r : GradientErrorStudy.run(be, family, s, solver(s), nt)) {
+        for (GradientErrorStudy.Row r :
+            GradientErrorStudy.run(be, family, s, Choices.solver(s), nt)) {
           rows.add(r);
           System.out.printf(
               Locale.ROOT,

@@ -126,6 +126,14 @@ public final class TrainCommand implements Callable<Integer> {
                 model.seed)
             .checkpointTo(checkpoint)
             .metricsTo(metrics)
+            .describeRun(
+                java.util.Map.of(
+                    "model", model.model,
+                    "dataset", model.dataset,
+                    "method", model.method,
+                    "solver", model.solver,
+                    "nt", Integer.toString(model.nt),
+                    "backend", be.name()))
             .showProgress(!noProgress);
     int first = 0;
     if (resume && Files.exists(checkpoint)) {

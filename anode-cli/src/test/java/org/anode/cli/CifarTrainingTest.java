@@ -71,7 +71,12 @@ class CifarTrainingTest {
     assertTrue(printed.contains("5,000 training and 1,000 test images"), printed);
     List<String> lines = Files.readAllLines(metrics);
     assertEquals(2, lines.size());
-    double testAccuracy = Double.parseDouble(lines.get(1).split(",")[5]);
+    List<String> header = List.of(lines.get(0).split(","));
+    String[] row = lines.get(1).split(",");
+    assertEquals("anode", row[header.indexOf("method")]);
+    assertEquals("euler", row[header.indexOf("solver")]);
+    assertEquals("2", row[header.indexOf("nt")]);
+    double testAccuracy = Double.parseDouble(row[header.indexOf("test_acc")]);
     assertTrue(testAccuracy > 0.25, "test accuracy " + testAccuracy + " after one epoch");
     assertTrue(Files.exists(tmp.resolve("run.ckpt")));
   }

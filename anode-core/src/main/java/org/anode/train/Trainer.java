@@ -42,6 +42,7 @@ public final class Trainer {
   private Path checkpoint;
   private Path metrics;
   private boolean progress;
+  private Map<String, String> run = Map.of();
 
   public Trainer(
       Backend backend,
@@ -67,6 +68,15 @@ public final class Trainer {
   /** Appends one line per epoch to {@code path}: CSV if it ends in .csv, else JSON lines. */
   public Trainer metricsTo(Path path) {
     this.metrics = path;
+    return this;
+  }
+
+  /**
+   * Describes the run (model, gradient method, solver, N_t, backend, …) in every metrics line, as
+   * leading CSV columns or JSON fields, so that files of several runs can be told apart.
+   */
+  public Trainer describeRun(Map<String, String> run) {
+    this.run = new java.util.LinkedHashMap<>(run);
     return this;
   }
 
@@ -253,10 +263,18 @@ public final class Trainer {
       Files.createDirectories(metrics.toAbsolutePath().getParent());
     }
     List<String> lines = new ArrayList<>();
-    if (csv && !Files.exists(metrics)) {
-      lines.add(EpochMetrics.CSV_HEADER);
+    StringBuilder header = new StringBuilder();
+    StringBuilder values = new StringBuilder();
+    StringBuilder fields = new StringBuilder();
+    for (var e : run.entrySet()) {
+      header.append(e.getKey()).append(',');
+      values.append(e.getValue()).append(',');
+      fields.append('"').append(e.getKey()).append("\":\"").append(e.getValue()).append("\",");
     }
-    lines.add(csv ? m.csv() : m.json());
+    if (csv && !Files.exists(metrics)) {
+      lines.add(header + EpochMetrics.CSV_HEADER);
+    }
+    lines.add(csv ? values + m.csv() : "{" + fields + m.json().substring(1));
     Files.write(
         metrics,
         lines,

@@ -122,6 +122,18 @@ final class TfBackend implements Backend {
    */
   private Tensor run(
       String op, String attrs, DType scalarType, List<Object> args, TfKernel.Builder b) {
+    return runAll(
+            op,
+            attrs,
+            scalarType,
+            args,
+            (TfKernel.MultiBuilder) (tf, in) -> List.of(b.build(tf, in)))
+        .get(0);
+  }
+
+  /** As {@link #run} for a kernel with several outputs. */
+  private List<Tensor> runAll(
+      String op, String attrs, DType scalarType, List<Object> args, TfKernel.MultiBuilder b) {
     StringBuilder key = new StringBuilder(op).append('|').append(attrs);
     List<TfKernel.Input> signature = new ArrayList<>(args.size());
     List<org.tensorflow.Tensor> feeds = new ArrayList<>(args.size());
@@ -146,7 +158,11 @@ final class TfBackend implements Backend {
       }
       TfKernel kernel =
           kernels.computeIfAbsent(key.toString(), k -> new TfKernel(signature, b, config));
-      return wrap(kernel.run(feeds));
+      List<Tensor> out = new ArrayList<>();
+      for (TType t : kernel.run(feeds)) {
+        out.add(wrap(t));
+      }
+      return out;
     } finally {
       temporary.forEach(org.tensorflow.Tensor::close);
     }
@@ -535,41 +551,93 @@ final class TfBackend implements Backend {
         });
   }
 
+  /**
+   * The input gradient, NCHW, from the NHWC upstream gradient {@code gh} and OIHW weight {@code w}.
+   */
+  private static Operand inputGradient(
+      Ops tf,
+      Operand gh,
+      Operand w,
+      Shape weightShape,
+      Shape inputShape,
+      Conv2dSpec spec,
+      Operand zero) {
+    int g = spec.groups();
+    int[] sizes = {inputShape.dim(0), inputShape.dim(2), inputShape.dim(3), inputShape.dim(1) / g};
+    Operand wh = transpose(tf, w, OIHW_TO_HWIO);
+    if (dilated(spec)) {
+      wh = dilateKernel(tf, wh, weightShape, spec, zero);
+    }
+    List<Operand> gs = groups(tf, gh, g);
+    List<Operand> ws = groups(tf, wh, g);
+    List<Operand> out = new ArrayList<>();
+    for (int i = 0; i < g; i++) {
+      out.add(
+          tf.nn.conv2dBackpropInput(
+              tf.constant(sizes),
+              ws.get(i),
+              gs.get(i),
+              strides(spec),
+              "EXPLICIT",
+              Conv2dBackpropInput.explicitPaddings(paddings(spec)),
+              Conv2dBackpropInput.dilations(dilations(spec)),
+              Conv2dBackpropInput.dataFormat("NHWC")));
+    }
+    return transpose(tf, joinGroups(tf, out), NHWC_TO_NCHW);
+  }
+
+  /** The weight gradient, OIHW, from NHWC input {@code xh} and upstream gradient {@code gh}. */
+  private static Operand weightGradient(
+      Ops tf, Operand xh, Operand gh, Shape weightShape, Conv2dSpec spec, Operand zero) {
+    int g = spec.groups();
+    int[] sizes = {
+      (weightShape.dim(2) - 1) * spec.dilationH() + 1,
+      (weightShape.dim(3) - 1) * spec.dilationW() + 1,
+      weightShape.dim(1),
+      weightShape.dim(0) / g
+    };
+    List<Operand> xs = groups(tf, xh, g);
+    List<Operand> gs = groups(tf, gh, g);
+    List<Operand> out = new ArrayList<>();
+    for (int i = 0; i < g; i++) {
+      out.add(
+          tf.nn.conv2dBackpropFilter(
+              xs.get(i),
+              tf.constant(sizes),
+              gs.get(i),
+              strides(spec),
+              "EXPLICIT",
+              Conv2dBackpropFilter.explicitPaddings(paddings(spec)),
+              Conv2dBackpropFilter.dilations(dilations(spec)),
+              Conv2dBackpropFilter.dataFormat("NHWC")));
+    }
+    Operand gw = joinGroups(tf, out);
+    if (dilated(spec)) {
+      gw = undilateGradient(tf, gw, weightShape, spec, zero);
+    }
+    return transpose(tf, gw, HWIO_TO_OIHW);
+  }
+
   @Override
   public Tensor conv2dBackwardInput(Tensor gradOut, Tensor w, Shape inputShape, Conv2dSpec spec) {
     tf("conv2dBackwardInput", gradOut);
     tf("conv2dBackwardInput", w);
     Checks.sameDType("conv2dBackwardInput", gradOut, w);
     checkGradShape("conv2dBackwardInput", gradOut, spec.outputShape(inputShape, w.shape()));
-    int g = spec.groups();
-    int[] sizes = {inputShape.dim(0), inputShape.dim(2), inputShape.dim(3), inputShape.dim(1) / g};
-    Shape ws0 = w.shape();
+    Shape ws = w.shape();
     return run(
         "conv2dBackwardInput",
         spec + inputShape.toString(),
         List.of(gradOut, w, 0.0),
-        (tf, in) -> {
-          List<Operand> gs = groups(tf, transpose(tf, in.get(0), NCHW_TO_NHWC), g);
-          Operand wh = transpose(tf, in.get(1), OIHW_TO_HWIO);
-          if (dilated(spec)) {
-            wh = dilateKernel(tf, wh, ws0, spec, in.get(2));
-          }
-          List<Operand> ws = groups(tf, wh, g);
-          List<Operand> out = new ArrayList<>();
-          for (int i = 0; i < g; i++) {
-            out.add(
-                tf.nn.conv2dBackpropInput(
-                    tf.constant(sizes),
-                    ws.get(i),
-                    gs.get(i),
-                    strides(spec),
-                    "EXPLICIT",
-                    Conv2dBackpropInput.explicitPaddings(paddings(spec)),
-                    Conv2dBackpropInput.dilations(dilations(spec)),
-                    Conv2dBackpropInput.dataFormat("NHWC")));
-          }
-          return transpose(tf, joinGroups(tf, out), NHWC_TO_NCHW);
-        });
+        (tf, in) ->
+            inputGradient(
+                tf,
+                transpose(tf, in.get(0), NCHW_TO_NHWC),
+                in.get(1),
+                ws,
+                inputShape,
+                spec,
+                in.get(2)));
   }
 
   @Override
@@ -578,39 +646,47 @@ final class TfBackend implements Backend {
     tf("conv2dBackwardWeight", x);
     Checks.sameDType("conv2dBackwardWeight", x, gradOut);
     checkGradShape("conv2dBackwardWeight", gradOut, spec.outputShape(x.shape(), weightShape));
-    int g = spec.groups();
-    int[] sizes = {
-      (weightShape.dim(2) - 1) * spec.dilationH() + 1,
-      (weightShape.dim(3) - 1) * spec.dilationW() + 1,
-      weightShape.dim(1),
-      weightShape.dim(0) / g
-    };
     return run(
         "conv2dBackwardWeight",
         spec + weightShape.toString(),
         List.of(x, gradOut, 0.0),
-        (tf, in) -> {
-          List<Operand> xs = groups(tf, transpose(tf, in.get(0), NCHW_TO_NHWC), g);
-          List<Operand> gs = groups(tf, transpose(tf, in.get(1), NCHW_TO_NHWC), g);
-          List<Operand> out = new ArrayList<>();
-          for (int i = 0; i < g; i++) {
-            out.add(
-                tf.nn.conv2dBackpropFilter(
-                    xs.get(i),
-                    tf.constant(sizes),
-                    gs.get(i),
-                    strides(spec),
-                    "EXPLICIT",
-                    Conv2dBackpropFilter.explicitPaddings(paddings(spec)),
-                    Conv2dBackpropFilter.dilations(dilations(spec)),
-                    Conv2dBackpropFilter.dataFormat("NHWC")));
-          }
-          Operand gw = joinGroups(tf, out);
-          if (dilated(spec)) {
-            gw = undilateGradient(tf, gw, weightShape, spec, in.get(2));
-          }
-          return transpose(tf, gw, HWIO_TO_OIHW);
-        });
+        (tf, in) ->
+            weightGradient(
+                tf,
+                transpose(tf, in.get(0), NCHW_TO_NHWC),
+                transpose(tf, in.get(1), NCHW_TO_NHWC),
+                weightShape,
+                spec,
+                in.get(2)));
+  }
+
+  /** Both gradients from one graph run, sharing the layout transposes of the upstream gradient. */
+  @Override
+  public Conv2dGradients conv2dBackward(
+      Tensor x, Tensor w, Tensor gradOut, Conv2dSpec spec, boolean input, boolean weight) {
+    if (!input || !weight) {
+      return Backend.super.conv2dBackward(x, w, gradOut, spec, input, weight);
+    }
+    checkConv("conv2dBackward", x, w, null);
+    tf("conv2dBackward", gradOut);
+    Checks.sameDType("conv2dBackward", x, gradOut);
+    checkGradShape("conv2dBackward", gradOut, spec.outputShape(x.shape(), w.shape()));
+    Shape xs = x.shape();
+    Shape ws = w.shape();
+    List<Tensor> both =
+        runAll(
+            "conv2dBackward",
+            spec.toString(),
+            x.dtype(),
+            List.of(x, w, gradOut, 0.0),
+            (tf, in) -> {
+              Operand gh = transpose(tf, in.get(2), NCHW_TO_NHWC);
+              return List.of(
+                  inputGradient(tf, gh, in.get(1), ws, xs, spec, in.get(3)),
+                  weightGradient(
+                      tf, transpose(tf, in.get(0), NCHW_TO_NHWC), gh, ws, spec, in.get(3)));
+            });
+    return new Conv2dGradients(both.get(0), both.get(1));
   }
 
   private static void checkGradShape(String op, Tensor gradOut, Shape expected) {

@@ -15,7 +15,7 @@ import org.tensorflow.types.family.TType;
 /**
  * One anode kernel for one signature (operation, attributes, input dtypes and shapes), compiled
  * once into a TensorFlow graph with a session of its own and run many times. Inputs are fed, the
- * single output is fetched, and the fetched tensor belongs to the caller: graph mode gives exact
+ * outputs are fetched, and the fetched tensors belong to the caller: graph mode gives exact
  * ownership of every result, which eager mode does not (see {@link TfTensor}).
  */
 @SuppressWarnings({"unchecked", "rawtypes"})
@@ -23,7 +23,7 @@ final class TfKernel implements AutoCloseable {
   private final Graph graph;
   private final Session session;
   private final List<Operand> inputs;
-  private final Operand<?> output;
+  private final List<Operand<?>> outputs;
 
   /** Builds the graph of a kernel from placeholders for its inputs. */
   @SuppressWarnings("rawtypes")
@@ -31,10 +31,20 @@ final class TfKernel implements AutoCloseable {
     Operand<?> build(Ops tf, List<Operand> inputs);
   }
 
+  /** Builds a graph with several outputs. */
+  @SuppressWarnings("rawtypes")
+  interface MultiBuilder {
+    List<Operand<?>> build(Ops tf, List<Operand> inputs);
+  }
+
   /** Type and shape of one placeholder. */
   record Input(Class<? extends TType> type, org.tensorflow.ndarray.Shape shape) {}
 
   TfKernel(List<Input> signature, Builder builder, ConfigProto config) {
+    this(signature, (MultiBuilder) (tf, in) -> List.of(builder.build(tf, in)), config);
+  }
+
+  TfKernel(List<Input> signature, MultiBuilder builder, ConfigProto config) {
     this.graph = new Graph();
     try {
       Ops tf = Ops.create(graph);
@@ -42,7 +52,7 @@ final class TfKernel implements AutoCloseable {
       for (Input in : signature) {
         inputs.add(tf.placeholder((Class) in.type(), Placeholder.shape(in.shape())));
       }
-      this.output = builder.build(tf, inputs);
+      this.outputs = builder.build(tf, inputs);
       this.session = new Session(graph, config);
     } catch (RuntimeException | Error e) {
       graph.close();
@@ -50,15 +60,22 @@ final class TfKernel implements AutoCloseable {
     }
   }
 
-  /** Runs the kernel; the caller owns (and must close) the returned tensor. */
-  synchronized TType run(List<Tensor> feeds) {
+  /** Runs the kernel; the caller owns (and must close) the returned tensors. */
+  synchronized List<TType> run(List<Tensor> feeds) {
     Session.Runner runner = session.runner();
     for (int i = 0; i < feeds.size(); i++) {
       runner.feed(inputs.get(i), feeds.get(i));
     }
-    // Not closing the Result: it would close the fetched tensor, which we hand on.
-    Result result = runner.fetch(output).run();
-    return (TType) result.get(0);
+    for (Operand<?> o : outputs) {
+      runner.fetch(o);
+    }
+    // Not closing the Result: it would close the fetched tensors, which we hand on.
+    Result result = runner.run();
+    List<TType> out = new ArrayList<>(outputs.size());
+    for (int i = 0; i < outputs.size(); i++) {
+      out.add((TType) result.get(i));
+    }
+    return out;
   }
 
   @Override

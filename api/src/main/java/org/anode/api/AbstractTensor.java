@@ -5,7 +5,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Base class for backend tensors: ownership by the current {@link TensorScope}, idempotent close,
  * use-after-close detection and a process-wide count of open tensors (the number a leak test
- * watches). Backends implement {@link #release()} to free their native memory.
+ * watches), and the copies to Java arrays in either precision. Backends implement {@link
+ * #readFloats()} / {@link #readDoubles()} for their own dtype and {@link #release()} to free their
+ * native memory.
  */
 public abstract class AbstractTensor implements Tensor {
   private static final AtomicLong OPEN = new AtomicLong();
@@ -71,6 +73,40 @@ public abstract class AbstractTensor implements Tensor {
     }
     release();
   }
+
+  @Override
+  public final float[] toFloatArray() {
+    checkOpen();
+    if (dtype == DType.FLOAT32) {
+      return readFloats();
+    }
+    double[] d = readDoubles();
+    float[] f = new float[d.length];
+    for (int i = 0; i < d.length; i++) {
+      f[i] = (float) d[i];
+    }
+    return f;
+  }
+
+  @Override
+  public final double[] toDoubleArray() {
+    checkOpen();
+    if (dtype == DType.FLOAT64) {
+      return readDoubles();
+    }
+    float[] f = readFloats();
+    double[] d = new double[f.length];
+    for (int i = 0; i < f.length; i++) {
+      d[i] = f[i];
+    }
+    return d;
+  }
+
+  /** The elements of a FLOAT32 tensor in row-major order; called on an open tensor. */
+  protected abstract float[] readFloats();
+
+  /** The elements of a FLOAT64 tensor in row-major order; called on an open tensor. */
+  protected abstract double[] readDoubles();
 
   /** Frees the native memory. Called exactly once, by {@link #close()}. */
   protected abstract void release();

@@ -293,4 +293,16 @@ public final class Checks {
           op + ": gradient " + describe(gradient) + " does not match the output shape " + output);
     }
   }
+
+  /**
+   * The arguments of a convolution's backward kernels: input, weight and upstream gradient in one
+   * dtype, the gradient shaped like the output. Returns the output shape.
+   */
+  public static Shape convolutionGradient(
+      String op, Shape input, Tensor w, Tensor gradOut, Conv2dSpec spec) {
+    sameDType(op, gradOut, w);
+    Shape out = spec.outputShape(input, w.shape());
+    gradientShape(op, gradOut, out);
+    return out;
+  }
 }

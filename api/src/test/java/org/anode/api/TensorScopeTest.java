@@ -23,14 +23,12 @@ class TensorScopeTest {
     }
 
     @Override
-    public float[] toFloatArray() {
-      checkOpen();
+    protected float[] readFloats() {
       return new float[4];
     }
 
     @Override
-    public double[] toDoubleArray() {
-      checkOpen();
+    protected double[] readDoubles() {
       return new double[4];
     }
 

@@ -382,9 +382,7 @@ final class DjlBackend implements Backend {
   public Conv2dGradients conv2dBackward(
       Tensor x, Tensor w, Tensor gradOut, Conv2dSpec spec, boolean input, boolean weight) {
     checkConv("conv2dBackward", x, w, null);
-    Checks.sameDType("conv2dBackward", x, gradOut);
-    Shape outShape = spec.outputShape(x.shape(), w.shape());
-    Checks.gradientShape("conv2dBackward", gradOut, outShape);
+    Checks.convolutionGradient("conv2dBackward", x.shape(), w, gradOut, spec);
     NDArray g = arr("conv2dBackward", gradOut);
     try (Grad gx = new Grad(arr("conv2dBackward", x), input);
         Grad gw = new Grad(arr("conv2dBackward", w), weight);

@@ -28,31 +28,13 @@ final class DjlTensor extends AbstractTensor {
   }
 
   @Override
-  public float[] toFloatArray() {
-    checkOpen();
-    if (dtype() == DType.FLOAT32) {
-      return array.toFloatArray();
-    }
-    double[] d = array.toDoubleArray();
-    float[] f = new float[d.length];
-    for (int i = 0; i < d.length; i++) {
-      f[i] = (float) d[i];
-    }
-    return f;
+  protected float[] readFloats() {
+    return array.toFloatArray();
   }
 
   @Override
-  public double[] toDoubleArray() {
-    checkOpen();
-    if (dtype() == DType.FLOAT64) {
-      return array.toDoubleArray();
-    }
-    float[] f = array.toFloatArray();
-    double[] d = new double[f.length];
-    for (int i = 0; i < f.length; i++) {
-      d[i] = f[i];
-    }
-    return d;
+  protected double[] readDoubles() {
+    return array.toDoubleArray();
   }
 
   @Override

@@ -529,9 +529,7 @@ final class Nd4jBackend implements Backend {
       Tensor x, Tensor w, Tensor gradOut, Conv2dSpec spec, boolean input, boolean weight) {
     checkConv("conv2dBackward", x, w, null);
     arr("conv2dBackward", gradOut);
-    Checks.sameDType("conv2dBackward", x, gradOut);
-    Shape outShape = spec.outputShape(x.shape(), w.shape());
-    Checks.gradientShape("conv2dBackward", gradOut, outShape);
+    Checks.convolutionGradient("conv2dBackward", x.shape(), w, gradOut, spec);
     INDArray xa = arr("conv2dBackward", x);
     INDArray wa = arr("conv2dBackward", w);
     INDArray ga = arr("conv2dBackward", gradOut);

@@ -30,32 +30,16 @@ final class Nd4jTensor extends AbstractTensor {
   }
 
   @Override
-  public float[] toFloatArray() {
-    checkOpen();
+  protected float[] readFloats() {
     float[] out = new float[(int) shape().numel()];
-    if (dtype() == DType.FLOAT32) {
-      ((FloatPointer) block.memory()).get(out);
-    } else {
-      DoublePointer p = (DoublePointer) block.memory();
-      for (int i = 0; i < out.length; i++) {
-        out[i] = (float) p.get(i);
-      }
-    }
+    ((FloatPointer) block.memory()).get(out);
     return out;
   }
 
   @Override
-  public double[] toDoubleArray() {
-    checkOpen();
+  protected double[] readDoubles() {
     double[] out = new double[(int) shape().numel()];
-    if (dtype() == DType.FLOAT64) {
-      ((DoublePointer) block.memory()).get(out);
-    } else {
-      FloatPointer p = (FloatPointer) block.memory();
-      for (int i = 0; i < out.length; i++) {
-        out[i] = p.get(i);
-      }
-    }
+    ((DoublePointer) block.memory()).get(out);
     return out;
   }
 

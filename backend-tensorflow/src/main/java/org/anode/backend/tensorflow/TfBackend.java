@@ -622,8 +622,7 @@ final class TfBackend implements Backend {
   public Tensor conv2dBackwardInput(Tensor gradOut, Tensor w, Shape inputShape, Conv2dSpec spec) {
     tf("conv2dBackwardInput", gradOut);
     tf("conv2dBackwardInput", w);
-    Checks.sameDType("conv2dBackwardInput", gradOut, w);
-    checkGradShape("conv2dBackwardInput", gradOut, spec.outputShape(inputShape, w.shape()));
+    Checks.convolutionGradient("conv2dBackwardInput", inputShape, w, gradOut, spec);
     Shape ws = w.shape();
     return run(
         "conv2dBackwardInput",
@@ -645,7 +644,7 @@ final class TfBackend implements Backend {
     tf("conv2dBackwardWeight", gradOut);
     tf("conv2dBackwardWeight", x);
     Checks.sameDType("conv2dBackwardWeight", x, gradOut);
-    checkGradShape("conv2dBackwardWeight", gradOut, spec.outputShape(x.shape(), weightShape));
+    Checks.gradientShape("conv2dBackwardWeight", gradOut, spec.outputShape(x.shape(), weightShape));
     return run(
         "conv2dBackwardWeight",
         spec + weightShape.toString(),
@@ -669,8 +668,7 @@ final class TfBackend implements Backend {
     }
     checkConv("conv2dBackward", x, w, null);
     tf("conv2dBackward", gradOut);
-    Checks.sameDType("conv2dBackward", x, gradOut);
-    checkGradShape("conv2dBackward", gradOut, spec.outputShape(x.shape(), w.shape()));
+    Checks.convolutionGradient("conv2dBackward", x.shape(), w, gradOut, spec);
     Shape xs = x.shape();
     Shape ws = w.shape();
     List<Tensor> both =
@@ -687,10 +685,6 @@ final class TfBackend implements Backend {
                       tf, transpose(tf, in.get(0), NCHW_TO_NHWC), gh, ws, spec, in.get(3)));
             });
     return new Conv2dGradients(both.get(0), both.get(1));
-  }
-
-  private static void checkGradShape(String op, Tensor gradOut, Shape expected) {
-    Checks.gradientShape(op, gradOut, expected);
   }
 
   // ---- pooling and softmax --------------------------------------------------------------------
@@ -722,7 +716,7 @@ final class TfBackend implements Backend {
   @Override
   public Tensor avgPool2dBackward(Tensor gradOut, Shape inputShape, Pool2dSpec spec) {
     tf("avgPool2dBackward", gradOut);
-    checkGradShape("avgPool2dBackward", gradOut, spec.outputShape(inputShape));
+    Checks.gradientShape("avgPool2dBackward", gradOut, spec.outputShape(inputShape));
     int n = inputShape.dim(0);
     int c = inputShape.dim(1);
     int h = inputShape.dim(2);
@@ -758,7 +752,7 @@ final class TfBackend implements Backend {
   public Tensor globalAvgPoolBackward(Tensor gradOut, Shape inputShape) {
     Shape expected = Shape.of(inputShape.dim(0), inputShape.dim(1), 1, 1);
     tf("globalAvgPoolBackward", gradOut);
-    checkGradShape("globalAvgPoolBackward", gradOut, expected);
+    Checks.gradientShape("globalAvgPoolBackward", gradOut, expected);
     double scale = 1.0 / (inputShape.dim(2) * (double) inputShape.dim(3));
     long[] dims = inputShape.dimsAsLong();
     return run(

@@ -45,35 +45,16 @@ final class TfTensor extends AbstractTensor {
   }
 
   @Override
-  public float[] toFloatArray() {
-    checkOpen();
-    int n = (int) shape().numel();
-    float[] out = new float[n];
-    if (tensor instanceof TFloat32 f) {
-      f.copyTo(DataBuffers.of(out, false, false));
-    } else {
-      double[] d = toDoubleArray();
-      for (int i = 0; i < n; i++) {
-        out[i] = (float) d[i];
-      }
-    }
+  protected float[] readFloats() {
+    float[] out = new float[(int) shape().numel()];
+    ((TFloat32) tensor).copyTo(DataBuffers.of(out, false, false));
     return out;
   }
 
   @Override
-  public double[] toDoubleArray() {
-    checkOpen();
-    int n = (int) shape().numel();
-    double[] out = new double[n];
-    if (tensor instanceof TFloat64 d) {
-      d.copyTo(DataBuffers.of(out, false, false));
-    } else {
-      float[] f = new float[n];
-      ((TFloat32) tensor).copyTo(DataBuffers.of(f, false, false));
-      for (int i = 0; i < n; i++) {
-        out[i] = f[i];
-      }
-    }
+  protected double[] readDoubles() {
+    double[] out = new double[(int) shape().numel()];
+    ((TFloat64) tensor).copyTo(DataBuffers.of(out, false, false));
     return out;
   }
 

@@ -36,6 +36,7 @@ public final class Tape implements AutoCloseable {
 
   private final MemoryMeter meter;
   private final List<Node> nodes = new ArrayList<>();
+  private final List<AutoCloseable> onClose = new ArrayList<>();
   private boolean closed;
 
   private record Node(
@@ -208,6 +209,26 @@ public final class Tape implements AutoCloseable {
     }
   }
 
+  /**
+   * Closes {@code resource} when this tape closes, unless it was closed before: what a backward
+   * function of this tape holds beyond saved tensors (a kept {@link Segment}).
+   */
+  public void closeWithTape(AutoCloseable resource) {
+    onClose.add(resource);
+  }
+
+  /**
+   * Takes this tape off the thread's stack without discarding what it recorded: it records no more
+   * and can still be swept ({@link Segment}). It must be the innermost tape.
+   */
+  void suspend() {
+    ArrayDeque<Tape> stack = STACK.get();
+    if (stack.peek() != this) {
+      throw new IllegalStateException("Tape.suspend(): not the innermost tape");
+    }
+    stack.pop();
+  }
+
   /** Stops recording; operations not swept release their saved tensors from the meter. */
   @Override
   public void close() {
@@ -215,6 +236,19 @@ public final class Tape implements AutoCloseable {
       return;
     }
     closed = true;
+    RuntimeException failure = null;
+    for (int i = onClose.size() - 1; i >= 0; i--) {
+      try {
+        onClose.get(i).close();
+      } catch (Exception e) {
+        if (failure == null) {
+          failure = new IllegalStateException("Tape.close(): closing a resource failed", e);
+        } else {
+          failure.addSuppressed(e);
+        }
+      }
+    }
+    onClose.clear();
     for (Node node : nodes) {
       for (Tensor t : node.saved()) {
         meter.release(t);
@@ -225,6 +259,9 @@ public final class Tape implements AutoCloseable {
     if (stack.contains(this)) {
       // Closing an outer tape also ends inner tapes and pauses left open (exception paths).
       while (stack.pop() != this) {}
+    }
+    if (failure != null) {
+      throw failure;
     }
   }
 }

@@ -3,6 +3,7 @@ package org.anode.ode;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
 import org.anode.autodiff.Ops;
+import org.anode.autodiff.Segment;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
 import org.anode.nn.Recomputation;
@@ -18,14 +19,58 @@ import org.anode.nn.Recomputation;
  * <p>Memory: {@code L·|z|} block inputs plus one block's {@code N_t·k·S_f} during its backward.
  * Batch norm inside f sees the same batch statistics on recomputation and does not move its running
  * estimates again ({@link Recomputation}).
+ *
+ * <p>The most recent block is kept recorded (by default, for fixed steps): its forward pass runs on
+ * a {@link Segment} that stays alive until the next checkpointed block of the same tape starts, so
+ * the last block of a network is swept directly instead of recomputed — the same saving as {@code
+ * torch.utils.checkpoint.checkpoint_sequential} leaving its last segment unchecked. The peak does
+ * not grow: at the end of the forward pass the tape holds the other blocks' inputs and one block's
+ * steps, exactly what the backward pass of that block holds. Recomputation falls from L to L − 1
+ * blocks. {@link #recomputingEveryBlock()} gives the paper's Algorithm 1 literally.
  */
 public final class CheckpointedGradient implements GradientMethod {
+  /** The kept segment of this thread's latest checkpointed block, if still open. */
+  private static final ThreadLocal<Segment> MOST_RECENT = new ThreadLocal<>();
+
+  private final boolean keepMostRecent;
+
+  /** ANODE, keeping the most recent block recorded. */
+  public CheckpointedGradient() {
+    this(true);
+  }
+
+  private CheckpointedGradient(boolean keepMostRecent) {
+    this.keepMostRecent = keepMostRecent;
+  }
+
+  /** ANODE exactly as Algorithm 1: every block recomputed in the backward pass. */
+  public static CheckpointedGradient recomputingEveryBlock() {
+    return new CheckpointedGradient(false);
+  }
+
+  /** Whether the most recent block is kept recorded rather than recomputed. */
+  public boolean keepsMostRecent() {
+    return keepMostRecent;
+  }
 
   @Override
   public Variable integrate(OdeBlock block, Variable z0) {
+    Variable[] inputs = block.inputsWithParameters(z0);
+    // Whatever this block does, the previous block's kept segment is no longer the most recent.
+    Segment previous = MOST_RECENT.get();
+    if (previous != null) {
+      previous.close();
+      MOST_RECENT.remove();
+    }
+    if (keepMostRecent
+        && Tape.current() != null
+        && !Recomputation.active()
+        && block.stepping() instanceof Stepping.Fixed
+        && anyRequiresGrad(inputs)) {
+      return integrateKept(block, z0, inputs);
+    }
     OdeBlock.Solution forward = block.solveUnrecorded(z0);
     TimeGrid grid = forward.grid();
-    Variable[] inputs = block.inputsWithParameters(z0);
     Tensor z0Value = z0.value();
     Variable out =
         Ops.function(
@@ -41,6 +86,52 @@ public final class CheckpointedGradient implements GradientMethod {
             });
     OdeBlock.markCheckpoint(out, z0Value);
     return out;
+  }
+
+  /**
+   * The forward pass of the most recent block, recorded on a kept segment. Its backward sweeps the
+   * segment if it is still open, and recomputes the block as usual if a later block closed it.
+   */
+  private static Variable integrateKept(OdeBlock block, Variable z0, Variable[] inputs) {
+    TimeGrid grid = block.fixedGrid();
+    Tensor z0Value = z0.value();
+    Segment kept =
+        Segment.record(z0Value, z0.requiresGrad(), z -> block.advance(z, grid, 0, grid.steps()));
+    Tape.current().closeWithTape(kept);
+    MOST_RECENT.set(kept);
+    Variable out =
+        Ops.function(
+            kept.output(),
+            inputs,
+            new Tensor[] {z0Value},
+            (gradOut, needs) -> {
+              Tensor[] grads = new Tensor[inputs.length];
+              if (kept.isOpen()) {
+                grads[0] = kept.backward(gradOut);
+                if (MOST_RECENT.get() == kept) {
+                  MOST_RECENT.remove();
+                }
+                if (!needs[0]) {
+                  grads[0] = null;
+                }
+              } else {
+                grads[0] =
+                    block.inBackward(
+                        () -> recomputeAndSweep(block, grid, z0Value, gradOut, needs[0]));
+              }
+              return grads;
+            });
+    OdeBlock.markCheckpoint(out, z0Value);
+    return out;
+  }
+
+  private static boolean anyRequiresGrad(Variable[] inputs) {
+    for (Variable v : inputs) {
+      if (v.requiresGrad()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -79,7 +170,7 @@ public final class CheckpointedGradient implements GradientMethod {
 
   @Override
   public String name() {
-    return "anode";
+    return keepMostRecent ? "anode" : "anode-recompute-all";
   }
 
   @Override

@@ -88,6 +88,8 @@ class MemoryLawTest {
     // The point of ANODE: 3 blocks of 8 steps keep 2 inputs + 8 steps, not 24 steps.
     assertEquals(2 * Z + 16 * Z, peak(3, 8, CheckpointedGradient::new));
     assertEquals(48 * Z, peak(3, 8, StoreAllGradient::new));
+    // Keeping the last block recorded (the default) saves its recomputation at the same peak.
+    assertEquals(2 * Z + 16 * Z, peak(3, 8, CheckpointedGradient::recomputingEveryBlock));
   }
 
   @Test

@@ -90,6 +90,20 @@ public final class TensorScope implements AutoCloseable {
     return tensor;
   }
 
+  /**
+   * Takes every tensor this scope owns out of it and hands them to the caller, who must close them:
+   * for results that outlive the scope without belonging to the enclosing one (a recorded segment
+   * of a tape kept for a later backward sweep).
+   */
+  public java.util.List<Tensor> detachAll() {
+    java.util.List<Tensor> out = new java.util.ArrayList<>(owned);
+    for (AbstractTensor t : owned) {
+      t.scope = null;
+    }
+    owned.clear();
+    return out;
+  }
+
   /** Number of open tensors that this scope owns. */
   public int size() {
     return owned.size();

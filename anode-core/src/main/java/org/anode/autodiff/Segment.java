@@ -1,0 +1,109 @@
+package org.anode.autodiff;
+
+import java.util.List;
+import java.util.function.UnaryOperator;
+import org.anode.api.Tensor;
+import org.anode.api.TensorScope;
+
+/**
+ * A piece of computation recorded on a tape of its own and kept, unswept, for one later backward
+ * sweep: the tensors it saved stay alive (and counted by the enclosing tape's meter) until {@link
+ * #backward} has used them or {@link #close} discards them, whichever comes first.
+ *
+ * <p>This is how a checkpointing method skips a recomputation whose memory it can afford: ANODE
+ * keeps the most recent ODE block recorded, because its steps would otherwise be freed at the end
+ * of the forward pass only to be recomputed at once by the first step of the backward pass.
+ *
+ * <pre>{@code
+ * Segment s = Segment.record(z0, true, z -> block.advance(z, grid, 0, n));
+ * Tensor zT = s.output();                  // belongs to the caller's scope
+ * ...
+ * Tensor dz0 = s.backward(dzT);            // parameters' gradients accumulate; s is then closed
+ * }</pre>
+ */
+public final class Segment implements AutoCloseable {
+  private final Tape tape;
+  private final Variable start;
+  private final Variable end;
+  private final List<Tensor> owned;
+  private boolean closed;
+
+  private Segment(Tape tape, Variable start, Variable end, List<Tensor> owned) {
+    this.tape = tape;
+    this.start = start;
+    this.end = end;
+    this.owned = owned;
+  }
+
+  /**
+   * Runs {@code body} from {@code input} on a new tape nested in the current one (sharing its
+   * meter). The output tensor belongs to the caller's scope; every other tensor made by the body
+   * belongs to the segment. With {@code inputGrad}, {@link #backward} returns the input's gradient.
+   */
+  public static Segment record(Tensor input, boolean inputGrad, UnaryOperator<Variable> body) {
+    if (Tape.current() == null) {
+      throw new IllegalStateException("Segment.record: no tape is recording");
+    }
+    TensorScope scope = TensorScope.open();
+    Tape tape = Tape.record();
+    try {
+      Variable start = inputGrad ? Variable.leaf(input) : Variable.constant(input);
+      Variable end = body.apply(start);
+      tape.suspend();
+      scope.keep(end.value());
+      List<Tensor> owned = scope.detachAll();
+      scope.close();
+      return new Segment(tape, start, end, owned);
+    } catch (RuntimeException | Error e) {
+      tape.close();
+      scope.close();
+      throw e;
+    }
+  }
+
+  /** The value the body returned. */
+  public Tensor output() {
+    return end.value();
+  }
+
+  /** True until the segment is swept or discarded. */
+  public boolean isOpen() {
+    return !closed;
+  }
+
+  /**
+   * Sweeps the segment once from {@code gradOutput}, accumulating the gradients of the parameters
+   * it used, then frees it. Returns the input's gradient (in the caller's scope), or null when the
+   * segment was recorded without one.
+   */
+  public Tensor backward(Tensor gradOutput) {
+    if (closed) {
+      throw new IllegalStateException("Segment.backward: the segment was already swept or closed");
+    }
+    try (TensorScope scope = TensorScope.open()) {
+      tape.backward(end, gradOutput);
+      if (!start.requiresGrad()) {
+        return null;
+      }
+      Tensor g = scope.keep(start.grad().backend().copy(start.grad()));
+      start.zeroGrad();
+      return g;
+    } finally {
+      close();
+    }
+  }
+
+  /** Releases what the segment saved; a later {@link #backward} is refused. */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    tape.close();
+    for (Tensor t : owned) {
+      t.close();
+    }
+    owned.clear();
+  }
+}

@@ -1,0 +1,109 @@
+package org.anode.autodiff;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import org.anode.api.AbstractTensor;
+import org.anode.api.Backend;
+import org.anode.api.Backends;
+import org.anode.api.Conv2dSpec;
+import org.anode.api.DType;
+import org.anode.api.Tensor;
+import org.anode.api.TensorScope;
+import org.anode.nn.Conv2d;
+import org.anode.nn.ParameterFactory;
+import org.anode.nn.ReLU;
+import org.anode.nn.Sequential;
+import org.junit.jupiter.api.Test;
+
+/** A kept segment: same gradients as recording in place, and every tensor freed either way. */
+class SegmentTest {
+  final Backend be = Backends.get("nd4j");
+
+  Sequential net() {
+    ParameterFactory f = new ParameterFactory(be, DType.FLOAT64, 4);
+    return new Sequential(
+        new Conv2d(f, 3, 3, 3, Conv2dSpec.of(1, 1), false),
+        new ReLU(),
+        new Conv2d(f, 3, 3, 3, Conv2dSpec.of(1, 1), false));
+  }
+
+  @Test
+  void sweepEqualsRecordingInPlaceAndFreesItsTensors() {
+    Sequential net = net();
+    try (TensorScope outer = TensorScope.open()) {
+      Tensor x = new Rand(be, 5).nonZero(2, 3, 5, 5);
+      double[] inPlace;
+      double[] weightInPlace;
+      try (TensorScope s = TensorScope.open();
+          Tape tape = Tape.record()) {
+        Variable xv = Variable.leaf(x);
+        tape.backward(Ops.sum(Ops.tanh(net.forward(xv)), false));
+        inPlace = xv.grad().toDoubleArray();
+        xv.zeroGrad();
+        weightInPlace = net.parameters().values().iterator().next().grad().toDoubleArray();
+        net.zeroGrad();
+      }
+      long openBefore = AbstractTensor.openTensors();
+      MemoryMeter meter = new MemoryMeter();
+      try (TensorScope s = TensorScope.open();
+          Tape tape = Tape.record(meter)) {
+        Segment seg = Segment.record(x, true, net::forward);
+        long kept = meter.currentBytes();
+        assertEquals(2 * (2 * 3 * 5 * 5 * 8), kept, "x and the ReLU output");
+        Variable y = Variable.leaf(seg.output());
+        Variable loss = Ops.sum(Ops.tanh(y), false);
+        tape.backward(loss);
+        Tensor gx = seg.backward(y.grad());
+        assertFalse(seg.isOpen());
+        assertEquals(0, meter.currentBytes());
+        assertArrayEquals(inPlace, gx.toDoubleArray(), 0);
+        assertArrayEquals(
+            weightInPlace, net.parameters().values().iterator().next().grad().toDoubleArray(), 0);
+        assertThrows(IllegalStateException.class, () -> seg.backward(y.grad()));
+        y.zeroGrad();
+        net.zeroGrad();
+      }
+      assertEquals(openBefore, AbstractTensor.openTensors(), "open tensors after the step");
+    }
+    net.close();
+  }
+
+  @Test
+  void tapeClosedWithoutBackwardFreesTheSegment() {
+    Sequential net = net();
+    try (TensorScope outer = TensorScope.open()) {
+      Tensor x = new Rand(be, 6).nonZero(2, 3, 5, 5);
+      long openBefore = AbstractTensor.openTensors();
+      MemoryMeter meter = new MemoryMeter();
+      Segment seg;
+      Tensor out;
+      try (Tape tape = Tape.record(meter)) {
+        seg = Segment.record(x, false, net::forward);
+        tape.closeWithTape(seg);
+        out = seg.output();
+        assertEquals(
+            2 * (2 * 3 * 5 * 5 * 8),
+            meter.currentBytes(),
+            "x (for the weight's gradient) and the ReLU output");
+      }
+      assertFalse(seg.isOpen());
+      assertEquals(0, meter.currentBytes());
+      // Only the output, which belongs to the caller's scope, is still open.
+      assertEquals(openBefore + 1, AbstractTensor.openTensors());
+      assertFalse(out.isClosed());
+    }
+    net.close();
+  }
+
+  @Test
+  void needsARecordingTape() {
+    Tensor x = be.zeros(org.anode.api.Shape.of(2), DType.FLOAT64);
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> Segment.record(x, true, v -> v));
+    assertEquals("Segment.record: no tape is recording", e.getMessage());
+    x.close();
+  }
+}

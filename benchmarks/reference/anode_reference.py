@@ -1,0 +1,97 @@
+"""PyTorch reference for `anode bench`'s default configuration (issue 6's speed target).
+
+L ODE blocks, f = conv3x3 -> ReLU -> conv3x3 (no bias), forward Euler with N_t steps on [0, 1],
+batch B of C x S x S float32, loss = mean of the output, SGD (momentum 0.9, weight decay 5e-4,
+lr 0.01): exactly what `anode bench` times. Two gradient methods:
+
+  store-all  autograd keeps every step of every block
+  anode      torch.utils.checkpoint per block: keeps the block input, recomputes the block's
+             N_t steps in backward and sweeps them once (ANODE, Gholami et al. 2019, Alg. 1)
+
+Prints the median step time (s) of `repeats` steps after `warmup`, one line per method, and the
+ratio anode / store-all. Runs with whatever torch is installed (Debian: apt install python3-torch).
+
+  python3 benchmarks/reference/anode_reference.py --threads 2
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+from torch.utils.checkpoint import checkpoint
+
+
+class Field(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+
+    def forward(self, z):
+        return self.conv2(torch.relu(self.conv1(z)))
+
+
+class EulerBlock(nn.Module):
+    def __init__(self, c, steps):
+        super().__init__()
+        self.f = Field(c)
+        self.steps = steps
+
+    def forward(self, z):
+        h = 1.0 / self.steps
+        for _ in range(self.steps):
+            z = z + h * self.f(z)
+        return z
+
+
+def run(method, args):
+    torch.manual_seed(11)
+    blocks = nn.ModuleList(EulerBlock(args.channels, args.nt) for _ in range(args.blocks))
+    opt = torch.optim.SGD(blocks.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    x = torch.rand(args.batch, args.channels, args.size, args.size) * 2 - 1
+    times = []
+    for i in range(args.warmup + args.repeats):
+        t0 = time.perf_counter()
+        z = x
+        for b in blocks:
+            if method == "anode":
+                z = checkpoint(b, z, use_reentrant=False)
+            else:
+                z = b(z)
+        loss = z.mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        loss.item()
+        if i >= args.warmup:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--blocks", type=int, default=3)
+    p.add_argument("--channels", type=int, default=64)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--size", type=int, default=32)
+    p.add_argument("--nt", type=int, default=8)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--methods", default="store-all,anode")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"mkldnn {torch.backends.mkldnn.is_available()}")
+    res = {}
+    for m in args.methods.split(","):
+        res[m] = run(m, args)
+        print(f"{m:10s} {res[m]:.3f} s")
+    if "store-all" in res and "anode" in res:
+        print(f"anode / store-all {res['anode'] / res['store-all']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -111,6 +111,65 @@ class ExperimentCommandsTest {
     assertPng(out.resolve("bench-memory.png"));
   }
 
+  /**
+   * {@code --reference}: the script gets the bench's configuration and its rows join the table,
+   * with the ratio to its own store-all. A stand-in interpreter answers as the script does, so that
+   * this runs where torch is not installed.
+   */
+  @Test
+  void benchWithReference() throws Exception {
+    Path args = tmp.resolve("args.txt");
+    Path python = tmp.resolve("fake-python");
+    Files.writeString(
+        python,
+        "#!/bin/sh\n"
+            + "echo \"$@\" > '"
+            + args
+            + "'\n"
+            + "echo torch,9.9\n"
+            + "echo store-all,2.0,1048576,8.0,0.0\n"
+            + "echo anode,3.0,1048576,8.0,8.0\n");
+    assumeTrue(python.toFile().setExecutable(true), "cannot make a script executable here");
+    Path out = tmp.resolve("bench-ref");
+    assertEquals(
+        0,
+        Main.run(
+            "bench",
+            "--out",
+            out.toString(),
+            "--channels",
+            "4",
+            "--batch",
+            "2",
+            "--size",
+            "8",
+            "--nt",
+            "4",
+            "--backends",
+            "nd4j",
+            "--methods",
+            "store-all,anode,adjoint",
+            "--warmup",
+            "0",
+            "--repeats",
+            "1",
+            "--threads",
+            "1",
+            "--reference",
+            python.toString()));
+    String passed = Files.readString(args);
+    assertTrue(passed.contains("--csv --threads 1 --blocks 3 --channels 4 --batch 2 --size 8"));
+    assertTrue(passed.contains("--nt 4 --warmup 0 --repeats 1 --methods store-all,anode"), passed);
+    List<String[]> rows = rows(out.resolve("bench.csv"));
+    assertEquals(3 + 2, rows.size());
+    String[] ref = rows.get(4);
+    assertEquals(List.of("pytorch 9.9", "euler", "4", "anode"), List.of(ref).subList(0, 4));
+    assertEquals(3.0, Double.parseDouble(ref[4]));
+    assertEquals(1.5, Double.parseDouble(ref[5]), 1e-12, "ratio to the reference's store-all");
+    assertEquals("-1", ref[6], "saved bytes are not measured in the reference");
+    assertPng(out.resolve("bench-time.png"));
+  }
+
   @Test
   void trainingCurves() throws Exception {
     Path data = CifarTrainingTest.archive();

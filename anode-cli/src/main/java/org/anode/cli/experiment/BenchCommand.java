@@ -1,6 +1,7 @@
 package org.anode.cli.experiment;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -130,6 +131,15 @@ public final class BenchCommand implements Callable<Integer> {
       defaultValue = "0",
       description = "Kernel threads (default: the library's)")
   int threads;
+
+  @Option(
+      names = "--reference",
+      paramLabel = "PYTHON",
+      description =
+          "Also time the PyTorch reference of the stack model (Euler; store-all, and ANODE as"
+              + " torch.utils.checkpoint per block) with this Python interpreter, such as python3;"
+              + " it needs torch")
+  String reference;
 
   @Option(
       names = "--out",
@@ -298,7 +308,7 @@ public final class BenchCommand implements Callable<Integer> {
         warmup,
         repeats);
     System.out.printf(
-        "%-10s %-6s %4s %-10s %9s %8s %11s %11s %8s %9s %9s %9s%n",
+        "%-16s %-6s %4s %-10s %9s %8s %11s %11s %8s %9s %9s %9s%n",
         "backend",
         "solver",
         "N_t",
@@ -339,29 +349,150 @@ public final class BenchCommand implements Callable<Integer> {
                     tr,
                     br);
             results.add(r);
-            System.out.printf(
-                Locale.ROOT,
-                "%-10s %-6s %4d %-10s %9.3f %8.2f %11.1f %11s %8.2f %9.0f %9.1f %9.1f%n",
-                r.backend(),
-                r.solver(),
-                r.steps(),
-                r.method(),
-                r.seconds(),
-                r.timeRatio(),
-                r.peakSavedBytes() / 1048576.0,
-                r.predictedBytes() < 0
-                    ? "n/a"
-                    : String.format(Locale.ROOT, "%.1f", r.predictedBytes() / 1048576.0),
-                r.bytesRatio(),
-                r.peakRssBytes() / 1048576.0,
-                r.forwardEvaluations(),
-                r.backwardEvaluations());
+            printRow(r);
           }
         }
       }
     }
+    if (reference != null) {
+      for (Result r : referenceResults()) {
+        results.add(r);
+        printRow(r);
+      }
+    }
     write(results);
     return 0;
+  }
+
+  /**
+   * The PyTorch reference, run by {@link #reference} from this class's resource {@code
+   * anode_reference.py} on the same configuration: backend {@code pytorch VERSION}, store-all and
+   * anode. Saved bytes are not measured there (-1). A failure is reported and yields no rows.
+   */
+  List<Result> referenceResults() throws IOException, InterruptedException {
+    List<Result> rows = new ArrayList<>();
+    if (!model.equals("stack") || !solvers.contains("euler")) {
+      System.err.println("anode bench --reference: only for --model stack with the euler solver");
+      return rows;
+    }
+    List<String> wanted =
+        methods.stream().filter(m -> m.equals("store-all") || m.equals("anode")).toList();
+    Path script = Files.createTempFile("anode_reference", ".py");
+    try (InputStream in = BenchCommand.class.getResourceAsStream("anode_reference.py")) {
+      Files.copy(in, script, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+    try {
+      for (int nt : steps) {
+        List<String> cmd =
+            new ArrayList<>(
+                List.of(
+                    reference,
+                    script.toString(),
+                    "--csv",
+                    "--threads",
+                    Integer.toString(threads),
+                    "--blocks",
+                    Integer.toString(blocks),
+                    "--channels",
+                    Integer.toString(channels),
+                    "--batch",
+                    Integer.toString(batch),
+                    "--size",
+                    Integer.toString(size),
+                    "--nt",
+                    Integer.toString(nt),
+                    "--warmup",
+                    Integer.toString(warmup),
+                    "--repeats",
+                    Integer.toString(repeats),
+                    "--methods",
+                    String.join(",", wanted)));
+        rows.addAll(runReference(cmd, nt));
+      }
+    } finally {
+      Files.deleteIfExists(script);
+    }
+    return rows;
+  }
+
+  private static List<Result> runReference(List<String> cmd, int nt)
+      throws IOException, InterruptedException {
+    List<Result> rows = new ArrayList<>();
+    Process p;
+    try {
+      p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    } catch (IOException e) {
+      System.err.println(
+          "anode bench --reference: cannot run " + cmd.get(0) + ": " + e.getMessage());
+      return rows;
+    }
+    List<String> lines = new String(p.getInputStream().readAllBytes()).lines().toList();
+    int exit = p.waitFor();
+    String version = null;
+    Result base = null;
+    for (String line : lines) {
+      String[] f = line.split(",");
+      if (f.length == 2 && f[0].equals("torch")) {
+        version = f[1];
+      } else if (version != null && f.length == 5) {
+        double seconds = Double.parseDouble(f[1]);
+        boolean isBase = f[0].equals("store-all");
+        double ratio = isBase ? 1.0 : base == null ? Double.NaN : seconds / base.seconds();
+        Result r =
+            new Result(
+                "pytorch " + version,
+                "euler",
+                nt,
+                f[0],
+                seconds,
+                -1,
+                -1,
+                Long.parseLong(f[2]),
+                Double.parseDouble(f[3]),
+                Double.parseDouble(f[4]),
+                ratio,
+                Double.NaN);
+        if (isBase) {
+          base = r;
+        }
+        rows.add(r);
+      }
+    }
+    if (exit != 0 || version == null) {
+      int from = Math.max(0, lines.size() - 5);
+      System.err.println(
+          "anode bench --reference: "
+              + String.join(" ", cmd.subList(0, 2))
+              + " exited with "
+              + exit
+              + (lines.isEmpty()
+                  ? ""
+                  : ":\n  " + String.join("\n  ", lines.subList(from, lines.size()))));
+      return List.of();
+    }
+    return rows;
+  }
+
+  private static void printRow(Result r) {
+    System.out.printf(
+        Locale.ROOT,
+        "%-16s %-6s %4d %-10s %9.3f %8.2f %11s %11s %8s %9.0f %9.1f %9.1f%n",
+        r.backend(),
+        r.solver(),
+        r.steps(),
+        r.method(),
+        r.seconds(),
+        r.timeRatio(),
+        mib(r.peakSavedBytes()),
+        mib(r.predictedBytes()),
+        Double.isNaN(r.bytesRatio()) ? "n/a" : String.format(Locale.ROOT, "%.2f", r.bytesRatio()),
+        r.peakRssBytes() / 1048576.0,
+        r.forwardEvaluations(),
+        r.backwardEvaluations());
+  }
+
+  private static String mib(long bytes) {
+    return bytes < 0 ? "n/a" : String.format(Locale.ROOT, "%.1f", bytes / 1048576.0);
   }
 
   private void write(List<Result> results) throws IOException {
@@ -433,7 +564,7 @@ public final class BenchCommand implements Callable<Integer> {
           }
         }
         t.add(found == null ? 0.0 : found.seconds());
-        b.add(found == null ? 0.0 : found.peakSavedBytes() / 1048576.0);
+        b.add(found == null ? 0.0 : Math.max(0, found.peakSavedBytes()) / 1048576.0);
       }
       time.put(m, t);
       memory.put(m, b);

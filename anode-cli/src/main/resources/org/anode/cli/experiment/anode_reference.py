@@ -8,10 +8,13 @@ lr 0.01): exactly what `anode bench` times. Two gradient methods:
   anode      torch.utils.checkpoint per block: keeps the block input, recomputes the block's
              N_t steps in backward and sweeps them once (ANODE, Gholami et al. 2019, Alg. 1)
 
-Prints the median step time (s) of `repeats` steps after `warmup`, one line per method, and the
-ratio anode / store-all. Runs with whatever torch is installed (Debian: apt install python3-torch).
+Prints the median step time (s) of `repeats` steps after `warmup`, the process's peak resident
+memory during them and the evaluations of f per step in the forward and the backward pass, one line
+per method, and the ratio anode / store-all; with --csv, machine-readable lines for `anode bench
+--reference`. Runs with whatever torch is installed (Debian: apt install python3-torch).
 
-  python3 benchmarks/reference/anode_reference.py --threads 2
+  ./anode bench --threads 2 --reference python3      # both, in one run (this file is its resource)
+  python3 anode-cli/src/main/resources/org/anode/cli/experiment/anode_reference.py --threads 2
 """
 
 import argparse
@@ -23,6 +26,10 @@ import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
 
 
+EVALUATIONS = {"forward": 0, "backward": 0}
+PHASE = ["forward"]
+
+
 class Field(nn.Module):
     def __init__(self, c):
         super().__init__()
@@ -30,7 +37,24 @@ class Field(nn.Module):
         self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
 
     def forward(self, z):
+        EVALUATIONS[PHASE[0]] += 1
         return self.conv2(torch.relu(self.conv1(z)))
+
+
+def peak_rss_bytes():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return -1
+
+
+def reset_peak_rss():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass  # the peak then covers the process so far
 
 
 class EulerBlock(nn.Module):
@@ -52,8 +76,12 @@ def run(method, args):
     opt = torch.optim.SGD(blocks.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     x = torch.rand(args.batch, args.channels, args.size, args.size) * 2 - 1
     times = []
+    reset_peak_rss()
     for i in range(args.warmup + args.repeats):
+        if i == args.warmup:
+            EVALUATIONS.update(forward=0, backward=0)
         t0 = time.perf_counter()
+        PHASE[0] = "forward"
         z = x
         for b in blocks:
             if method == "anode":
@@ -62,12 +90,15 @@ def run(method, args):
                 z = b(z)
         loss = z.mean()
         opt.zero_grad()
+        PHASE[0] = "backward"
         loss.backward()
         opt.step()
         loss.item()
         if i >= args.warmup:
             times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    n = args.repeats
+    return (statistics.median(times), peak_rss_bytes(),
+            EVALUATIONS["forward"] / n, EVALUATIONS["backward"] / n)
 
 
 def main():
@@ -81,15 +112,26 @@ def main():
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--methods", default="store-all,anode")
+    p.add_argument("--csv", action="store_true",
+                   help="print 'torch,VERSION' then 'method,seconds,peak_rss_bytes,f_fwd,f_bwd'")
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"mkldnn {torch.backends.mkldnn.is_available()}")
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if args.csv:
+        print(f"torch,{torch.__version__}", flush=True)
+    else:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+              f"mkldnn {torch.backends.mkldnn.is_available()}")
     res = {}
     for m in args.methods.split(","):
-        res[m] = run(m, args)
-        print(f"{m:10s} {res[m]:.3f} s")
-    if "store-all" in res and "anode" in res:
+        seconds, rss, fwd, bwd = run(m, args)
+        res[m] = seconds
+        if args.csv:
+            print(f"{m},{seconds:.6f},{rss},{fwd:.1f},{bwd:.1f}", flush=True)
+        else:
+            print(f"{m:10s} {seconds:.3f} s, peak RSS {rss / 2**20:.0f} MiB, "
+                  f"f per step {fwd:.0f} forward / {bwd:.0f} backward")
+    if "store-all" in res and "anode" in res and not args.csv:
         print(f"anode / store-all {res['anode'] / res['store-all']:.2f}")
 
 

@@ -2,6 +2,7 @@ package org.anode.autodiff;
 
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.anode.api.Tensor;
@@ -19,9 +20,33 @@ public final class MemoryMeter {
   private long peak;
   private long checkpointCurrent;
   private long checkpointPeak;
+  private final List<Limit> limits = new java.util.ArrayList<>();
+
+  /**
+   * An action run once, just before a newly retained tensor would take {@link #currentBytes()}
+   * above {@code bytes}; it may release tensors (a kept {@link Segment} giving way).
+   */
+  public record Limit(long bytes, Runnable action) {}
+
+  /** Watches {@code limit} until it fires or {@link #unwatch} removes it. */
+  public void watch(Limit limit) {
+    limits.add(limit);
+  }
+
+  /** Stops watching {@code limit} (no effect if it fired already). */
+  public void unwatch(Limit limit) {
+    limits.remove(limit);
+  }
 
   /** Counts {@code t} as kept alive by one more holder. */
   public void retain(Tensor t) {
+    if (!limits.isEmpty() && !refs.containsKey(t)) {
+      for (Limit l : List.copyOf(limits)) {
+        if (current + t.bytes() > l.bytes() && limits.remove(l)) {
+          l.action().run();
+        }
+      }
+    }
     if (refs.merge(t, 1, Integer::sum) == 1) {
       current += t.bytes();
       peak = Math.max(peak, current);

@@ -26,6 +26,7 @@ public final class Segment implements AutoCloseable {
   private final Variable start;
   private final Variable end;
   private final List<Tensor> owned;
+  private MemoryMeter.Limit limit;
   private boolean closed;
 
   private Segment(Tape tape, Variable start, Variable end, List<Tensor> owned) {
@@ -59,6 +60,24 @@ public final class Segment implements AutoCloseable {
       scope.close();
       throw e;
     }
+  }
+
+  /**
+   * Closes this segment as soon as anything else would raise the meter's current bytes above their
+   * level now: kept that long, the segment never raises the peak above what recomputing it in the
+   * backward pass would reach (there, everything saved before it is still alive and everything
+   * saved after it has been swept).
+   */
+  public void closeBeforeGrowth() {
+    if (closed) {
+      return;
+    }
+    MemoryMeter meter = tape.meter();
+    if (limit != null) {
+      meter.unwatch(limit);
+    }
+    limit = new MemoryMeter.Limit(meter.currentBytes(), this::close);
+    meter.watch(limit);
   }
 
   /** The value the body returned. */
@@ -100,6 +119,9 @@ public final class Segment implements AutoCloseable {
       return;
     }
     closed = true;
+    if (limit != null) {
+      tape.meter().unwatch(limit);
+    }
     tape.close();
     for (Tensor t : owned) {
       t.close();

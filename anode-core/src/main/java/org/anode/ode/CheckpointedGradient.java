@@ -21,12 +21,13 @@ import org.anode.nn.Recomputation;
  * estimates again ({@link Recomputation}).
  *
  * <p>The most recent block is kept recorded (by default, for fixed steps): its forward pass runs on
- * a {@link Segment} that stays alive until the next checkpointed block of the same tape starts, so
- * the last block of a network is swept directly instead of recomputed — the same saving as {@code
- * torch.utils.checkpoint.checkpoint_sequential} leaving its last segment unchecked. The peak does
- * not grow: at the end of the forward pass the tape holds the other blocks' inputs and one block's
- * steps, exactly what the backward pass of that block holds. Recomputation falls from L to L − 1
- * blocks. {@link #recomputingEveryBlock()} gives the paper's Algorithm 1 literally.
+ * a {@link Segment} that stays alive until anything else is saved on the tape or the next
+ * checkpointed block starts, so a block that ends the network (before a loss that saves nothing) is
+ * swept directly instead of recomputed — the saving of {@code
+ * torch.utils.checkpoint.checkpoint_sequential} leaving its last segment unchecked. The peak never
+ * grows: while the segment lives, the tape holds what the backward pass of that block would hold
+ * (see {@link Segment#closeBeforeGrowth()}). For a stack of L blocks recomputation falls from L to
+ * L − 1 blocks. {@link #recomputingEveryBlock()} gives the paper's Algorithm 1 literally.
  */
 public final class CheckpointedGradient implements GradientMethod {
   /** The kept segment of this thread's latest checkpointed block, if still open. */
@@ -122,6 +123,7 @@ public final class CheckpointedGradient implements GradientMethod {
               return grads;
             });
     OdeBlock.markCheckpoint(out, z0Value);
+    kept.closeBeforeGrowth();
     return out;
   }
 

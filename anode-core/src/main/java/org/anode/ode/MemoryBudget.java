@@ -28,9 +28,9 @@ import org.anode.nn.Recomputation;
  * </pre>
  *
  * The recomputation factor is the number of solver steps run per step of the forward solution: 1
- * for store-all, {@code 2 − N_last/Σ N_l} for ANODE (every block but the most recent is solved
- * twice; {@link CheckpointedGradient}), {@code 2 + extra(N, s)/N} for revolve. The measurements run
- * inside a {@link Recomputation}, so batch-norm statistics are untouched.
+ * for store-all, at most 2 for ANODE (less when the last block is kept recorded: {@link
+ * CheckpointedGradient}), {@code 2 + extra(N, s)/N} for revolve. The measurements run inside a
+ * {@link Recomputation}, so batch-norm statistics are untouched.
  */
 public final class MemoryBudget {
   private MemoryBudget() {}
@@ -90,7 +90,6 @@ public final class MemoryBudget {
     long anodeExtra = 0;
     long maxStep = 0;
     int maxSteps = 0;
-    long totalSteps = 0;
     try (TensorScope scope = TensorScope.open();
         Recomputation r = Recomputation.begin()) {
       // Probe: every block checkpointed, so the tape holds the ordinary layers' bytes plus the
@@ -115,7 +114,6 @@ public final class MemoryBudget {
         anodeExtra = Math.max(anodeExtra, n * step - z);
         maxStep = Math.max(maxStep, step);
         maxSteps = Math.max(maxSteps, n);
-        totalSteps += n;
       }
     } finally {
       for (int i = 0; i < blocks.size(); i++) {
@@ -124,8 +122,7 @@ public final class MemoryBudget {
     }
     List<Option> options = new ArrayList<>();
     options.add(new Option("store-all", ordinary + storeAll, 1.0));
-    double anodeFactor = 2.0 - (double) blocks.get(blocks.size() - 1).steps() / totalSteps;
-    options.add(new Option("anode", ordinary + sumZ + anodeExtra, anodeFactor));
+    options.add(new Option("anode", ordinary + sumZ + anodeExtra, 2.0));
     for (int s = Math.max(1, maxSteps - 1); s >= 1; s--) {
       double factor = 2.0 + (double) BinomialSchedule.extraSteps(maxSteps, s) / maxSteps;
       options.add(new Option("revolve:" + s, ordinary + sumZ + (s - 1) * maxZ + maxStep, factor));

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.anode.api.AbstractTensor;
 import org.anode.api.Backend;
@@ -94,6 +95,30 @@ class SegmentTest {
       // Only the output, which belongs to the caller's scope, is still open.
       assertEquals(openBefore + 1, AbstractTensor.openTensors());
       assertFalse(out.isClosed());
+    }
+    net.close();
+  }
+
+  @Test
+  void givesWayBeforeTheMeterGrows() {
+    Sequential net = net();
+    try (TensorScope outer = TensorScope.open()) {
+      Tensor x = new Rand(be, 7).nonZero(2, 3, 5, 5);
+      MemoryMeter meter = new MemoryMeter();
+      try (Tape tape = Tape.record(meter)) {
+        Segment seg = Segment.record(x, false, net::forward);
+        tape.closeWithTape(seg);
+        seg.closeBeforeGrowth();
+        long level = meter.currentBytes();
+        Variable y = Variable.leaf(seg.output());
+        Ops.sum(y, false); // saves nothing: the segment stays
+        assertTrue(seg.isOpen());
+        Ops.tanh(y); // saves its output: the segment is released first
+        assertFalse(seg.isOpen());
+        long tanhOut = 2 * 3 * 5 * 5 * 8;
+        assertEquals(tanhOut, meter.currentBytes());
+        assertEquals(level, meter.peakBytes(), "the peak is the segment's, not segment + tanh");
+      }
     }
     net.close();
   }

@@ -91,7 +91,8 @@ final class OdeNets {
       double loss;
       try (Tape tape = Tape.record(meter)) {
         Variable out = net.forward(in);
-        Variable l = Ops.sum(Ops.mul(out, Variable.constant(r)), false);
+        // Σ r ⊙ out saves r; with r == null the loss Σ out saves nothing.
+        Variable l = Ops.sum(r == null ? out : Ops.mul(out, Variable.constant(r)), false);
         loss = l.value().item();
         tape.backward(l);
       }

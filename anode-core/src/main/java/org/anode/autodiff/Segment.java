@@ -63,12 +63,13 @@ public final class Segment implements AutoCloseable {
   }
 
   /**
-   * Closes this segment as soon as anything else would raise the meter's current bytes above their
-   * level now: kept that long, the segment never raises the peak above what recomputing it in the
-   * backward pass would reach (there, everything saved before it is still alive and everything
-   * saved after it has been swept).
+   * Closes this segment just before anything else would take the meter past the highest of its
+   * current bytes and its peak so far. Kept that long, the segment never raises the peak above what
+   * recomputing it in the backward pass gives: every level the meter has reached in this forward
+   * pass is reached again there (a block's backward holds what was alive at the end of its forward:
+   * everything saved before it and its own steps), and so is the level now.
    */
-  public void closeBeforeGrowth() {
+  public void closeBeforeNewPeak() {
     if (closed) {
       return;
     }
@@ -76,7 +77,7 @@ public final class Segment implements AutoCloseable {
     if (limit != null) {
       meter.unwatch(limit);
     }
-    limit = new MemoryMeter.Limit(meter.currentBytes(), this::close);
+    limit = new MemoryMeter.Limit(Math.max(meter.currentBytes(), meter.peakBytes()), this::close);
     meter.watch(limit);
   }
 

@@ -21,13 +21,13 @@ import org.anode.nn.Recomputation;
  * estimates again ({@link Recomputation}).
  *
  * <p>The most recent block is kept recorded (by default, for fixed steps): its forward pass runs on
- * a {@link Segment} that stays alive until anything else is saved on the tape or the next
- * checkpointed block starts, so a block that ends the network (before a loss that saves nothing) is
- * swept directly instead of recomputed — the saving of {@code
- * torch.utils.checkpoint.checkpoint_sequential} leaving its last segment unchecked. The peak never
- * grows: while the segment lives, the tape holds what the backward pass of that block would hold
- * (see {@link Segment#closeBeforeGrowth()}). For a stack of L blocks recomputation falls from L to
- * L − 1 blocks. {@link #recomputingEveryBlock()} gives the paper's Algorithm 1 literally.
+ * a {@link Segment} that stays alive until something saved after it would take the tape's meter to
+ * a new peak, or the next checkpointed block starts. A block that ends the network is then swept
+ * directly instead of recomputed — the saving of {@code
+ * torch.utils.checkpoint.checkpoint_sequential} leaving its last segment unchecked — and the peak
+ * never exceeds that of recomputing every block ({@link Segment#closeBeforeNewPeak()}). For a stack
+ * of L blocks recomputation falls from L to L − 1 blocks. {@link #recomputingEveryBlock()} gives
+ * the paper's Algorithm 1 literally.
  */
 public final class CheckpointedGradient implements GradientMethod {
   /** The kept segment of this thread's latest checkpointed block, if still open. */
@@ -123,7 +123,7 @@ public final class CheckpointedGradient implements GradientMethod {
               return grads;
             });
     OdeBlock.markCheckpoint(out, z0Value);
-    kept.closeBeforeGrowth();
+    kept.closeBeforeNewPeak();
     return out;
   }
 

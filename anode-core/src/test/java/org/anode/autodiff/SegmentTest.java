@@ -108,7 +108,7 @@ class SegmentTest {
       try (Tape tape = Tape.record(meter)) {
         Segment seg = Segment.record(x, false, net::forward);
         tape.closeWithTape(seg);
-        seg.closeBeforeGrowth();
+        seg.closeBeforeNewPeak();
         long level = meter.currentBytes();
         Variable y = Variable.leaf(seg.output());
         Ops.sum(y, false); // saves nothing: the segment stays
@@ -118,6 +118,31 @@ class SegmentTest {
         long tanhOut = 2 * 3 * 5 * 5 * 8;
         assertEquals(tanhOut, meter.currentBytes());
         assertEquals(level, meter.peakBytes(), "the peak is the segment's, not segment + tanh");
+      }
+    }
+    net.close();
+  }
+
+  @Test
+  void staysBelowAPeakAlreadyReached() {
+    Sequential net = net();
+    try (TensorScope outer = TensorScope.open()) {
+      Tensor x = new Rand(be, 8).nonZero(2, 3, 5, 5);
+      Tensor big =
+          new Rand(be, 9).nonZero(4, 3, 5, 5, 2); // 4,800 B: segment 2,400 + 1,200 per tanh
+      MemoryMeter meter = new MemoryMeter();
+      meter.retain(big); // an earlier part of the pass reached this peak
+      meter.release(big);
+      try (Tape tape = Tape.record(meter)) {
+        Segment seg = Segment.record(x, false, net::forward);
+        tape.closeWithTape(seg);
+        seg.closeBeforeNewPeak();
+        Variable y = Variable.leaf(seg.output());
+        Ops.tanh(y); // segment + tanh output stay below the earlier peak
+        assertTrue(seg.isOpen());
+        Ops.tanh(Ops.tanh(y)); // two more outputs would pass it: the segment gives way
+        assertFalse(seg.isOpen());
+        assertEquals(big.bytes(), meter.peakBytes());
       }
     }
     net.close();

@@ -37,14 +37,12 @@ public final class Segment implements AutoCloseable {
   }
 
   /**
-   * Runs {@code body} from {@code input} on a new tape nested in the current one (sharing its
-   * meter). The output tensor belongs to the caller's scope; every other tensor made by the body
-   * belongs to the segment. With {@code inputGrad}, {@link #backward} returns the input's gradient.
+   * Runs {@code body} from {@code input} on a new tape nested in the innermost open one, recording
+   * or paused (sharing its meter) — so a backward function can record a recomputation. The output
+   * tensor belongs to the caller's scope; every other tensor made by the body belongs to the
+   * segment. With {@code inputGrad}, {@link #backward} returns the input's gradient.
    */
   public static Segment record(Tensor input, boolean inputGrad, UnaryOperator<Variable> body) {
-    if (Tape.current() == null) {
-      throw new IllegalStateException("Segment.record: no tape is recording");
-    }
     TensorScope scope = TensorScope.open();
     Tape tape = Tape.record();
     try {

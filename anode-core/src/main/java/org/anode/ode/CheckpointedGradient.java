@@ -156,17 +156,10 @@ public final class CheckpointedGradient implements GradientMethod {
       boolean needInputGrad) {
     try (TensorScope scope = TensorScope.open();
         Recomputation r = Recomputation.begin()) {
-      Variable start = needInputGrad ? Variable.leaf(z) : Variable.constant(z);
-      try (Tape inner = Tape.record()) {
-        Variable end = block.advance(start, grid, from, to);
-        inner.backward(end, gradOut);
-      }
-      if (!needInputGrad) {
-        return null;
-      }
-      Tensor g = scope.keep(start.grad().backend().copy(start.grad()));
-      start.zeroGrad();
-      return g;
+      Segment steps =
+          Segment.record(z, needInputGrad, start -> block.advance(start, grid, from, to));
+      Tensor g = steps.backward(gradOut);
+      return g == null ? null : scope.keep(g);
     }
   }
 

@@ -147,13 +147,4 @@ class SegmentTest {
     }
     net.close();
   }
-
-  @Test
-  void needsARecordingTape() {
-    Tensor x = be.zeros(org.anode.api.Shape.of(2), DType.FLOAT64);
-    IllegalStateException e =
-        assertThrows(IllegalStateException.class, () -> Segment.record(x, true, v -> v));
-    assertEquals("Segment.record: no tape is recording", e.getMessage());
-    x.close();
-  }
 }

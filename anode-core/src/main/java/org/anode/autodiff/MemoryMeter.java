@@ -1,5 +1,6 @@
 package org.anode.autodiff;
 
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -20,7 +21,7 @@ public final class MemoryMeter {
   private long peak;
   private long checkpointCurrent;
   private long checkpointPeak;
-  private final List<Limit> limits = new java.util.ArrayList<>();
+  private final List<Limit> limits = new ArrayList<>();
 
   /**
    * An action run once, just before a newly retained tensor would take {@link #currentBytes()}

@@ -63,67 +63,46 @@ public final class CheckpointedGradient implements GradientMethod {
       previous.close();
       MOST_RECENT.remove();
     }
+    Tensor z0Value = z0.value();
+    TimeGrid grid;
+    Tensor end;
+    Segment kept = null;
     if (keepMostRecent
         && Tape.current() != null
         && !Recomputation.active()
         && block.stepping() instanceof Stepping.Fixed
         && anyRequiresGrad(inputs)) {
-      return integrateKept(block, z0, inputs);
+      // Recorded on a segment that the backward sweeps directly if it is still open then.
+      grid = block.fixedGrid();
+      kept =
+          Segment.record(z0Value, z0.requiresGrad(), z -> block.advance(z, grid, 0, grid.steps()));
+      Tape.current().closeWithTape(kept);
+      MOST_RECENT.set(kept);
+      end = kept.output();
+    } else {
+      OdeBlock.Solution forward = block.solveUnrecorded(z0);
+      grid = forward.grid();
+      end = forward.end().value();
     }
-    OdeBlock.Solution forward = block.solveUnrecorded(z0);
-    TimeGrid grid = forward.grid();
-    Tensor z0Value = z0.value();
+    Segment steps = kept;
     Variable out =
         Ops.function(
-            forward.end().value(),
+            end,
             inputs,
             new Tensor[] {z0Value},
             (gradOut, needs) -> {
               Tensor[] grads = new Tensor[inputs.length];
               grads[0] =
-                  block.inBackward(
-                      () -> recomputeAndSweep(block, grid, z0Value, gradOut, needs[0]));
+                  steps != null && steps.isOpen()
+                      ? steps.backward(gradOut)
+                      : block.inBackward(
+                          () -> recomputeAndSweep(block, grid, z0Value, gradOut, needs[0]));
               return grads;
             });
     OdeBlock.markCheckpoint(out, z0Value);
-    return out;
-  }
-
-  /**
-   * The forward pass of the most recent block, recorded on a kept segment. Its backward sweeps the
-   * segment if it is still open, and recomputes the block as usual if a later block closed it.
-   */
-  private static Variable integrateKept(OdeBlock block, Variable z0, Variable[] inputs) {
-    TimeGrid grid = block.fixedGrid();
-    Tensor z0Value = z0.value();
-    Segment kept =
-        Segment.record(z0Value, z0.requiresGrad(), z -> block.advance(z, grid, 0, grid.steps()));
-    Tape.current().closeWithTape(kept);
-    MOST_RECENT.set(kept);
-    Variable out =
-        Ops.function(
-            kept.output(),
-            inputs,
-            new Tensor[] {z0Value},
-            (gradOut, needs) -> {
-              Tensor[] grads = new Tensor[inputs.length];
-              if (kept.isOpen()) {
-                grads[0] = kept.backward(gradOut);
-                if (MOST_RECENT.get() == kept) {
-                  MOST_RECENT.remove();
-                }
-                if (!needs[0]) {
-                  grads[0] = null;
-                }
-              } else {
-                grads[0] =
-                    block.inBackward(
-                        () -> recomputeAndSweep(block, grid, z0Value, gradOut, needs[0]));
-              }
-              return grads;
-            });
-    OdeBlock.markCheckpoint(out, z0Value);
-    kept.closeBeforeNewPeak();
+    if (kept != null) {
+      kept.closeBeforeNewPeak();
+    }
     return out;
   }
 

@@ -1,8 +1,10 @@
 package org.anode.api;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -95,8 +97,8 @@ public final class TensorScope implements AutoCloseable {
    * for results that outlive the scope without belonging to the enclosing one (a recorded segment
    * of a tape kept for a later backward sweep).
    */
-  public java.util.List<Tensor> detachAll() {
-    java.util.List<Tensor> out = new java.util.ArrayList<>(owned);
+  public List<Tensor> detachAll() {
+    List<Tensor> out = new ArrayList<>(owned);
     for (AbstractTensor t : owned) {
       t.scope = null;
     }

@@ -1,8 +1,7 @@
 package org.anode.backend.nd4j;
 
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.indexer.FloatIndexer;
-import org.nd4j.linalg.api.buffer.DataBuffer;
+import org.anode.api.DType;
+import org.anode.api.Shape;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -18,9 +17,7 @@ final class ChannelsLastWorkspace {
   private static final ThreadLocal<ChannelsLastWorkspace> CURRENT =
       ThreadLocal.withInitial(ChannelsLastWorkspace::new);
 
-  private FloatPointer memory;
-  private DataBuffer buffer;
-  private long capacity;
+  private Nd4jMemory.Block memory;
 
   private ChannelsLastWorkspace() {}
 
@@ -31,14 +28,13 @@ final class ChannelsLastWorkspace {
 
   private INDArray array(long[] nhwc) {
     long n = nhwc[0] * nhwc[1] * nhwc[2] * nhwc[3];
-    if (n > capacity) {
+    if (memory == null || memory.array().length() < n) {
       if (memory != null) {
-        memory.close();
+        memory.free();
       }
-      memory = new FloatPointer(n);
-      buffer = Nd4j.createBuffer(memory, DataType.FLOAT, n, FloatIndexer.create(memory));
-      capacity = n;
+      memory = Nd4jMemory.allocate(DType.FLOAT32, Shape.of(Math.toIntExact(n)));
     }
-    return Nd4j.create(buffer, nhwc, Nd4j.getStrides(nhwc, 'c'), 0, 'c', DataType.FLOAT);
+    return Nd4j.create(
+        memory.array().data(), nhwc, Nd4j.getStrides(nhwc, 'c'), 0, 'c', DataType.FLOAT);
   }
 }

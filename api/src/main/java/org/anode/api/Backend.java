@@ -152,8 +152,17 @@ public interface Backend {
 
   Tensor avgPool2dBackward(Tensor gradOut, Shape inputShape, Pool2dSpec spec);
 
-  /** Mean over H and W: {@code [N,C,H,W] → [N,C,1,1]}. */
-  Tensor globalAvgPool(Tensor x);
+  /**
+   * Mean over H and W: {@code [N,C,H,W] → [N,C,1,1]}. The default is {@link #mean} over axes 2 and
+   * 3, which every backend here runs as one native reduction.
+   */
+  default Tensor globalAvgPool(Tensor x) {
+    if (x.shape().rank() != 4) {
+      throw new IllegalArgumentException(
+          "globalAvgPool: input " + Checks.describe(x) + " must be rank 4 (NCHW)");
+    }
+    return mean(x, true, 2, 3);
+  }
 
   Tensor globalAvgPoolBackward(Tensor gradOut, Shape inputShape);
 

@@ -465,15 +465,6 @@ final class DjlBackend implements Backend {
   }
 
   @Override
-  public Tensor globalAvgPool(Tensor x) {
-    if (x.shape().rank() != 4) {
-      throw new IllegalArgumentException(
-          "globalAvgPool: input " + Checks.describe(x) + " must be rank 4 (NCHW)");
-    }
-    return mean(x, true, 2, 3);
-  }
-
-  @Override
   public Tensor globalAvgPoolBackward(Tensor gradOut, Shape inputShape) {
     Shape expected = Shape.of(inputShape.dim(0), inputShape.dim(1), 1, 1);
     Checks.gradientShape("globalAvgPoolBackward", gradOut, expected);

@@ -14,7 +14,6 @@ import org.anode.api.Tensor;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.api.ops.impl.reduce.floating.Mean;
@@ -43,7 +42,9 @@ import org.nd4j.nativeblas.NativeOpsHolder;
  * The anode kernels on ND4J 1.0.0-M2.1 (CPU). Convolutions and their gradients run in libnd4j's
  * {@code conv2d} / {@code conv2d_bp} (oneDNN where the {@code onednn-avx2} build is on the
  * classpath); channel groups are split into per-group native calls since libnd4j's {@code conv2d}
- * has no groups argument.
+ * has no groups argument. Large float32 convolutions keep their results channels-last, and
+ * elementwise ops keep that layout (see {@link Nd4jTensor}), which spares oneDNN's reorders around
+ * each convolution of a conv → ReLU → conv chain.
  *
  * <p>Every result is written by a native op into memory this backend allocated (see {@link
  * Nd4jMemory}): ND4J is never left to allocate a result, so closing a tensor frees its memory at
@@ -74,9 +75,14 @@ final class Nd4jBackend implements Backend {
 
   // ---- memory ---------------------------------------------------------------------------------
 
-  private INDArray arr(String op, Tensor t) {
+  private Nd4jTensor own(String op, Tensor t) {
     Checks.onBackend(op, this, t);
-    return ((Nd4jTensor) t).array();
+    return (Nd4jTensor) t;
+  }
+
+  /** {@code t}'s values as a C-ordered array of its shape (NCHW for rank 4). */
+  private INDArray arr(String op, Tensor t) {
+    return own(op, t).array();
   }
 
   private static DType dtypeOf(INDArray a) {
@@ -99,6 +105,22 @@ final class Nd4jBackend implements Backend {
     return new Nd4jTensor(this, b, shape, dtype);
   }
 
+  /**
+   * A new rank-4 tensor of NCHW {@code shape} kept channels-last: {@code fill} writes a C-ordered
+   * {@code [N, H, W, C]} array.
+   */
+  private Tensor createChannelsLast(
+      DType dtype, Shape shape, java.util.function.Consumer<INDArray> fill) {
+    Nd4jMemory.Block b = Nd4jMemory.allocate(dtype, Nd4jTensor.channelsLastShape(shape));
+    try {
+      fill.accept(b.array());
+    } catch (RuntimeException | Error e) {
+      b.free();
+      throw e;
+    }
+    return Nd4jTensor.channelsLast(this, b, shape, dtype);
+  }
+
   /** Scratch memory freed when the kernel returns. */
   private static final class Scratch implements AutoCloseable {
     private final List<Nd4jMemory.Block> blocks = new ArrayList<>();
@@ -116,6 +138,18 @@ final class Nd4jBackend implements Backend {
       }
       INDArray out = get(dtypeOf(a), shape);
       broadcastInto(a, out);
+      return out;
+    }
+
+    /** {@code t} as a C-ordered {@code [N, H, W, C]} array: its own, or a copy of its values. */
+    INDArray channelsLast(Nd4jTensor t) {
+      INDArray own = t.channelsLastOrNull();
+      if (own != null) {
+        return own;
+      }
+      INDArray nchw = t.array();
+      INDArray out = get(dtypeOf(nchw), Nd4jTensor.channelsLastShape(t.shape()));
+      out.assign(nchw.permute(0, 2, 3, 1));
       return out;
     }
 
@@ -186,11 +220,37 @@ final class Nd4jBackend implements Backend {
     void exec(INDArray a, INDArray b, INDArray out);
   }
 
+  /**
+   * An elementwise op of two operands. When either is kept channels-last and the other has the same
+   * shape or is a single value, the op runs in that layout and so does its result (an NCHW operand
+   * of the same shape is copied to it): elementwise ops do not care about the order of the values,
+   * and the layout stays what the next convolution reads.
+   */
   private Tensor binary(String op, Tensor a, Tensor b, PairOp f) {
-    INDArray x = arr(op, a);
-    INDArray y = arr(op, b);
+    Nd4jTensor ta = own(op, a);
+    Nd4jTensor tb = own(op, b);
     Shape out = Checks.broadcast(op, a, b);
+    boolean channelsLast = ta.channelsLastOrNull() != null || tb.channelsLastOrNull() != null;
+    if (channelsLast && fitsChannelsLast(a, out) && fitsChannelsLast(b, out)) {
+      return createChannelsLast(
+          a.dtype(),
+          out,
+          z -> {
+            try (Scratch s = new Scratch()) {
+              INDArray x = a.shape().equals(out) ? s.channelsLast(ta) : ta.array();
+              INDArray y = b.shape().equals(out) ? s.channelsLast(tb) : tb.array();
+              f.exec(x, y, z);
+            }
+          });
+    }
+    INDArray x = ta.array();
+    INDArray y = tb.array();
     return create(a.dtype(), out, z -> f.exec(x, y, z));
+  }
+
+  /** Whether an operand of {@code shape} can join a channels-last op with result {@code out}. */
+  private static boolean fitsChannelsLast(Tensor t, Shape out) {
+    return t.shape().equals(out) || t.shape().numel() == 1;
   }
 
   @Override
@@ -217,7 +277,12 @@ final class Nd4jBackend implements Backend {
     void exec(INDArray x, INDArray out);
   }
 
+  /** An elementwise op of one operand, in the operand's layout (see {@link #binary}). */
   private Tensor unary(String op, Tensor x, UnaryOp f) {
+    INDArray channelsLast = own(op, x).channelsLastOrNull();
+    if (channelsLast != null) {
+      return createChannelsLast(x.dtype(), x.shape(), z -> f.exec(channelsLast, z));
+    }
     INDArray a = arr(op, x);
     return create(x.dtype(), x.shape(), z -> f.exec(a, z));
   }
@@ -421,7 +486,7 @@ final class Nd4jBackend implements Backend {
         z -> Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(x, y).addOutputs(z).build()));
   }
 
-  private static int[] convArgs(Shape w, Conv2dSpec s) {
+  private static int[] convArgs(Shape w, Conv2dSpec s, boolean nhwc) {
     return new int[] {
       w.dim(2),
       w.dim(3),
@@ -432,16 +497,16 @@ final class Nd4jBackend implements Backend {
       s.dilationH(),
       s.dilationW(),
       0, // explicit padding
-      0, // NCHW
+      nhwc ? 1 : 0, // data format: NHWC or NCHW
       1 // weights [out, in, kH, kW]
     };
   }
 
   private void checkConv(String op, Tensor x, Tensor w, Tensor bias) {
-    arr(op, x);
-    arr(op, w);
+    own(op, x);
+    own(op, w);
     if (bias != null) {
-      arr(op, bias);
+      own(op, bias);
     }
     Checks.convolution(op, x, w, bias);
   }
@@ -450,12 +515,32 @@ final class Nd4jBackend implements Backend {
   public Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
     checkConv("conv2d", x, w, bias);
     Shape outShape = spec.outputShape(x.shape(), w.shape());
-    INDArray xa = arr("conv2d", x);
+    Nd4jTensor tx = own("conv2d", x);
     INDArray wa = arr("conv2d", w);
     INDArray ba = bias == null ? null : arr("conv2d", bias);
     int g = spec.groups();
+    if (channelsLastKernel(x.dtype(), spec)) {
+      INDArray xl = tx.channelsLastOrNull();
+      if (xl != null || outShape.numel() * x.dtype().byteSize() >= CHANNELS_LAST_MIN_BYTES) {
+        // oneDNN's direct kernel reads and writes NHWC. A channels-last input is read as it is; an
+        // NCHW one is reordered by oneDNN. The output stays channels-last: handed an NCHW output,
+        // oneDNN reorders it in a transpose that costs ~half a convolution.
+        INDArray xa = xl != null ? xl : tx.array();
+        return createChannelsLast(
+            x.dtype(),
+            outShape,
+            z -> {
+              if (xl != null) {
+                conv(xa, wa, ba, w.shape(), spec, true, z);
+              } else {
+                conv(xa, wa, ba, w.shape(), spec, false, z.permute(0, 3, 1, 2));
+              }
+            });
+      }
+    }
+    INDArray xa = tx.array();
     if (g == 1) {
-      return create(x.dtype(), outShape, z -> conv(xa, wa, ba, w.shape(), spec, z));
+      return create(x.dtype(), outShape, z -> conv(xa, wa, ba, w.shape(), spec, false, z));
     }
     int cin = x.shape().dim(1) / g;
     int cout = w.shape().dim(0) / g;
@@ -474,6 +559,7 @@ final class Nd4jBackend implements Backend {
                   ba == null ? null : s.copy(sliceView(ba, 0, i * cout, (i + 1) * cout)),
                   wg,
                   spec,
+                  false,
                   outs[i]);
             }
             concatInto(outs, 1, z);
@@ -481,36 +567,42 @@ final class Nd4jBackend implements Backend {
         });
   }
 
+  /**
+   * libnd4j's {@code conv2d}: {@code x} and {@code out} are {@code [N, H, W, C]} when {@code nhwc},
+   * else NCHW (possibly views with other strides, which oneDNN reads as they are).
+   */
   private static void conv(
-      INDArray x, INDArray w, INDArray b, Shape wShape, Conv2dSpec spec, INDArray out) {
+      INDArray x,
+      INDArray w,
+      INDArray b,
+      Shape wShape,
+      Conv2dSpec spec,
+      boolean nhwc,
+      INDArray out) {
     DynamicCustomOp.DynamicCustomOpsBuilder op =
-        DynamicCustomOp.builder("conv2d").addIntegerArguments(convArgs(wShape, spec));
+        DynamicCustomOp.builder("conv2d").addIntegerArguments(convArgs(wShape, spec, nhwc));
     op = b == null ? op.addInputs(x, w) : op.addInputs(x, w, b);
-    if (channelsLastOutput(out, spec)) {
-      // oneDNN's direct kernel writes NHWC; handed an NCHW output it reorders in a slow transpose.
-      // Given an NCHW view of NHWC memory it writes in place, and our own copy to NCHW is faster.
-      INDArray nhwc = ChannelsLastWorkspace.get(out.shape());
-      INDArray view = nhwc.permute(0, 3, 1, 2);
-      execConv(op.addOutputs(view).build(), spec);
-      out.assign(view);
-      return;
-    }
     execConv(op.addOutputs(out).build(), spec);
   }
 
   /**
-   * Outputs of at least this many bytes take the channels-last route of {@link #conv}. Measured on
-   * 2 AVX-512 cores (ND4J 1.0.0-M2.1 with oneDNN, float32, batch 32): the route's time over the
-   * direct one was 0.59–0.95 for every output of 4 MiB or more (3×3 at 64 channels and 32×32, 128
-   * and 16×16, stride 2, 1×1 convolutions) and 0.95–1.37 below it (16 channels at 32×32, 128 at
-   * 4×4), with identical results. {@code Nd4jConvolutionLayoutTest} checks the route's results.
+   * A float32 convolution whose output has at least this many bytes (or whose input is already
+   * channels-last) writes a channels-last result. Measured on 2 AVX-512 cores (ND4J 1.0.0-M2.1 with
+   * oneDNN, batch 32): an NHWC output took 0.59–0.95 of the time of an NCHW one for every output of
+   * 4 MiB or more (3×3 at 64 channels and 32×32, 128 and 16×16, stride 2, 1×1) and 0.95–1.37 below
+   * it (16 channels at 32×32, 128 at 4×4); an NHWC input saves oneDNN's reorder of it (1.5 ms of an
+   * 11 ms 3×3 convolution at 64 channels, 32×32, batch 32). The system property {@value
+   * #CHANNELS_LAST_PROPERTY} overrides it (0: every float32 convolution; tests use that).
    */
-  static final long CHANNELS_LAST_MIN_BYTES = 4L << 20;
+  static final long CHANNELS_LAST_MIN_BYTES =
+      Long.getLong(Nd4jBackend.CHANNELS_LAST_PROPERTY, 4L << 20);
 
-  private static boolean channelsLastOutput(INDArray out, Conv2dSpec spec) {
-    return out.dataType() == DataType.FLOAT
-        && out.rank() == 4
-        && out.length() * 4 >= CHANNELS_LAST_MIN_BYTES
+  static final String CHANNELS_LAST_PROPERTY = "anode.nd4j.channelsLastMinBytes";
+
+  /** Whether oneDNN's NHWC kernels serve this convolution: float32, not dilated, not grouped. */
+  private static boolean channelsLastKernel(DType dtype, Conv2dSpec spec) {
+    return dtype == DType.FLOAT32
+        && spec.groups() == 1
         && spec.dilationH() == 1
         && spec.dilationW() == 1;
   }
@@ -550,27 +642,39 @@ final class Nd4jBackend implements Backend {
     }
   }
 
-  /** libnd4j's {@code conv2d_bp} yields both gradients from one call. */
+  /**
+   * libnd4j's {@code conv2d_bp} yields both gradients from one call. When the input or the output
+   * gradient is kept channels-last, the call runs in NHWC (the other operand copied to it) and the
+   * input gradient is channels-last too: oneDNN reorders NHWC operands to its blocked layouts no
+   * slower than NCHW ones, while NCHW views of NHWC memory took it twice as long.
+   */
   @Override
   public Conv2dGradients conv2dBackward(
       Tensor x, Tensor w, Tensor gradOut, Conv2dSpec spec, boolean input, boolean weight) {
     checkConv("conv2dBackward", x, w, null);
-    arr("conv2dBackward", gradOut);
+    Nd4jTensor tg = own("conv2dBackward", gradOut);
     Checks.convolutionGradient("conv2dBackward", x.shape(), w, gradOut, spec);
-    INDArray xa = arr("conv2dBackward", x);
+    Nd4jTensor tx = own("conv2dBackward", x);
     INDArray wa = arr("conv2dBackward", w);
-    INDArray ga = arr("conv2dBackward", gradOut);
+    boolean nhwc =
+        channelsLastKernel(x.dtype(), spec)
+            && (tx.channelsLastOrNull() != null || tg.channelsLastOrNull() != null);
     DType dt = x.dtype();
     int g = spec.groups();
+    Shape gxShape = nhwc ? Nd4jTensor.channelsLastShape(x.shape()) : x.shape();
     // libnd4j always writes both gradients: the one not requested goes to scratch memory.
-    Nd4jMemory.Block gxBlock = input ? Nd4jMemory.allocate(dt, x.shape()) : null;
+    Nd4jMemory.Block gxBlock = input ? Nd4jMemory.allocate(dt, gxShape) : null;
     Nd4jMemory.Block gwBlock = weight ? Nd4jMemory.allocate(dt, w.shape()) : null;
     try (Scratch s = new Scratch()) {
-      INDArray gx = gxBlock != null ? gxBlock.array() : s.get(dt, x.shape());
+      INDArray gx = gxBlock != null ? gxBlock.array() : s.get(dt, gxShape);
       INDArray gw = gwBlock != null ? gwBlock.array() : s.get(dt, w.shape());
-      if (g == 1) {
-        convBp(xa, wa, ga, w.shape(), spec, gx, gw);
+      if (nhwc) {
+        convBp(s.channelsLast(tx), wa, s.channelsLast(tg), w.shape(), spec, true, gx, gw);
+      } else if (g == 1) {
+        convBp(tx.array(), wa, tg.array(), w.shape(), spec, false, gx, gw);
       } else {
+        INDArray xa = tx.array();
+        INDArray ga = tg.array();
         int cin = x.shape().dim(1) / g;
         int cout = w.shape().dim(0) / g;
         Shape wg = w.shape().with(0, cout);
@@ -585,6 +689,7 @@ final class Nd4jBackend implements Backend {
               s.copy(sliceView(ga, 1, i * cout, (i + 1) * cout)),
               wg,
               spec,
+              false,
               gxs[i],
               gws[i]);
         }
@@ -600,9 +705,15 @@ final class Nd4jBackend implements Backend {
       }
       throw e;
     }
+    Tensor gradInput = null;
+    if (gxBlock != null) {
+      gradInput =
+          nhwc
+              ? Nd4jTensor.channelsLast(this, gxBlock, x.shape(), dt)
+              : new Nd4jTensor(this, gxBlock, x.shape(), dt);
+    }
     return new Conv2dGradients(
-        gxBlock == null ? null : new Nd4jTensor(this, gxBlock, x.shape(), dt),
-        gwBlock == null ? null : new Nd4jTensor(this, gwBlock, w.shape(), dt));
+        gradInput, gwBlock == null ? null : new Nd4jTensor(this, gwBlock, w.shape(), dt));
   }
 
   private static void convBp(
@@ -611,13 +722,14 @@ final class Nd4jBackend implements Backend {
       INDArray gradOut,
       Shape wShape,
       Conv2dSpec spec,
+      boolean nhwc,
       INDArray gx,
       INDArray gw) {
     execConv(
         DynamicCustomOp.builder("conv2d_bp")
             .addInputs(x, w, gradOut)
             .addOutputs(gx, gw)
-            .addIntegerArguments(convArgs(wShape, spec))
+            .addIntegerArguments(convArgs(wShape, spec, nhwc))
             .build(),
         spec);
   }

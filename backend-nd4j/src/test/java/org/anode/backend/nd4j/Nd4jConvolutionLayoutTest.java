@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.SplittableRandom;
 import org.anode.api.Backend;
 import org.anode.api.Backends;
 import org.anode.api.Conv2dSpec;
@@ -24,27 +23,12 @@ import org.junit.jupiter.api.Test;
 class Nd4jConvolutionLayoutTest {
   final Backend be = Backends.get("nd4j");
 
-  /** Values in [-1, 1) that float32 holds exactly, so both precisions see the same input. */
   Tensor random(Shape shape, DType dtype, long seed) {
-    SplittableRandom r = new SplittableRandom(seed);
-    float[] f = new float[(int) shape.numel()];
-    double[] d = new double[f.length];
-    for (int i = 0; i < f.length; i++) {
-      f[i] = (float) r.nextDouble(-1, 1);
-      d[i] = f[i];
-    }
-    return dtype == DType.FLOAT32 ? be.fromArray(f, shape) : be.fromArray(d, shape);
+    return SamePrecisionInputs.random(be, shape, dtype, seed);
   }
 
   static double maxRelativeError(double[] expected, Tensor actual32) {
-    double[] actual = actual32.toDoubleArray();
-    double scale = 0;
-    double err = 0;
-    for (int i = 0; i < expected.length; i++) {
-      scale = Math.max(scale, Math.abs(expected[i]));
-      err = Math.max(err, Math.abs(expected[i] - actual[i]));
-    }
-    return err / scale;
+    return SamePrecisionInputs.maxRelativeError(expected, actual32.toDoubleArray());
   }
 
   void check(Shape x, Shape w, boolean bias, Conv2dSpec spec) {

@@ -164,6 +164,18 @@ public abstract class BackendConformanceSuite {
           be.greaterThan(ta, tb),
           dtype);
     }
+    // ReLU's mask: a value equal to the other operand, zero of either sign included, gives 0.
+    Tensor withZeros = tensor(new double[] {-1, 0, 0.5, 0, 2, -0.0}, Shape.of(2, 3), dtype);
+    close(
+        "greaterThan 0",
+        new double[] {0, 0, 1, 0, 1, 0},
+        be.greaterThan(withZeros, be.scalar(0.0, dtype)),
+        dtype);
+    close(
+        "greaterThan -0 (broadcast)",
+        new double[] {0, 0, 1, 0, 1, 0},
+        be.greaterThan(withZeros, tensor(new double[] {-0.0}, Shape.of(1, 1), dtype)),
+        dtype);
   }
 
   @ParameterizedTest

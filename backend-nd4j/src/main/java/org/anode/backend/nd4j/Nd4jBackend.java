@@ -337,9 +337,16 @@ final class Nd4jBackend implements Backend {
     return unary("tanh", x, (a, z) -> Nd4j.exec(new Tanh(a, z)));
   }
 
-  /** {@code a > b ⟺ a − b > 0} exactly in IEEE arithmetic (gradual underflow), inf−inf gives 0. */
+  /**
+   * {@code a > b ⟺ a − b > 0} exactly in IEEE arithmetic (gradual underflow), inf−inf gives 0.
+   * Against a single value (ReLU's mask compares with 0) it is one comparison pass instead.
+   */
   @Override
   public Tensor greaterThan(Tensor a, Tensor b) {
+    if (b.shape().numel() == 1 && Checks.broadcast("greaterThan", a, b).equals(a.shape())) {
+      double v = arr("greaterThan", b).getDouble(0);
+      return unary("greaterThan", a, (x, z) -> Nd4j.exec(new Step(x, z, v)));
+    }
     return binary(
         "greaterThan",
         a,

@@ -95,30 +95,24 @@ final class Nd4jBackend implements Backend {
 
   /** A new tensor of {@code shape} whose contents {@code fill} writes. */
   private Tensor create(DType dtype, Shape shape, java.util.function.Consumer<INDArray> fill) {
-    Nd4jMemory.Block b = Nd4jMemory.allocate(dtype, shape);
-    try {
-      fill.accept(b.array());
-    } catch (RuntimeException | Error e) {
-      b.free();
-      throw e;
-    }
-    return new Nd4jTensor(this, b, shape, dtype);
+    return create(dtype, shape, false, fill);
   }
 
   /**
-   * A new rank-4 tensor of NCHW {@code shape} kept channels-last: {@code fill} writes a C-ordered
-   * {@code [N, H, W, C]} array.
+   * A new tensor of {@code shape} whose contents {@code fill} writes: kept channels-last when
+   * {@code channelsLast} (rank 4; {@code fill} then writes a C-ordered {@code [N, H, W, C]} array).
    */
-  private Tensor createChannelsLast(
-      DType dtype, Shape shape, java.util.function.Consumer<INDArray> fill) {
-    Nd4jMemory.Block b = Nd4jMemory.allocate(dtype, Nd4jTensor.channelsLastShape(shape));
+  private Tensor create(
+      DType dtype, Shape shape, boolean channelsLast, java.util.function.Consumer<INDArray> fill) {
+    Nd4jMemory.Block b =
+        Nd4jMemory.allocate(dtype, channelsLast ? Nd4jTensor.channelsLastShape(shape) : shape);
     try {
       fill.accept(b.array());
     } catch (RuntimeException | Error e) {
       b.free();
       throw e;
     }
-    return Nd4jTensor.channelsLast(this, b, shape, dtype);
+    return new Nd4jTensor(this, b, shape, dtype, channelsLast);
   }
 
   /** Scratch memory freed when the kernel returns. */
@@ -232,9 +226,10 @@ final class Nd4jBackend implements Backend {
     Shape out = Checks.broadcast(op, a, b);
     boolean channelsLast = ta.channelsLastOrNull() != null || tb.channelsLastOrNull() != null;
     if (channelsLast && fitsChannelsLast(a, out) && fitsChannelsLast(b, out)) {
-      return createChannelsLast(
+      return create(
           a.dtype(),
           out,
+          true,
           z -> {
             try (Scratch s = new Scratch()) {
               INDArray x = a.shape().equals(out) ? s.channelsLast(ta) : ta.array();
@@ -281,7 +276,7 @@ final class Nd4jBackend implements Backend {
   private Tensor unary(String op, Tensor x, UnaryOp f) {
     INDArray channelsLast = own(op, x).channelsLastOrNull();
     if (channelsLast != null) {
-      return createChannelsLast(x.dtype(), x.shape(), z -> f.exec(channelsLast, z));
+      return create(x.dtype(), x.shape(), true, z -> f.exec(channelsLast, z));
     }
     INDArray a = arr(op, x);
     return create(x.dtype(), x.shape(), z -> f.exec(a, z));
@@ -533,9 +528,10 @@ final class Nd4jBackend implements Backend {
         // NCHW one is reordered by oneDNN. The output stays channels-last: handed an NCHW output,
         // oneDNN reorders it in a transpose that costs ~half a convolution.
         INDArray xa = xl != null ? xl : tx.array();
-        return createChannelsLast(
+        return create(
             x.dtype(),
             outShape,
+            true,
             z -> {
               if (xl != null) {
                 conv(xa, wa, ba, w.shape(), spec, true, z);
@@ -712,15 +708,9 @@ final class Nd4jBackend implements Backend {
       }
       throw e;
     }
-    Tensor gradInput = null;
-    if (gxBlock != null) {
-      gradInput =
-          nhwc
-              ? Nd4jTensor.channelsLast(this, gxBlock, x.shape(), dt)
-              : new Nd4jTensor(this, gxBlock, x.shape(), dt);
-    }
     return new Conv2dGradients(
-        gradInput, gwBlock == null ? null : new Nd4jTensor(this, gwBlock, w.shape(), dt));
+        gxBlock == null ? null : new Nd4jTensor(this, gxBlock, x.shape(), dt, nhwc),
+        gwBlock == null ? null : new Nd4jTensor(this, gwBlock, w.shape(), dt, false));
   }
 
   private static void convBp(

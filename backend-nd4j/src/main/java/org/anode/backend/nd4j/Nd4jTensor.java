@@ -27,23 +27,16 @@ final class Nd4jTensor extends AbstractTensor {
   private Nd4jMemory.Block block;
   private boolean channelsLast;
 
-  /** A tensor over {@code block}, a C-ordered array of {@code shape}. */
-  Nd4jTensor(Nd4jBackend backend, Nd4jMemory.Block block, Shape shape, DType dtype) {
-    this(backend, block, shape, dtype, false);
-  }
-
-  private Nd4jTensor(
+  /**
+   * A tensor of {@code shape} over {@code block}: a C-ordered array of {@code shape}, or of {@link
+   * #channelsLastShape} when {@code channelsLast}.
+   */
+  Nd4jTensor(
       Nd4jBackend backend, Nd4jMemory.Block block, Shape shape, DType dtype, boolean channelsLast) {
     super(shape, dtype);
     this.backend = backend;
     this.block = block;
     this.channelsLast = channelsLast;
-  }
-
-  /** A tensor of NCHW {@code shape} over {@code block}, a C-ordered {@code [N, H, W, C]} array. */
-  static Nd4jTensor channelsLast(
-      Nd4jBackend backend, Nd4jMemory.Block block, Shape shape, DType dtype) {
-    return new Nd4jTensor(backend, block, shape, dtype, true);
   }
 
   /** {@code [N, H, W, C]} for an NCHW {@code shape}. */

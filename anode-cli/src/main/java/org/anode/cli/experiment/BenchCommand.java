@@ -160,7 +160,25 @@ public final class BenchCommand implements Callable<Integer> {
       double forwardEvaluations,
       double backwardEvaluations,
       double timeRatio,
-      double bytesRatio) {}
+      double bytesRatio) {
+
+    /** This result with its time and saved-bytes ratios to {@code base}'s. */
+    Result relativeTo(Result base) {
+      return new Result(
+          backend,
+          solver,
+          steps,
+          method,
+          seconds,
+          peakSavedBytes,
+          predictedBytes,
+          peakRssBytes,
+          forwardEvaluations,
+          backwardEvaluations,
+          seconds / base.seconds,
+          (double) peakSavedBytes / base.peakSavedBytes);
+    }
+  }
 
   Module build(Backend be, String solver, int nt, String methodName) {
     ParameterFactory f = new ParameterFactory(be, DType.FLOAT32, 11);
@@ -209,18 +227,26 @@ public final class BenchCommand implements Callable<Integer> {
     }
   }
 
-  Result measure(Backend be, String solver, int nt, String methodName) throws IOException {
-    Module net = build(be, solver, nt, methodName);
-    Shape in = inputShape();
-    long predicted = -1;
-    if (!methodName.equals("adjoint")) {
+  /**
+   * {@link MemoryBudget}'s predicted peak bytes per method for this configuration (the adjoint has
+   * none); the same for every method, so asked once.
+   */
+  Map<String, Long> predictions(Backend be, String solver, int nt) {
+    Map<String, Long> out = new LinkedHashMap<>();
+    try (Module net = build(be, solver, nt, "store-all")) {
       for (MemoryBudget.Option o :
-          MemoryBudget.advise(net, be, in, DType.FLOAT32, Long.MAX_VALUE).considered()) {
-        if (o.method().equals(methodName)) {
-          predicted = o.predictedBytes();
-        }
+          MemoryBudget.advise(net, be, inputShape(), DType.FLOAT32, Long.MAX_VALUE).considered()) {
+        out.put(o.method(), o.predictedBytes());
       }
     }
+    return out;
+  }
+
+  /** Times one method; {@code predicted} is its predicted peak bytes, or -1. */
+  Result measure(Backend be, String solver, int nt, String methodName, long predicted)
+      throws IOException {
+    Module net = build(be, solver, nt, methodName);
+    Shape in = inputShape();
     SplittableRandom rng = new SplittableRandom(3);
     float[] x = new float[(int) in.numel()];
     for (int i = 0; i < x.length; i++) {
@@ -277,8 +303,8 @@ public final class BenchCommand implements Callable<Integer> {
         rssPeak,
         fwd,
         bwd,
-        1,
-        1);
+        Double.NaN,
+        Double.NaN);
   }
 
   @Override
@@ -325,29 +351,16 @@ public final class BenchCommand implements Callable<Integer> {
       Backend be = Backends.get(name);
       for (String solver : solvers) {
         for (int nt : steps) {
+          Map<String, Long> predicted = predictions(be, solver, nt);
           Result base = null;
           for (String m : methods) {
-            Result r = measure(be, solver, nt, m);
+            Result r = measure(be, solver, nt, m, predicted.getOrDefault(m, -1L));
             if (m.equals("store-all")) {
               base = r;
             }
-            double tr = base == null ? Double.NaN : r.seconds() / base.seconds();
-            double br =
-                base == null ? Double.NaN : (double) r.peakSavedBytes() / base.peakSavedBytes();
-            r =
-                new Result(
-                    r.backend(),
-                    r.solver(),
-                    r.steps(),
-                    r.method(),
-                    r.seconds(),
-                    r.peakSavedBytes(),
-                    r.predictedBytes(),
-                    r.peakRssBytes(),
-                    r.forwardEvaluations(),
-                    r.backwardEvaluations(),
-                    tr,
-                    br);
+            if (base != null) {
+              r = r.relativeTo(base);
+            }
             results.add(r);
             printRow(r);
           }

@@ -6,7 +6,6 @@ import com.google.inject.Key;
 import com.google.inject.name.Names;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.Callable;
 import org.anode.api.Backend;
 import org.anode.api.DType;
@@ -143,10 +142,8 @@ public final class TrainCommand implements Callable<Integer> {
     System.out.println(
         "epoch  lr        train loss  train acc  test loss  test acc  time (s)  img/s");
     try {
-      List<EpochMetrics> done = new java.util.ArrayList<>();
       for (int e = first; e < epochs; e++) {
         EpochMetrics m = trainer.fit(trainLoader, testLoader, e, e + 1).get(0);
-        done.add(m);
         System.out.printf(
             "%5d  %-8.2g  %10.4f  %8.2f%%  %9.4f  %7.2f%%  %8.1f  %5.0f%n",
             m.epoch(),

@@ -2,45 +2,29 @@ package org.anode.cli;
 
 import java.util.Locale;
 import java.util.function.Supplier;
-import org.anode.ode.AdjointGradient;
-import org.anode.ode.CheckpointedGradient;
 import org.anode.ode.DormandPrince5;
 import org.anode.ode.Euler;
 import org.anode.ode.GradientMethod;
 import org.anode.ode.Heun;
-import org.anode.ode.RevolveGradient;
 import org.anode.ode.RungeKutta2;
 import org.anode.ode.RungeKutta4;
 import org.anode.ode.Solver;
-import org.anode.ode.StoreAllGradient;
 
 /** Parses the names of gradient methods and solvers used on the command line. */
 public final class Choices {
   private Choices() {}
 
-  /** {@code anode}, {@code store-all}, {@code revolve:S} or {@code adjoint}. */
+  /**
+   * {@code anode}, {@code store-all}, {@code revolve:S} or {@code adjoint} ({@link
+   * GradientMethod#named}); a fresh method for every block. The name is checked at once.
+   */
   public static Supplier<GradientMethod> method(String name) {
-    String n = name.trim().toLowerCase(Locale.ROOT);
-    if (n.equals("anode")) {
-      return CheckpointedGradient::new;
+    try {
+      GradientMethod.named(name);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--method: " + e.getMessage(), e);
     }
-    if (n.equals("store-all")) {
-      return StoreAllGradient::new;
-    }
-    if (n.equals("adjoint")) {
-      return AdjointGradient::new;
-    }
-    if (n.startsWith("revolve:")) {
-      int s;
-      try {
-        s = Integer.parseInt(n.substring("revolve:".length()));
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("--method revolve:S needs an integer S, got " + name);
-      }
-      return () -> new RevolveGradient(s);
-    }
-    throw new IllegalArgumentException(
-        "--method must be anode, store-all, revolve:S or adjoint, got '" + name + "'");
+    return () -> GradientMethod.named(name);
   }
 
   /** {@code euler}, {@code rk2}, {@code heun}, {@code rk4} or {@code dopri5}. */

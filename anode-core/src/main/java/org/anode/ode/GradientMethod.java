@@ -1,5 +1,6 @@
 package org.anode.ode;
 
+import java.util.Locale;
 import org.anode.autodiff.Variable;
 
 /**
@@ -25,4 +26,32 @@ public interface GradientMethod {
 
   /** Short name, such as {@code "anode"}. */
   String name();
+
+  /**
+   * A new method by the name {@link #name()} gives it: {@code anode}, {@code store-all}, {@code
+   * revolve:S} (S snapshots) or {@code adjoint}; case and surrounding spaces are ignored.
+   */
+  static GradientMethod named(String name) {
+    String n = name.trim().toLowerCase(Locale.ROOT);
+    switch (n) {
+      case "anode":
+        return new CheckpointedGradient();
+      case "store-all":
+        return new StoreAllGradient();
+      case "adjoint":
+        return new AdjointGradient();
+      default:
+        break;
+    }
+    if (n.startsWith("revolve:")) {
+      try {
+        return new RevolveGradient(Integer.parseInt(n.substring("revolve:".length())));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(
+            "gradient method revolve:S needs an integer S, got " + name);
+      }
+    }
+    throw new IllegalArgumentException(
+        "gradient method must be anode, store-all, revolve:S or adjoint, got '" + name + "'");
+  }
 }

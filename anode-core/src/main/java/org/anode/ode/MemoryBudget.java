@@ -45,7 +45,7 @@ public final class MemoryBudget {
     /** Sets the chosen method on every ODE block of {@code model}. */
     public void apply(Module model) {
       for (OdeBlock b : blocks(model)) {
-        b.setMethod(create(method));
+        b.setMethod(GradientMethod.named(method));
       }
     }
   }
@@ -62,16 +62,6 @@ public final class MemoryBudget {
       out.add(b);
     }
     m.children().values().forEach(c -> collect(c, out));
-  }
-
-  private static GradientMethod create(String name) {
-    if (name.equals("store-all")) {
-      return new StoreAllGradient();
-    }
-    if (name.equals("anode")) {
-      return new CheckpointedGradient();
-    }
-    return new RevolveGradient(Integer.parseInt(name.substring("revolve:".length())));
   }
 
   /** Chooses for {@code model} on inputs of {@code inputShape} within {@code budgetBytes}. */

@@ -1,19 +1,12 @@
 package org.anode.data;
 
-import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
-import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
 
 /**
  * The official CIFAR binary format (https://www.cs.toronto.edu/~kriz/cifar.html): CIFAR-10 files
@@ -150,33 +143,19 @@ public final class CifarBinary {
       Path path, Variant variant, boolean train, boolean namesOnly) throws IOException {
     List<String> wanted = variant.files(train);
     Map<String, byte[]> out = new LinkedHashMap<>();
-    if (Files.isDirectory(path)) {
-      try (Stream<Path> walk = Files.walk(path)) {
-        for (Path p : (Iterable<Path>) walk::iterator) {
-          String name = p.getFileName().toString();
-          if (wanted.contains(name) && !out.containsKey(name)) {
-            out.put(name, namesOnly ? new byte[0] : Files.readAllBytes(p));
-          }
-        }
-      }
-      return out;
-    }
-    try (InputStream in = new BufferedInputStream(Files.newInputStream(path));
-        TarArchiveInputStream tar = new TarArchiveInputStream(new GzipCompressorInputStream(in))) {
-      TarArchiveEntry e;
-      while ((e = tar.getNextEntry()) != null) {
-        String name = Path.of(e.getName()).getFileName().toString();
-        if (e.isFile() && wanted.contains(name) && !out.containsKey(name)) {
-          if (namesOnly) {
-            out.put(name, new byte[0]);
-          } else {
-            ByteArrayOutputStream buf = new ByteArrayOutputStream((int) Math.max(0, e.getSize()));
-            tar.transferTo(buf);
-            out.put(name, buf.toByteArray());
-          }
-        }
-      }
+    try {
+      ArchiveFiles.forEach(
+          path,
+          (entry, contents) -> {
+            String name = entry.substring(entry.lastIndexOf('/') + 1);
+            if (wanted.contains(name) && !out.containsKey(name)) {
+              out.put(name, namesOnly ? new byte[0] : contents.read());
+            }
+          });
     } catch (IOException e) {
+      if (Files.isDirectory(path)) {
+        throw e;
+      }
       throw new IOException(path + ": not a readable .tar.gz (" + e.getMessage() + ")", e);
     }
     return out;

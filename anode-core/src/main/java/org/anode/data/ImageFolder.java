@@ -1,12 +1,8 @@
 package org.anode.data;
 
 import java.awt.image.BufferedImage;
-import java.io.BufferedInputStream;
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -14,11 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeSet;
-import java.util.stream.Stream;
 import javax.imageio.ImageIO;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
-import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
 
 /**
  * Images in one folder per class ({@code .../<split>/<class>/<name>.jpg|png}), in a directory or
@@ -73,14 +65,14 @@ public final class ImageFolder {
     byte[] pixels = new byte[items.size() * per];
     int[] labels = new int[items.size()];
     int[] decoded = {0};
-    read(
+    ArchiveFiles.forEach(
         path,
         (name, bytes) -> {
           Integer i = position.get(name);
           if (i == null) {
             return;
           }
-          decode(path, name, bytes.get(), pixels, i * per, height, width);
+          decode(path, name, bytes.read(), pixels, i * per, height, width);
           labels[i] = selected.get(i).label();
           decoded[0]++;
         });
@@ -99,7 +91,7 @@ public final class ImageFolder {
   /** Image names by class for one split. */
   private static Map<String, List<String>> list(Path path, String split) throws IOException {
     Map<String, List<String>> out = new HashMap<>();
-    read(
+    ArchiveFiles.forEach(
         path,
         (name, bytes) -> {
           String[] parts = name.split("/");
@@ -108,45 +100,6 @@ public final class ImageFolder {
           }
         });
     return out;
-  }
-
-  private interface Visitor {
-    void visit(String name, IoSupplier bytes) throws IOException;
-  }
-
-  private interface IoSupplier {
-    byte[] get() throws IOException;
-  }
-
-  /** Visits every file of a folder or a .tar.gz with its '/'-separated name. */
-  private static void read(Path path, Visitor v) throws IOException {
-    if (Files.isDirectory(path)) {
-      try (Stream<Path> walk = Files.walk(path)) {
-        for (Path p : (Iterable<Path>) walk::iterator) {
-          if (Files.isRegularFile(p)) {
-            String name = path.relativize(p).toString().replace('\\', '/');
-            v.visit(name, () -> Files.readAllBytes(p));
-          }
-        }
-      }
-      return;
-    }
-    try (InputStream in = new BufferedInputStream(Files.newInputStream(path));
-        TarArchiveInputStream tar = new TarArchiveInputStream(new GzipCompressorInputStream(in))) {
-      TarArchiveEntry e;
-      while ((e = tar.getNextEntry()) != null) {
-        if (!e.isFile()) {
-          continue;
-        }
-        v.visit(
-            e.getName(),
-            () -> {
-              ByteArrayOutputStream buf = new ByteArrayOutputStream();
-              tar.transferTo(buf);
-              return buf.toByteArray();
-            });
-      }
-    }
   }
 
   private static void decode(

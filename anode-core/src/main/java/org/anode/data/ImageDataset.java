@@ -114,10 +114,14 @@ public final class ImageDataset {
 
   /**
    * A seeded sample of {@code n} images balanced across classes (⌊n/K⌋ or ⌈n/K⌉ of each), never
-   * just the first n — image folders are sorted by class. The whole set when {@code n ≥ size()}.
+   * just the first n — image folders are sorted by class. The whole set when {@code n} is 0 (the
+   * command line's "no limit") or at least {@code size()}.
    */
   public ImageDataset sample(int n, long seed) {
-    if (n >= size()) {
+    if (n < 0) {
+      throw new IllegalArgumentException("ImageDataset.sample: negative sample size " + n);
+    }
+    if (n == 0 || n >= size()) {
       return this;
     }
     return subset(balancedIndices(labels, classes(), n, seed));

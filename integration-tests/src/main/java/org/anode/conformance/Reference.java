@@ -101,9 +101,9 @@ public final class Reference {
       for (int c = 0; c < cols; c++) {
         sum += Math.exp(x[r * cols + c] - max);
       }
-      double lse = max + Math.log(sum);
+      double logSum = Math.log(sum); // (x − max) − log Σ: max + log Σ would round log Σ away
       for (int c = 0; c < cols; c++) {
-        y[r * cols + c] = x[r * cols + c] - lse;
+        y[r * cols + c] = (x[r * cols + c] - max) - logSum;
       }
     }
     return y;

@@ -18,6 +18,7 @@ import org.anode.api.DType;
 import org.anode.api.Pool2dSpec;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
+import org.anode.api.TensorScope;
 
 /**
  * The anode kernels on DJL 0.36 with the PyTorch engine (libtorch 2.7.1). Convolution and pooling
@@ -31,6 +32,7 @@ import org.anode.api.Tensor;
 final class DjlBackend implements Backend {
   private final NDManager manager;
   private final int threads;
+  private final boolean widenFloat32Convolutions;
 
   DjlBackend(BackendOptions options) {
     this.manager = NDManager.newBaseManager("PyTorch");
@@ -39,6 +41,20 @@ final class DjlBackend implements Backend {
     }
     JniUtils.setGradMode(false);
     this.threads = JniUtils.getNumThreads();
+    this.widenFloat32Convolutions = Float32Convolutions.mustWiden(manager);
+  }
+
+  /** Whether a convolution on {@code dtype} runs in float64 ({@link Float32Convolutions}). */
+  private boolean widened(DType dtype) {
+    return dtype == DType.FLOAT32 && widenFloat32Convolutions;
+  }
+
+  private Tensor float32(Tensor t) {
+    return t == null ? null : cast(t, DType.FLOAT32);
+  }
+
+  private Tensor float64(Tensor t) {
+    return t == null ? null : cast(t, DType.FLOAT64);
   }
 
   @Override
@@ -76,6 +92,15 @@ final class DjlBackend implements Backend {
 
   /** Takes ownership of {@code a}, a new array that nothing else will close. */
   Tensor wrap(NDArray a) {
+    return wrap(a, null);
+  }
+
+  /**
+   * Takes ownership of {@code a}; {@code keepAlive} (may be null) is an object whose memory {@code
+   * a} reads, held as long as the tensor: DJL arrays created from Java data read a direct buffer
+   * that is freed when its array object is collected, and views of them do not keep it.
+   */
+  Tensor wrap(NDArray a, Object keepAlive) {
     DType dtype =
         switch (a.getDataType()) {
           case FLOAT32 -> DType.FLOAT32;
@@ -85,7 +110,7 @@ final class DjlBackend implements Backend {
             throw new IllegalStateException("djl: unexpected result type " + a.getDataType());
           }
         };
-    return new DjlTensor(this, a, anode(a.getShape()), dtype);
+    return new DjlTensor(this, a, anode(a.getShape()), dtype, keepAlive);
   }
 
   NDManager manager() {
@@ -94,16 +119,28 @@ final class DjlBackend implements Backend {
 
   // ---- creation -------------------------------------------------------------------------------
 
+  /**
+   * DJL's {@code create} wraps a direct Java buffer without copying ({@code from_blob}); libtorch
+   * then does not own the memory, and any alias of it (a same-dtype cast, a view) reads freed
+   * memory once the creating array is collected. One copy into libtorch's own storage makes every
+   * later alias safe: libtorch counts references to its storage.
+   */
+  private Tensor owned(NDArray fromJava) {
+    try (fromJava) {
+      return wrap(fromJava.duplicate());
+    }
+  }
+
   @Override
   public Tensor fromArray(float[] data, Shape shape) {
     Checks.dataLength("fromArray", data.length, shape);
-    return wrap(manager.create(data, dj(shape)));
+    return owned(manager.create(data, dj(shape)));
   }
 
   @Override
   public Tensor fromArray(double[] data, Shape shape) {
     Checks.dataLength("fromArray", data.length, shape);
-    return wrap(manager.create(data, dj(shape)));
+    return owned(manager.create(data, dj(shape)));
   }
 
   @Override
@@ -118,7 +155,9 @@ final class DjlBackend implements Backend {
 
   @Override
   public Tensor cast(Tensor x, DType dtype) {
-    return wrap(arr("cast", x).toType(dj(dtype), true));
+    NDArray a = arr("cast", x);
+    // libtorch's to(dtype) returns the same tensor when the dtype does not change: copy instead.
+    return wrap(dtype == x.dtype() ? a.duplicate() : a.toType(dj(dtype), true));
   }
 
   // ---- elementwise ----------------------------------------------------------------------------
@@ -284,7 +323,7 @@ final class DjlBackend implements Backend {
   @Override
   public Tensor reshape(Tensor x, Shape shape) {
     Checks.reshape(x, shape);
-    return wrap(arr("reshape", x).reshape(dj(shape)));
+    return wrap(arr("reshape", x).reshape(dj(shape)), ((DjlTensor) x).keepAlive());
   }
 
   @Override
@@ -356,6 +395,10 @@ final class DjlBackend implements Backend {
   public Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
     checkConv("conv2d", x, w, bias);
     spec.outputShape(x.shape(), w.shape());
+    if (widened(x.dtype())) {
+      return TensorScope.keepResult(
+          () -> float32(conv2d(float64(x), float64(w), float64(bias), spec)));
+    }
     return wrap(
         conv(arr("conv2d", x), arr("conv2d", w), bias == null ? null : arr("conv2d", bias), spec));
   }
@@ -383,6 +426,15 @@ final class DjlBackend implements Backend {
       Tensor x, Tensor w, Tensor gradOut, Conv2dSpec spec, boolean input, boolean weight) {
     checkConv("conv2dBackward", x, w, null);
     Checks.convolutionGradient("conv2dBackward", x.shape(), w, gradOut, spec);
+    if (widened(x.dtype())) {
+      try (TensorScope scope = TensorScope.open()) {
+        Conv2dGradients d =
+            conv2dBackward(float64(x), float64(w), float64(gradOut), spec, input, weight);
+        Tensor gx = d.input() == null ? null : scope.keep(float32(d.input()));
+        Tensor gw = d.weight() == null ? null : scope.keep(float32(d.weight()));
+        return new Conv2dGradients(gx, gw);
+      }
+    }
     NDArray g = arr("conv2dBackward", gradOut);
     try (Grad gx = new Grad(arr("conv2dBackward", x), input);
         Grad gw = new Grad(arr("conv2dBackward", w), weight);

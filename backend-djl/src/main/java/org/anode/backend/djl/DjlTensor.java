@@ -10,11 +10,18 @@ import org.anode.api.Shape;
 final class DjlTensor extends AbstractTensor {
   private final DjlBackend backend;
   private final NDArray array;
+  private final Object keepAlive;
 
-  DjlTensor(DjlBackend backend, NDArray array, Shape shape, DType dtype) {
+  DjlTensor(DjlBackend backend, NDArray array, Shape shape, DType dtype, Object keepAlive) {
     super(shape, dtype);
     this.backend = backend;
     this.array = array;
+    this.keepAlive = keepAlive;
+  }
+
+  /** What the array's memory depends on besides libtorch's own storage (null when nothing). */
+  Object keepAlive() {
+    return keepAlive;
   }
 
   NDArray array() {

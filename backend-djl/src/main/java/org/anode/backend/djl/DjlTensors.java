@@ -38,7 +38,8 @@ public final class DjlTensors {
               + array.getManager().getEngine().getEngineName()
               + ", anode's DJL backend runs PyTorch");
     }
-    return backend().wrap(array.stopGradient());
+    // The alias does not keep a Java-created array's buffer alive; the tensor holds the array.
+    return backend().wrap(array.stopGradient(), array);
   }
 
   /**

@@ -11,6 +11,7 @@ import org.anode.api.DType;
 import org.anode.api.Pool2dSpec;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
+import org.anode.api.TensorScope;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
@@ -801,19 +802,19 @@ final class Nd4jBackend implements Backend {
         });
   }
 
+  /**
+   * {@code x − max − log Σ exp(x − max)} along {@code axis}, composed here because libnd4j's {@code
+   * log_softmax} takes the log of the softmax: a logit 115 below the largest gives −∞ in float32
+   * where the true value is finite.
+   */
   @Override
   public Tensor logSoftmax(Tensor x, int axis) {
-    INDArray a = arr("logSoftmax", x);
+    arr("logSoftmax", x);
     int ax = x.shape().normalizeAxis(axis);
-    return create(
-        x.dtype(),
-        x.shape(),
-        z ->
-            Nd4j.exec(
-                DynamicCustomOp.builder("log_softmax")
-                    .addInputs(a)
-                    .addOutputs(z)
-                    .addIntegerArguments(ax)
-                    .build()));
+    return TensorScope.keepResult(
+        () -> {
+          Tensor shifted = sub(x, max(x, true, ax));
+          return sub(shifted, log(sum(exp(shifted), true, ax)));
+        });
   }
 }

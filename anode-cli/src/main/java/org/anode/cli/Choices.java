@@ -43,13 +43,20 @@ public final class Choices {
 
   /** Comma-separated stage depths, such as {@code 1,1,1,1}. */
   static int[] depths(String s) {
-    String[] parts = s.split(",");
-    if (parts.length != 4) {
-      throw new IllegalArgumentException("--depths needs 4 comma-separated numbers, got " + s);
+    String[] parts = s.split(",", -1);
+    int[] d = new int[parts.length];
+    try {
+      for (int i = 0; i < parts.length; i++) {
+        d[i] = Integer.parseInt(parts[i].trim());
+      }
+    } catch (NumberFormatException e) {
+      d = null;
     }
-    int[] d = new int[4];
-    for (int i = 0; i < 4; i++) {
-      d[i] = Integer.parseInt(parts[i].trim());
+    if (d == null || d.length != 4 || java.util.Arrays.stream(d).anyMatch(x -> x < 1)) {
+      throw new IllegalArgumentException(
+          "--depths needs 4 comma-separated whole numbers ≥ 1 (ODE blocks per stage), got '"
+              + s
+              + "'");
     }
     return d;
   }

@@ -5,6 +5,7 @@ import com.google.inject.Injector;
 import com.google.inject.Key;
 import com.google.inject.name.Names;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.anode.api.Backend;
 import org.anode.api.DType;
@@ -36,6 +37,7 @@ public final class EvalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    model.validate();
     TrainCommand defaults = new TrainCommand();
     defaults.optimizer = "sgd";
     defaults.schedule = "constant";
@@ -43,7 +45,24 @@ public final class EvalCommand implements Callable<Integer> {
     Backend be = injector.getInstance(Backend.class);
     Module net = injector.getInstance(Module.class);
     try (TensorScope scope = TensorScope.open()) {
-      net.loadStateDict(Checkpoint.load(checkpoint, be).model());
+      Checkpoint c = Checkpoint.load(checkpoint, be);
+      Map<String, String> ours = model.describe();
+      for (String key : Trainer.IDENTITY) {
+        String theirs = c.config().get(key);
+        if (theirs != null && ours.containsKey(key) && !theirs.equals(ours.get(key))) {
+          throw new IllegalArgumentException(
+              checkpoint
+                  + " was written with "
+                  + key
+                  + " "
+                  + theirs
+                  + ", this evaluation has "
+                  + key
+                  + " "
+                  + ours.get(key));
+        }
+      }
+      net.loadStateDict(c.model());
     }
     DataLoader testLoader = injector.getInstance(Key.get(DataLoader.class, Names.named("test")));
     ImageDataset test = testLoader.data();
@@ -58,6 +77,11 @@ public final class EvalCommand implements Callable<Integer> {
             .evaluate(testLoader);
     System.out.printf(
         "test loss %.4f, test accuracy %.2f%% on %,d images%n", r[0], 100 * r[1], test.size());
+    if (!Double.isFinite(r[0])) {
+      System.err.println(
+          "anode: the test loss of " + checkpoint + " is " + r[0] + ": the model is not usable");
+      return 3;
+    }
     return 0;
   }
 }

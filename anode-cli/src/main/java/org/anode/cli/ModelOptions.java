@@ -19,7 +19,7 @@ public final class ModelOptions {
 
   @Option(
       names = "--data",
-      defaultValue = "data",
+      defaultValue = ModelOptions.DEFAULT_DATA,
       description =
           "Folder or archive with the CIFAR binary version, or an image-folder archive (<split>/<class>/*.jpg); downloaded into the folder when missing (default: ${DEFAULT-VALUE})")
   Path data;
@@ -83,6 +83,54 @@ public final class ModelOptions {
       description = "Seed of weights, sampling, order and augmentation (default: ${DEFAULT-VALUE})")
   long seed;
 
-  @Option(names = "--float64", description = "Train in float64 instead of float32")
+  @Option(names = "--float64", description = "Compute in float64 instead of float32")
   boolean float64;
+
+  /** Whether {@code --data} was given (only the default folder is downloaded into). */
+  boolean dataGiven() {
+    return !data.equals(Path.of(DEFAULT_DATA));
+  }
+
+  static final String DEFAULT_DATA = "data";
+
+  /** Checks every numeric option's range and the names; throws naming the option at fault. */
+  void validate() {
+    OptionChecks.atLeast("--nt", nt, 1);
+    OptionChecks.positiveFinite("--width", width);
+    Choices.depths(depths);
+    OptionChecks.atLeast("--threads", threads, 0);
+    OptionChecks.atLeast("--test-limit", testLimit, 0);
+    OptionChecks.atLeast("--batch", batch, 1);
+    Choices.solver(solver);
+    Choices.method(method);
+    if (!model.equals("resnet") && !model.equals("sqnxt")) {
+      throw new IllegalArgumentException("--model must be resnet or sqnxt, got '" + model + "'");
+    }
+    classes();
+  }
+
+  /** The number of classes of {@code --dataset}. */
+  int classes() {
+    return switch (dataset) {
+      case "cifar10" -> 10;
+      case "cifar100" -> 100;
+      default ->
+          throw new IllegalArgumentException(
+              "--dataset must be cifar10 or cifar100, got '" + dataset + "'");
+    };
+  }
+
+  /** What a checkpoint records of the model, as in {@link org.anode.train.Trainer#IDENTITY}. */
+  java.util.Map<String, String> describe() {
+    java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
+    m.put("model", model);
+    m.put("dataset", dataset);
+    m.put("width", Double.toString(width));
+    m.put("depths", depths.replace(" ", ""));
+    m.put("dtype", float64 ? "float64" : "float32");
+    m.put("method", method);
+    m.put("solver", solver);
+    m.put("nt", Integer.toString(nt));
+    return m;
+  }
 }

@@ -6,12 +6,14 @@ import com.google.inject.Key;
 import com.google.inject.name.Names;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.anode.api.Backend;
 import org.anode.api.DType;
 import org.anode.data.DataLoader;
 import org.anode.data.ImageDataset;
 import org.anode.nn.Module;
+import org.anode.train.CheckpointLock;
 import org.anode.train.EpochMetrics;
 import org.anode.train.LearningRateSchedule;
 import org.anode.train.NonFiniteException;
@@ -81,8 +83,13 @@ public final class TrainCommand implements Callable<Integer> {
       description = "Checkpoint written after every epoch (default: ${DEFAULT-VALUE})")
   Path checkpoint;
 
-  @Option(names = "--resume", description = "Continue from --checkpoint")
+  @Option(names = "--resume", description = "Continue from --checkpoint (which must exist)")
   boolean resume;
+
+  @Option(
+      names = "--overwrite",
+      description = "Start a new run even if --checkpoint exists (it is replaced after epoch 1)")
+  boolean overwrite;
 
   @Option(
       names = "--metrics",
@@ -93,12 +100,70 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--no-progress", description = "No progress bar")
   boolean noProgress;
 
+  /** Checks every option before anything starts; throws naming the option at fault. */
+  void validate() {
+    model.validate();
+    OptionChecks.atLeast("--epochs", epochs, 1);
+    OptionChecks.atLeast("--train-limit", trainLimit, 0);
+    OptionChecks.positiveFinite("--lr", lr);
+    OptionChecks.inRange("--momentum", momentum, 0, 1);
+    OptionChecks.nonNegativeFinite("--weight-decay", weightDecay);
+    if (!optimizer.equals("sgd") && !optimizer.equals("adam")) {
+      throw new IllegalArgumentException(
+          "--optimizer must be sgd or adam, got '" + optimizer + "'");
+    }
+    if (!java.util.List.of("reference", "cosine", "constant").contains(schedule)) {
+      throw new IllegalArgumentException(
+          "--schedule must be reference, cosine or constant, got '" + schedule + "'");
+    }
+    if (resume && overwrite) {
+      throw new IllegalArgumentException("--resume and --overwrite exclude each other");
+    }
+    if (resume && !Files.isRegularFile(checkpoint)) {
+      throw new IllegalArgumentException(
+          "--resume: no checkpoint at " + checkpoint + " (start without --resume)");
+    }
+    if (!resume && !overwrite && Files.exists(checkpoint)) {
+      throw new IllegalArgumentException(
+          checkpoint
+              + " exists: --resume to continue that run, --overwrite to start a new one, or"
+              + " another --checkpoint");
+    }
+  }
+
   @Override
   public Integer call() throws Exception {
+    validate();
+    try (CheckpointLock lock = CheckpointLock.acquire(checkpoint)) {
+      return train();
+    }
+  }
+
+  private Integer train() throws Exception {
     Injector injector = Guice.createInjector(new TrainingModule(model, this));
     Backend be = injector.getInstance(Backend.class);
     Module net = injector.getInstance(Module.class);
     DType dtype = injector.getInstance(DType.class);
+    Optimizer opt = injector.getInstance(Optimizer.class);
+    Map<String, String> run = model.describe();
+    run.put("optimizer", opt.kind());
+    run.put("backend", be.name());
+    Trainer trainer =
+        new Trainer(
+                be, net, opt, injector.getInstance(LearningRateSchedule.class), dtype, model.seed)
+            .checkpointTo(checkpoint)
+            .metricsTo(metrics)
+            .describeRun(run)
+            .showProgress(!noProgress);
+    int first = 0;
+    if (resume) {
+      first = trainer.resume(checkpoint);
+      if (first >= epochs) {
+        System.out.printf(
+            "%s already holds %d epochs (--epochs %d): nothing to do%n", checkpoint, first, epochs);
+        return 0;
+      }
+    }
     DataLoader trainLoader = injector.getInstance(Key.get(DataLoader.class, Names.named("train")));
     DataLoader testLoader = injector.getInstance(Key.get(DataLoader.class, Names.named("test")));
     ImageDataset train = trainLoader.data();
@@ -115,28 +180,8 @@ public final class TrainCommand implements Callable<Integer> {
         dtype,
         be.threads());
     System.out.printf("data: %,d training and %,d test images%n", train.size(), test.size());
-    Trainer trainer =
-        new Trainer(
-                be,
-                net,
-                injector.getInstance(Optimizer.class),
-                injector.getInstance(LearningRateSchedule.class),
-                dtype,
-                model.seed)
-            .checkpointTo(checkpoint)
-            .metricsTo(metrics)
-            .describeRun(
-                java.util.Map.of(
-                    "model", model.model,
-                    "dataset", model.dataset,
-                    "method", model.method,
-                    "solver", model.solver,
-                    "nt", Integer.toString(model.nt),
-                    "backend", be.name()))
-            .showProgress(!noProgress);
-    int first = 0;
-    if (resume && Files.exists(checkpoint)) {
-      first = trainer.resume(checkpoint);
+    trainer.prepareOutputs();
+    if (resume) {
       System.out.printf("resumed from %s after epoch %d%n", checkpoint, first);
     }
     System.out.println(
@@ -156,10 +201,23 @@ public final class TrainCommand implements Callable<Integer> {
             m.imagesPerSecond());
       }
     } catch (NonFiniteException e) {
-      System.err.println(
-          "training stopped: " + e.getMessage() + "; last good checkpoint: " + checkpoint);
+      System.err.println("training stopped: " + e.getMessage() + "; " + lastGood(trainer, first));
       return 2;
     }
     return 0;
+  }
+
+  /** Which checkpoint is really the last good one after a stop. */
+  private String lastGood(Trainer trainer, int resumedAfter) {
+    if (trainer.savedEpochs() > 0) {
+      return "last good checkpoint: " + checkpoint + " (epoch " + trainer.savedEpochs() + ")";
+    }
+    if (resumedAfter > 0) {
+      return "this run wrote no checkpoint; "
+          + checkpoint
+          + " still holds the resumed epoch "
+          + resumedAfter;
+    }
+    return "this run wrote no checkpoint";
   }
 }

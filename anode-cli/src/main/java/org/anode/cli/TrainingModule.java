@@ -60,7 +60,7 @@ final class TrainingModule extends AbstractModule {
             Stepping.fixed(model.nt),
             1.0,
             Choices.method(model.method));
-    int classes = model.dataset.equals("cifar100") ? 100 : 10;
+    int classes = model.classes();
     int[] depths = Choices.depths(model.depths);
     return switch (model.model) {
       case "resnet" -> new OdeResNet(f, classes, model.width, depths, ode);

@@ -43,19 +43,53 @@ final class ArchiveFiles {
     try (InputStream in = new BufferedInputStream(Files.newInputStream(path));
         TarArchiveInputStream tar = new TarArchiveInputStream(new GzipCompressorInputStream(in))) {
       TarArchiveEntry e;
-      while ((e = tar.getNextEntry()) != null) {
+      while ((e = next(path, tar)) != null) {
         if (!e.isFile()) {
           continue;
         }
         long size = e.getSize();
+        String name = e.getName();
         v.visit(
-            e.getName(),
+            name,
             () -> {
-              ByteArrayOutputStream buf = new ByteArrayOutputStream((int) Math.max(0, size));
-              tar.transferTo(buf);
-              return buf.toByteArray();
+              try {
+                ByteArrayOutputStream buf = new ByteArrayOutputStream((int) Math.max(0, size));
+                tar.transferTo(buf);
+                return buf.toByteArray();
+              } catch (IOException | RuntimeException x) {
+                throw unreadable(path, name, x);
+              }
             });
       }
+    } catch (java.nio.file.NoSuchFileException x) {
+      throw new IOException(path + ": no such file or directory", x);
+    } catch (IOException | RuntimeException x) {
+      if (x instanceof IOException io
+          && io.getMessage() != null
+          && io.getMessage().startsWith(path.toString())) {
+        throw io; // already names the archive (or the visitor's own error)
+      }
+      throw unreadable(path, null, x);
     }
+  }
+
+  private static TarArchiveEntry next(Path path, TarArchiveInputStream tar) throws IOException {
+    try {
+      return tar.getNextEntry();
+    } catch (IOException | RuntimeException x) {
+      throw unreadable(path, null, x);
+    }
+  }
+
+  /** An error that names the archive (and the entry), with the cause's message or type. */
+  private static IOException unreadable(Path path, String entry, Exception cause) {
+    String why = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+    return new IOException(
+        path
+            + (entry == null ? "" : "!" + entry)
+            + ": not a readable .tar.gz archive ("
+            + why
+            + ")",
+        cause);
   }
 }

@@ -6,17 +6,22 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeSet;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
 
 /**
  * Images in one folder per class ({@code .../<split>/<class>/<name>.jpg|png}), in a directory or
  * inside a {@code .tar.gz}, as the JPEG CIFAR-10 archive is laid out ({@code
- * cifar10/train/airplane/0001.jpg}). Classes are sorted by name. A limit takes a seeded sample
- * balanced across classes and decodes only those images.
+ * cifar10/train/airplane/0001.jpg}). The class index comes from the training split's folders,
+ * sorted by name, for both splits: a test class that the training split lacks is an error, never a
+ * silent relabelling. A limit takes a seeded sample balanced across classes and decodes only those
+ * images. An image the decoder warns about (a truncated JPEG) is an error naming the file.
  */
 public final class ImageFolder {
   private ImageFolder() {}
@@ -30,7 +35,8 @@ public final class ImageFolder {
    */
   public static ImageDataset load(
       Path path, String split, int limit, long seed, int height, int width) throws IOException {
-    Map<String, List<String>> byClass = list(path, split);
+    Map<String, Map<String, List<String>>> splits = list(path);
+    Map<String, List<String>> byClass = splits.getOrDefault(split, Map.of());
     if (byClass.isEmpty()) {
       throw new IOException(
           path
@@ -38,10 +44,27 @@ public final class ImageFolder {
               + split
               + "/<class>/' folder (expected .jpg or .png files)");
     }
-    List<String> classes = new ArrayList<>(new TreeSet<>(byClass.keySet()));
+    Map<String, List<String>> training = splits.getOrDefault("train", Map.of());
+    if (training.isEmpty()) {
+      throw new IOException(
+          path + ": no 'train/<class>/' folders, which define the class index of every split");
+    }
+    List<String> classes = new ArrayList<>(new TreeSet<>(training.keySet()));
+    for (String c : new TreeSet<>(byClass.keySet())) {
+      if (!training.containsKey(c)) {
+        throw new IOException(
+            path
+                + ": "
+                + split
+                + " class '"
+                + c
+                + "' is not among the training classes "
+                + classes);
+      }
+    }
     List<Item> items = new ArrayList<>();
     for (int c = 0; c < classes.size(); c++) {
-      List<String> names = new ArrayList<>(byClass.get(classes.get(c)));
+      List<String> names = new ArrayList<>(byClass.getOrDefault(classes.get(c), List.of()));
       names.sort(null);
       for (String n : names) {
         items.add(new Item(n, c));
@@ -88,32 +111,59 @@ public final class ImageFolder {
     return n.endsWith(".jpg") || n.endsWith(".jpeg") || n.endsWith(".png");
   }
 
-  /** Image names by class for one split. */
-  private static Map<String, List<String>> list(Path path, String split) throws IOException {
-    Map<String, List<String>> out = new HashMap<>();
+  /** Image names by class, by split. */
+  private static Map<String, Map<String, List<String>>> list(Path path) throws IOException {
+    Map<String, Map<String, List<String>>> out = new HashMap<>();
     ArchiveFiles.forEach(
         path,
         (name, bytes) -> {
           String[] parts = name.split("/");
-          if (parts.length >= 3 && isImage(name) && parts[parts.length - 3].equals(split)) {
-            out.computeIfAbsent(parts[parts.length - 2], k -> new ArrayList<>()).add(name);
+          if (parts.length >= 3 && isImage(name)) {
+            out.computeIfAbsent(parts[parts.length - 3], k -> new HashMap<>())
+                .computeIfAbsent(parts[parts.length - 2], k -> new ArrayList<>())
+                .add(name);
           }
         });
     return out;
   }
 
+  /**
+   * Decodes with the first reader ImageIO finds; its warnings (such as "Premature end of JPEG
+   * file", which ImageIO.read ignores while filling the rest with grey) are errors.
+   */
+  private static BufferedImage read(Path path, String name, byte[] data) throws IOException {
+    List<String> warnings = new ArrayList<>();
+    try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(data))) {
+      Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+      if (!readers.hasNext()) {
+        throw new IOException(path + "!" + name + ": not a decodable JPEG or PNG image");
+      }
+      ImageReader reader = readers.next();
+      try {
+        reader.setInput(in, true, true);
+        reader.addIIOReadWarningListener((source, warning) -> warnings.add(warning));
+        BufferedImage img = reader.read(0);
+        if (!warnings.isEmpty()) {
+          throw new IOException(path + "!" + name + ": corrupt image (" + warnings.get(0) + ")");
+        }
+        return img;
+      } finally {
+        reader.dispose();
+      }
+    } catch (IOException e) {
+      if (e.getMessage() != null && e.getMessage().startsWith(path + "!" + name)) {
+        throw e;
+      }
+      throw new IOException(path + "!" + name + ": corrupt image (" + e.getMessage() + ")", e);
+    } catch (RuntimeException e) {
+      throw new IOException(path + "!" + name + ": corrupt image (" + e + ")", e);
+    }
+  }
+
   private static void decode(
       Path path, String name, byte[] data, byte[] dst, int offset, int height, int width)
       throws IOException {
-    BufferedImage img;
-    try {
-      img = ImageIO.read(new ByteArrayInputStream(data));
-    } catch (IOException | RuntimeException e) {
-      throw new IOException(path + "!" + name + ": corrupt image (" + e.getMessage() + ")", e);
-    }
-    if (img == null) {
-      throw new IOException(path + "!" + name + ": not a decodable JPEG or PNG image");
-    }
+    BufferedImage img = read(path, name, data);
     if (img.getHeight() != height || img.getWidth() != width) {
       throw new IOException(
           path

@@ -24,6 +24,11 @@ public interface Optimizer extends AutoCloseable {
   /** Restores what {@link #state()} and {@link #counters()} returned; tensors are copied. */
   void loadState(Map<String, Tensor> state, Map<String, Long> counters);
 
+  /** The optimizer's kind ({@code sgd}, {@code adam}), recorded in checkpoints. */
+  default String kind() {
+    return getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT);
+  }
+
   /** Frees the state. */
   @Override
   void close();

@@ -1,10 +1,8 @@
 package org.anode.train;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -41,8 +39,18 @@ public final class Trainer {
   private final long seed;
   private Path checkpoint;
   private Path metrics;
+  private MetricsLog metricsLog;
   private boolean progress;
   private Map<String, String> run = Map.of();
+  private int epochsDone;
+  private int savedEpochs = -1;
+
+  /**
+   * Keys of {@link #describeRun} that must be equal in a checkpoint and in the run that resumes it:
+   * they fix the parameters' shapes and meaning, or the optimizer state's.
+   */
+  public static final List<String> IDENTITY =
+      List.of("model", "dataset", "width", "depths", "dtype", "optimizer");
 
   public Trainer(
       Backend backend,
@@ -86,7 +94,10 @@ public final class Trainer {
     return this;
   }
 
-  /** Restores model and optimizer from {@code path}; returns the epoch to continue with. */
+  /**
+   * Restores model and optimizer from {@code path}; returns the epoch to continue with. Refuses a
+   * checkpoint of another seed or whose {@link #IDENTITY} entries differ from this run's.
+   */
   public int resume(Path path) throws IOException {
     try (TensorScope scope = TensorScope.open()) {
       Checkpoint c = Checkpoint.load(path, backend);
@@ -94,10 +105,62 @@ public final class Trainer {
         throw new IllegalArgumentException(
             "resume: " + path + " was written with seed " + c.seed() + ", this run has " + seed);
       }
+      for (String key : IDENTITY) {
+        String theirs = c.config().get(key);
+        String ours = run.get(key);
+        if (theirs != null && ours != null && !theirs.equals(ours)) {
+          throw new IllegalArgumentException(
+              "resume: "
+                  + path
+                  + " was written with "
+                  + key
+                  + " "
+                  + theirs
+                  + ", this run has "
+                  + key
+                  + " "
+                  + ours);
+        }
+      }
       model.loadStateDict(c.model());
       optimizer.loadState(c.optimizer(), c.counters());
-      return c.epoch() + 1;
+      epochsDone = c.epoch() + 1;
+      return epochsDone;
     }
+  }
+
+  /**
+   * Checks, before any training, that a checkpoint can be written where {@link #checkpointTo} says
+   * (deleting what interrupted saves left there) and starts the metrics file (afresh, or keeping
+   * the rows up to the resumed checkpoint), so that a read-only or missing folder is reported now,
+   * not after an epoch.
+   */
+  public void prepareOutputs() throws IOException {
+    if (checkpoint != null) {
+      Path tmp = Checkpoint.temporaryFile(checkpoint.toAbsolutePath());
+      try {
+        Files.createDirectories(tmp.getParent());
+        Checkpoint.removeLeftovers(checkpoint);
+        Files.write(tmp, new byte[0]);
+        Files.delete(tmp);
+      } catch (IOException e) {
+        throw new IOException(
+            checkpoint + ": cannot write a checkpoint there (" + Checkpoint.describe(e) + ")", e);
+      }
+    }
+    if (metrics != null && metricsLog == null) {
+      MetricsLog log = new MetricsLog(metrics, run);
+      log.start(epochsDone);
+      metricsLog = log;
+    }
+  }
+
+  /**
+   * The number of epochs in the checkpoint this run last wrote, or −1 when it wrote none (a run
+   * that stops early can then name the checkpoint that is really the last good one).
+   */
+  public int savedEpochs() {
+    return savedEpochs;
   }
 
   private Tensor images(DataLoader.Batch b, DataLoader loader) {
@@ -132,6 +195,9 @@ public final class Trainer {
   /** Trains epochs {@code first} to {@code epochs − 1}; returns each epoch's metrics. */
   public List<EpochMetrics> fit(DataLoader train, DataLoader test, int first, int epochs)
       throws IOException {
+    if (train.data().size() == 0) {
+      throw new IllegalArgumentException("Trainer: the training set has no images");
+    }
     List<EpochMetrics> out = new ArrayList<>();
     for (int epoch = first; epoch < epochs; epoch++) {
       double lr = schedule.rate(epoch);
@@ -169,6 +235,9 @@ public final class Trainer {
             checkGradients(epoch, step);
             optimizer.step(model.parameters(), lr);
             model.zeroGrad();
+            checkFinite(
+                model.parameters(),
+                "epoch " + (epoch + 1) + ", step " + (step + 1) + ", after the update");
             lossSum += l * b.size();
             right += correct(logits.value(), b.labels());
           }
@@ -199,14 +268,36 @@ public final class Trainer {
               seconds,
               seen / seconds,
               peak);
-      out.add(m);
-      writeMetrics(m);
-      if (checkpoint != null) {
-        new Checkpoint(epoch, seed, model.stateDict(), optimizer.state(), optimizer.counters())
-            .save(checkpoint);
+      if (!Double.isFinite(eval[0])) {
+        throw new NonFiniteException(
+            "epoch " + (epoch + 1) + ": the test loss is " + eval[0] + " (the model is not saved)");
       }
+      out.add(m);
+      if (checkpoint != null) {
+        Map<String, Tensor> state = model.stateDict();
+        checkFinite(state, "epoch " + (epoch + 1) + ", model state before saving");
+        checkFinite(optimizer.state(), "epoch " + (epoch + 1) + ", optimizer state before saving");
+        new Checkpoint(epoch, seed, run, state, optimizer.state(), optimizer.counters())
+            .save(checkpoint);
+        savedEpochs = epoch + 1;
+      }
+      writeMetrics(m);
     }
     return out;
+  }
+
+  private void checkFinite(Map<String, ? extends Object> tensors, String when) {
+    for (var e : tensors.entrySet()) {
+      Tensor t = e.getValue() instanceof Parameter p ? p.value() : (Tensor) e.getValue();
+      if (t == null) {
+        continue;
+      }
+      double s = backend.sum(t, false).item();
+      if (!Double.isFinite(s)) {
+        throw new NonFiniteException(
+            when + ": " + e.getKey() + " " + t.shape() + " holds NaN or infinity");
+      }
+    }
   }
 
   private void checkGradients(int epoch, int step) {
@@ -233,6 +324,9 @@ public final class Trainer {
 
   /** Mean loss and top-1 accuracy over {@code data}, in evaluation mode, without a tape. */
   public double[] evaluate(DataLoader data) {
+    if (data.data().size() == 0) {
+      throw new IllegalArgumentException("Trainer: the evaluation set has no images");
+    }
     model.eval();
     double lossSum = 0;
     int right = 0;
@@ -258,28 +352,9 @@ public final class Trainer {
     if (metrics == null) {
       return;
     }
-    boolean csv = metrics.toString().endsWith(".csv");
-    if (metrics.toAbsolutePath().getParent() != null) {
-      Files.createDirectories(metrics.toAbsolutePath().getParent());
+    if (metricsLog == null) {
+      prepareOutputs();
     }
-    List<String> lines = new ArrayList<>();
-    StringBuilder header = new StringBuilder();
-    StringBuilder values = new StringBuilder();
-    StringBuilder fields = new StringBuilder();
-    for (var e : run.entrySet()) {
-      header.append(e.getKey()).append(',');
-      values.append(e.getValue()).append(',');
-      fields.append('"').append(e.getKey()).append("\":\"").append(e.getValue()).append("\",");
-    }
-    if (csv && !Files.exists(metrics)) {
-      lines.add(header + EpochMetrics.CSV_HEADER);
-    }
-    lines.add(csv ? values + m.csv() : "{" + fields + m.json().substring(1));
-    Files.write(
-        metrics,
-        lines,
-        StandardCharsets.UTF_8,
-        StandardOpenOption.CREATE,
-        StandardOpenOption.APPEND);
+    metricsLog.append(m);
   }
 }

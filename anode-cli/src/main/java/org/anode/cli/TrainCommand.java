@@ -13,6 +13,8 @@ import org.anode.api.DType;
 import org.anode.data.DataLoader;
 import org.anode.data.ImageDataset;
 import org.anode.nn.Module;
+import org.anode.ode.GradientMethod;
+import org.anode.ode.MemoryBudget;
 import org.anode.train.CheckpointLock;
 import org.anode.train.EpochMetrics;
 import org.anode.train.LearningRateSchedule;
@@ -97,6 +99,13 @@ public final class TrainCommand implements Callable<Integer> {
       description = "Per-epoch metrics, .csv or JSON lines (default: ${DEFAULT-VALUE})")
   Path metrics;
 
+  @Option(
+      names = "--memory",
+      description =
+          "Memory a step may use, such as 2GiB (default: what the machine has available); a"
+              + " method that does not fit is replaced by the fastest exact one that does")
+  String memory;
+
   @Option(names = "--no-progress", description = "No progress bar")
   boolean noProgress;
 
@@ -115,6 +124,9 @@ public final class TrainCommand implements Callable<Integer> {
     if (!java.util.List.of("reference", "cosine", "constant").contains(schedule)) {
       throw new IllegalArgumentException(
           "--schedule must be reference, cosine or constant, got '" + schedule + "'");
+    }
+    if (memory != null) {
+      MemoryCheck.parseSize("--memory", memory);
     }
     if (resume && overwrite) {
       throw new IllegalArgumentException("--resume and --overwrite exclude each other");
@@ -148,6 +160,23 @@ public final class TrainCommand implements Callable<Integer> {
     Map<String, String> run = model.describe();
     run.put("optimizer", opt.kind());
     run.put("backend", be.name());
+    long params = MemoryCheck.parameterBytes(net, dtype);
+    long available =
+        memory != null ? MemoryCheck.parseSize("--memory", memory) : MemoryCheck.available(params);
+    int slots = opt.kind().equals("adam") ? 2 : momentum > 0 ? 1 : 0;
+    MemoryCheck.Decision fit =
+        MemoryCheck.decide(net, be, dtype, model.batch, model.method, slots, available);
+    if (fit.note() != null) {
+      MemoryBudget.blocks(net).forEach(b -> b.setMethod(GradientMethod.named(fit.method())));
+      run.put("method", fit.method());
+      System.out.printf(
+          "memory: %s; using %s (~%s predicted)%n",
+          fit.note(), fit.method(), MemoryCheck.mib(fit.predicted()));
+    } else if (available > 0) {
+      System.out.printf(
+          "memory: ~%s predicted for a step, %s available%n",
+          MemoryCheck.mib(fit.predicted()), MemoryCheck.mib(available));
+    }
     Trainer trainer =
         new Trainer(
                 be, net, opt, injector.getInstance(LearningRateSchedule.class), dtype, model.seed)
@@ -175,7 +204,7 @@ public final class TrainCommand implements Callable<Integer> {
         model.dataset,
         model.solver,
         model.nt,
-        model.method,
+        run.get("method"),
         be.name(),
         dtype,
         be.threads());

@@ -19,8 +19,14 @@ import java.util.Map;
 import javax.imageio.ImageIO;
 import org.anode.api.Backend;
 import org.anode.api.Backends;
+import org.anode.api.DType;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
+import org.anode.models.OdeResNet;
+import org.anode.models.OdeSettings;
+import org.anode.nn.Module;
+import org.anode.nn.ParameterFactory;
+import org.anode.ode.Stepping;
 import org.anode.train.Checkpoint;
 import org.anode.train.CheckpointLock;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
@@ -419,6 +425,49 @@ class TrainingGuardsTest {
       assertFalse(r.out.contains("epoch  lr"));
     }
     assertEquals(0, run(train(folder)).code, "the lock is released with its holder");
+  }
+
+  /** Item 11: a step that cannot fit stops at once; one that fits another way takes it. */
+  @Test
+  void memoryIsPredictedBeforeTraining() throws Exception {
+    Path folder = cifar10Folder(4, 20);
+    Result tiny = run(train(folder, "--memory", "1MiB"));
+    assertEquals(1, tiny.code, tiny.all());
+    assertTrue(
+        tiny.err.contains("not enough memory: a training step with --method anode needs ~"),
+        tiny.err);
+    assertTrue(tiny.err.contains("1 MiB available; lower --batch or --width"), tiny.err);
+    assertFalse(tiny.out.contains("epoch  lr"), "stopped before training");
+
+    Backend be = Backends.get("nd4j");
+    long storeAll;
+    long anode;
+    try (TensorScope scope = TensorScope.open()) {
+      Module net =
+          new OdeResNet(
+              new ParameterFactory(be, DType.FLOAT32, 1),
+              10,
+              0.125,
+              new int[] {1, 1, 1, 1},
+              new OdeSettings(
+                  Choices.solver("euler"), Stepping.fixed(2), 1.0, Choices.method("anode")));
+      storeAll = MemoryCheck.decide(net, be, DType.FLOAT32, 20, "store-all", 1, -1).predicted();
+      anode = MemoryCheck.decide(net, be, DType.FLOAT32, 20, "anode", 1, -1).predicted();
+      assertTrue(anode < storeAll, anode + " vs " + storeAll);
+      assertEquals(
+          "anode", MemoryCheck.decide(net, be, DType.FLOAT32, 20, "store-all", 1, anode).method());
+    }
+    Result switched = run(train(folder, "--method", "store-all", "--memory", Long.toString(anode)));
+    assertEquals(0, switched.code, switched.all());
+    assertTrue(switched.out.contains("memory: store-all would need ~"), switched.out);
+    assertTrue(switched.out.contains("; using anode (~"), switched.out);
+    assertTrue(switched.out.contains("method anode"), switched.out);
+    assertEquals(2L << 30, MemoryCheck.parseSize("--memory", "2GiB"));
+    assertEquals(512L << 20, MemoryCheck.parseSize("--memory", "512m"));
+    assertEquals(1000, MemoryCheck.parseSize("--memory", "1000"));
+    Result bad = run(train(folder, "--memory", "lots"));
+    assertEquals(1, bad.code);
+    assertTrue(bad.err.contains("--memory must be a size such as 2GiB"), bad.err);
   }
 
   private static BufferedImage picture() {

@@ -126,7 +126,11 @@ public final class ModelOptions {
     m.put("model", model);
     m.put("dataset", dataset);
     m.put("width", Double.toString(width));
-    m.put("depths", depths.replace(" ", ""));
+    m.put( // joined by '-': a comma would need quoting in the metrics CSV
+        "depths",
+        java.util.Arrays.stream(Choices.depths(depths))
+            .mapToObj(Integer::toString)
+            .collect(java.util.stream.Collectors.joining("-")));
     m.put("dtype", float64 ? "float64" : "float32");
     m.put("method", method);
     m.put("solver", solver);

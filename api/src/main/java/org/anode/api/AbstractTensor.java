@@ -4,10 +4,10 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Base class for backend tensors: ownership by the current {@link TensorScope}, idempotent close,
- * use-after-close detection and a process-wide count of open tensors (the number a leak test
- * watches), and the copies to Java arrays in either precision. Backends implement {@link
- * #readFloats()} / {@link #readDoubles()} for their own dtype and {@link #release()} to free their
- * native memory.
+ * use-after-close detection, a process-wide count of open tensors (the number a leak test watches)
+ * and their bytes in {@link LiveMemory}, and the copies to Java arrays in either precision.
+ * Backends implement {@link #readFloats()} / {@link #readDoubles()} for their own dtype and {@link
+ * #release()} to free their native memory.
  */
 public abstract class AbstractTensor implements Tensor {
   private static final AtomicLong OPEN = new AtomicLong();
@@ -24,6 +24,7 @@ public abstract class AbstractTensor implements Tensor {
     this.dtype = dtype;
     OPEN.incrementAndGet();
     OPEN_BYTES.addAndGet(shape.bytes(dtype));
+    LiveMemory.allocated(shape.bytes(dtype));
     TensorScope.adopt(this);
   }
 
@@ -68,6 +69,7 @@ public abstract class AbstractTensor implements Tensor {
     closed = true;
     OPEN.decrementAndGet();
     OPEN_BYTES.addAndGet(-shape.bytes(dtype));
+    LiveMemory.released(shape.bytes(dtype));
     if (scope != null) {
       scope.forget(this);
     }

@@ -479,6 +479,12 @@ public abstract class BackendConformanceSuite {
     RobustnessChecks.resultsSurviveTheirInputs(be, dtype);
   }
 
+  @ParameterizedTest
+  @EnumSource(DType.class)
+  void liveMemoryCountsEveryAllocationAndRelease(DType dtype) {
+    LiveMemoryChecks.countsEveryAllocationAndRelease(be, dtype);
+  }
+
   // ---- every differentiable op against finite differences -------------------------------------
 
   private Variable leaf(int... dims) {

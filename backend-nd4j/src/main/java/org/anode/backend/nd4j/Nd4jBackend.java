@@ -106,14 +106,14 @@ final class Nd4jBackend implements Backend {
   private Tensor create(
       DType dtype, Shape shape, boolean channelsLast, java.util.function.Consumer<INDArray> fill) {
     Nd4jMemory.Block b =
-        Nd4jMemory.allocate(dtype, channelsLast ? Nd4jTensor.channelsLastShape(shape) : shape);
+        Nd4jMemory.scratch(dtype, channelsLast ? Nd4jTensor.channelsLastShape(shape) : shape);
     try {
       fill.accept(b.array());
     } catch (RuntimeException | Error e) {
       b.free();
       throw e;
     }
-    return new Nd4jTensor(this, b, shape, dtype, channelsLast);
+    return new Nd4jTensor(this, b.handOver(), shape, dtype, channelsLast);
   }
 
   /** Scratch memory freed when the kernel returns. */
@@ -121,7 +121,7 @@ final class Nd4jBackend implements Backend {
     private final List<Nd4jMemory.Block> blocks = new ArrayList<>();
 
     INDArray get(DType dtype, Shape shape) {
-      Nd4jMemory.Block b = Nd4jMemory.allocate(dtype, shape);
+      Nd4jMemory.Block b = Nd4jMemory.scratch(dtype, shape);
       blocks.add(b);
       return b.array();
     }
@@ -667,8 +667,8 @@ final class Nd4jBackend implements Backend {
     int g = spec.groups();
     Shape gxShape = nhwc ? Nd4jTensor.channelsLastShape(x.shape()) : x.shape();
     // libnd4j always writes both gradients: the one not requested goes to scratch memory.
-    Nd4jMemory.Block gxBlock = input ? Nd4jMemory.allocate(dt, gxShape) : null;
-    Nd4jMemory.Block gwBlock = weight ? Nd4jMemory.allocate(dt, w.shape()) : null;
+    Nd4jMemory.Block gxBlock = input ? Nd4jMemory.scratch(dt, gxShape) : null;
+    Nd4jMemory.Block gwBlock = weight ? Nd4jMemory.scratch(dt, w.shape()) : null;
     try (Scratch s = new Scratch()) {
       INDArray gx = gxBlock != null ? gxBlock.array() : s.get(dt, gxShape);
       INDArray gw = gwBlock != null ? gwBlock.array() : s.get(dt, w.shape());
@@ -710,8 +710,8 @@ final class Nd4jBackend implements Backend {
       throw e;
     }
     return new Conv2dGradients(
-        gxBlock == null ? null : new Nd4jTensor(this, gxBlock, x.shape(), dt, nhwc),
-        gwBlock == null ? null : new Nd4jTensor(this, gwBlock, w.shape(), dt, false));
+        gxBlock == null ? null : new Nd4jTensor(this, gxBlock.handOver(), x.shape(), dt, nhwc),
+        gwBlock == null ? null : new Nd4jTensor(this, gwBlock.handOver(), w.shape(), dt, false));
   }
 
   private static void convBp(

@@ -1,6 +1,7 @@
 package org.anode.backend.nd4j;
 
 import org.anode.api.DType;
+import org.anode.api.LiveMemory;
 import org.anode.api.Shape;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
@@ -25,11 +26,41 @@ import org.nd4j.linalg.factory.Nd4j;
 final class Nd4jMemory {
   private Nd4jMemory() {}
 
-  /** An ND4J array over memory that {@code memory} owns. */
-  record Block(INDArray array, Pointer memory) {
+  /**
+   * An ND4J array over memory that {@code memory} owns; {@code reported} bytes of it were counted
+   * in {@link LiveMemory} as storage beyond a tensor (0 for a tensor's own elements, which {@link
+   * org.anode.api.AbstractTensor} counts).
+   */
+  record Block(INDArray array, Pointer memory, long reported) {
     void free() {
       memory.close();
+      if (reported > 0) {
+        LiveMemory.released(reported);
+      }
     }
+
+    /**
+     * The same memory, no longer counted here: for a block about to become a tensor's storage,
+     * which {@link org.anode.api.AbstractTensor} counts from then on.
+     */
+    Block handOver() {
+      if (reported > 0) {
+        LiveMemory.released(reported);
+      }
+      return new Block(array, memory, 0);
+    }
+  }
+
+  /**
+   * Like {@link #allocate}, counted in {@link LiveMemory} until freed or {@linkplain
+   * Block#handOver() handed over} to a tensor: scratch storage, and a result while a kernel fills
+   * it.
+   */
+  static Block scratch(DType dtype, Shape shape) {
+    Block b = allocate(dtype, shape);
+    long bytes = b.memory().capacity() * dtype.byteSize();
+    LiveMemory.allocated(bytes);
+    return new Block(b.array(), b.memory(), bytes);
   }
 
   static DataType nd(DType dtype) {
@@ -52,6 +83,6 @@ final class Nd4jMemory {
     }
     long[] dims = shape.dimsAsLong();
     INDArray array = Nd4j.create(buffer, dims, Nd4j.getStrides(dims, 'c'), 0, 'c', nd(dtype));
-    return new Block(array, memory);
+    return new Block(array, memory, 0);
   }
 }

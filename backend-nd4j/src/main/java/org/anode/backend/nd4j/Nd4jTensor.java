@@ -60,7 +60,8 @@ final class Nd4jTensor extends AbstractTensor {
   }
 
   private void toNchw() {
-    Nd4jMemory.Block nchw = Nd4jMemory.allocate(dtype(), shape());
+    // Both layouts exist until the copy is done: the second counts as live memory meanwhile.
+    Nd4jMemory.Block nchw = Nd4jMemory.scratch(dtype(), shape());
     try {
       nchw.array().assign(block.array().permute(0, 3, 1, 2));
     } catch (RuntimeException | Error e) {
@@ -68,7 +69,7 @@ final class Nd4jTensor extends AbstractTensor {
       throw e;
     }
     block.free();
-    block = nchw;
+    block = nchw.handOver();
     channelsLast = false;
   }
 

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.anode.api.Tensor;
+import org.anode.api.TensorScope;
 
 /**
  * Reverse-mode automatic differentiation: records the operations of {@link Ops} while it is the
@@ -139,6 +140,20 @@ public final class Tape implements AutoCloseable {
     nodes.add(new Node(output, inputs, counted.toArray(new Tensor[0]), backward));
   }
 
+  /**
+   * Moves every tensor saved by the operations recorded since the first {@code fromNode} ones out
+   * of {@code scope} into its parent, so that closing {@code scope} frees exactly the temporaries
+   * nobody will read in backward. Returns how many nodes were recorded since.
+   */
+  public int keepSaved(org.anode.api.TensorScope scope, int fromNode) {
+    for (int i = fromNode; i < nodes.size(); i++) {
+      for (Tensor t : nodes.get(i).saved()) {
+        scope.keep(t);
+      }
+    }
+    return nodes.size() - fromNode;
+  }
+
   /** Backward from a scalar: the seed gradient is 1. */
   public void backward(Variable output) {
     if (output.shape().numel() != 1) {
@@ -173,38 +188,87 @@ public final class Tape implements AutoCloseable {
     }
   }
 
+  /**
+   * The sweep frees what it computed as soon as nobody will read it: each node's backward runs in
+   * its own scope, which keeps only the input gradients it returns; a gradient is closed once the
+   * node it flows into has used it, once it is added into a leaf (which keeps a copy), and once it
+   * is merged with another into their sum. Only tensors the sweep itself created are closed (a
+   * backward may return a tensor it did not create, such as its incoming gradient), and a tensor
+   * held in two places is closed when the last one lets go. What is left dies with the sweep.
+   */
   private void sweep(Variable output, Tensor gradOutput) {
     Map<Variable, Tensor> grads = new IdentityHashMap<>();
-    if (output.isLeaf()) {
-      if (output.requiresGrad()) {
-        output.accumulateGrad(gradOutput);
+    Map<Tensor, Integer> holders = new IdentityHashMap<>();
+    try (TensorScope sweepScope = TensorScope.open()) {
+      if (output.isLeaf()) {
+        if (output.requiresGrad()) {
+          output.accumulateGrad(gradOutput);
+        }
+      } else {
+        grads.put(output, gradOutput);
+        hold(holders, gradOutput);
       }
-    } else {
-      grads.put(output, gradOutput);
+      for (int i = nodes.size() - 1; i >= 0; i--) {
+        Node node = nodes.remove(i);
+        Tensor g = grads.remove(node.output());
+        if (g != null) {
+          Variable[] in = node.inputs();
+          boolean[] needs = new boolean[in.length];
+          for (int k = 0; k < in.length; k++) {
+            needs[k] = in[k].requiresGrad();
+          }
+          Tensor[] gin;
+          try (TensorScope nodeScope = TensorScope.open()) {
+            gin = node.backward().apply(g, needs);
+            for (int k = 0; k < in.length; k++) {
+              if (needs[k] && gin[k] != null) {
+                nodeScope.keep(gin[k]);
+              }
+            }
+          }
+          for (int k = 0; k < in.length; k++) {
+            if (!needs[k] || gin[k] == null) {
+              continue;
+            }
+            if (in[k].isLeaf()) {
+              in[k].accumulateGrad(gin[k]);
+              hold(holders, gin[k]);
+              letGo(holders, gin[k], sweepScope);
+            } else {
+              Tensor before = grads.get(in[k]);
+              if (before == null) {
+                grads.put(in[k], gin[k]);
+                hold(holders, gin[k]);
+              } else {
+                Tensor sum = before.backend().add(before, gin[k]);
+                grads.put(in[k], sum);
+                hold(holders, sum);
+                hold(holders, gin[k]);
+                letGo(holders, gin[k], sweepScope);
+                letGo(holders, before, sweepScope);
+              }
+            }
+          }
+          letGo(holders, g, sweepScope);
+        }
+        for (Tensor t : node.saved()) {
+          meter.release(t);
+        }
+      }
     }
-    for (int i = nodes.size() - 1; i >= 0; i--) {
-      Node node = nodes.remove(i);
-      Tensor g = grads.remove(node.output());
-      if (g != null) {
-        Variable[] in = node.inputs();
-        boolean[] needs = new boolean[in.length];
-        for (int k = 0; k < in.length; k++) {
-          needs[k] = in[k].requiresGrad();
-        }
-        Tensor[] gin = node.backward().apply(g, needs);
-        for (int k = 0; k < in.length; k++) {
-          if (!needs[k] || gin[k] == null) {
-            continue;
-          }
-          if (in[k].isLeaf()) {
-            in[k].accumulateGrad(gin[k]);
-          } else {
-            grads.merge(in[k], gin[k], (a, b) -> a.backend().add(a, b));
-          }
-        }
-      }
-      for (Tensor t : node.saved()) {
-        meter.release(t);
+  }
+
+  private static void hold(Map<Tensor, Integer> holders, Tensor t) {
+    holders.merge(t, 1, Integer::sum);
+  }
+
+  /** One holder of {@code t} is done with it; the last closes it if the sweep created it. */
+  private static void letGo(Map<Tensor, Integer> holders, Tensor t, TensorScope sweepScope) {
+    Integer n = holders.merge(t, -1, Integer::sum);
+    if (n != null && n <= 0) {
+      holders.remove(t);
+      if (sweepScope.owns(t)) {
+        t.close();
       }
     }
   }

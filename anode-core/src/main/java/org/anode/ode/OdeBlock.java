@@ -2,6 +2,7 @@ package org.anode.ode;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
@@ -170,18 +171,32 @@ public final class OdeBlock extends org.anode.nn.Module {
    */
   public Variable advance(Variable z, TimeGrid grid, int from, int to) {
     if (Tape.current() == null) {
+      // One scope per step: a step's temporaries (evaluations of f, stages, h·k) die with it, and
+      // each state dies as soon as the next one exists; only the last reaches the caller's scope.
       unrecordedSteps += to - from;
-      try (TensorScope scope = TensorScope.open()) {
-        Variable y = z;
-        for (int i = from; i < to; i++) {
-          y = step(grid, i, y);
+      Tensor y = z.value();
+      for (int i = from; i < to; i++) {
+        Tensor previous = y;
+        try (TensorScope scope = TensorScope.open()) {
+          y = scope.keep(step(grid, i, Variable.constant(previous)).value());
         }
-        return Variable.constant(scope.keep(y.value()));
+        if (previous != z.value()) {
+          previous.close();
+        }
       }
+      return Variable.constant(y);
     }
+    // Recording: one scope per step too; what the step's operations saved for backward, and the
+    // new state, move to the caller's scope, and every other temporary dies with the step.
+    Tape tape = Tape.current();
     Variable y = z;
     for (int i = from; i < to; i++) {
-      y = step(grid, i, y);
+      int mark = tape.size();
+      try (TensorScope scope = TensorScope.open()) {
+        y = step(grid, i, y);
+        tape.keepSaved(scope, mark);
+        scope.keep(y.value());
+      }
     }
     return y;
   }

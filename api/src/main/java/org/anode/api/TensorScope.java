@@ -47,6 +47,11 @@ public final class TensorScope implements AutoCloseable {
     return scope;
   }
 
+  /** Whether {@code tensor} belongs to this scope (not to an inner or outer one, nor detached). */
+  public boolean owns(Tensor tensor) {
+    return tensor instanceof AbstractTensor t && t.scope == this && !t.isClosed();
+  }
+
   /** Runs {@code body} in a new scope and keeps its result in the enclosing scope. */
   public static <T extends Tensor> T keepResult(java.util.function.Supplier<T> body) {
     try (TensorScope scope = open()) {

@@ -17,6 +17,7 @@ import org.anode.api.BackendOptions;
 import org.anode.api.Backends;
 import org.anode.api.Conv2dSpec;
 import org.anode.api.DType;
+import org.anode.api.LiveMemory;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
@@ -155,6 +156,7 @@ public final class BenchCommand implements Callable<Integer> {
       String method,
       double seconds,
       long peakSavedBytes,
+      long peakLiveBytes,
       long predictedBytes,
       long peakRssBytes,
       double forwardEvaluations,
@@ -171,6 +173,7 @@ public final class BenchCommand implements Callable<Integer> {
           method,
           seconds,
           peakSavedBytes,
+          peakLiveBytes,
           predictedBytes,
           peakRssBytes,
           forwardEvaluations,
@@ -260,12 +263,15 @@ public final class BenchCommand implements Callable<Integer> {
     List<OdeBlock> odeBlocks = MemoryBudget.blocks(net);
     long[] times = new long[repeats];
     long peak = 0;
+    long livePeak = 0;
     resetPeakRss();
     for (int i = 0; i < warmup + repeats; i++) {
       if (i == warmup) {
         odeBlocks.forEach(OdeBlock::resetCounters);
       }
       MemoryMeter meter = new MemoryMeter();
+      long liveBefore = LiveMemory.currentBytes();
+      LiveMemory.resetPeak();
       long t0 = System.nanoTime();
       try (TensorScope scope = TensorScope.open();
           Tape tape = Tape.record(meter)) {
@@ -280,6 +286,7 @@ public final class BenchCommand implements Callable<Integer> {
       if (i >= warmup) {
         times[i - warmup] = System.nanoTime() - t0;
         peak = Math.max(peak, meter.peakBytes());
+        livePeak = Math.max(livePeak, LiveMemory.peakBytes() - liveBefore);
       }
     }
     long rssPeak = rss("VmHWM");
@@ -299,6 +306,7 @@ public final class BenchCommand implements Callable<Integer> {
         methodName,
         times[repeats / 2] / 1e9,
         peak,
+        livePeak,
         predicted,
         rssPeak,
         fwd,
@@ -334,7 +342,7 @@ public final class BenchCommand implements Callable<Integer> {
         warmup,
         repeats);
     System.out.printf(
-        "%-16s %-6s %4s %-10s %9s %8s %11s %11s %8s %9s %9s %9s%n",
+        "%-16s %-6s %4s %-10s %9s %8s %11s %10s %11s %8s %9s %9s %9s%n",
         "backend",
         "solver",
         "N_t",
@@ -342,6 +350,7 @@ public final class BenchCommand implements Callable<Integer> {
         "step (s)",
         "×store",
         "saved MiB",
+        "live MiB",
         "predicted",
         "×store",
         "RSS MiB",
@@ -460,6 +469,7 @@ public final class BenchCommand implements Callable<Integer> {
                 seconds,
                 -1,
                 -1,
+                -1,
                 Long.parseLong(f[2]),
                 Double.parseDouble(f[3]),
                 Double.parseDouble(f[4]),
@@ -489,7 +499,7 @@ public final class BenchCommand implements Callable<Integer> {
   private static void printRow(Result r) {
     System.out.printf(
         Locale.ROOT,
-        "%-16s %-6s %4d %-10s %9.3f %8.2f %11s %11s %8s %9.0f %9.1f %9.1f%n",
+        "%-16s %-6s %4d %-10s %9.3f %8.2f %11s %10s %11s %8s %9.0f %9.1f %9.1f%n",
         r.backend(),
         r.solver(),
         r.steps(),
@@ -497,6 +507,7 @@ public final class BenchCommand implements Callable<Integer> {
         r.seconds(),
         r.timeRatio(),
         mib(r.peakSavedBytes()),
+        mib(r.peakLiveBytes()),
         mib(r.predictedBytes()),
         Double.isNaN(r.bytesRatio()) ? "n/a" : String.format(Locale.ROOT, "%.2f", r.bytesRatio()),
         r.peakRssBytes() / 1048576.0,
@@ -512,14 +523,14 @@ public final class BenchCommand implements Callable<Integer> {
     Files.createDirectories(out);
     List<String> csv = new ArrayList<>();
     csv.add(
-        "backend,solver,nt,method,step_seconds,time_ratio_to_store_all,peak_saved_bytes,predicted_bytes,bytes_ratio_to_store_all,peak_rss_bytes,f_evals_forward,f_evals_backward");
+        "backend,solver,nt,method,step_seconds,time_ratio_to_store_all,peak_saved_bytes,peak_live_bytes,predicted_bytes,bytes_ratio_to_store_all,peak_rss_bytes,f_evals_forward,f_evals_backward");
     StringBuilder json = new StringBuilder("[\n");
     for (int i = 0; i < results.size(); i++) {
       Result r = results.get(i);
       csv.add(
           String.format(
               Locale.ROOT,
-              "%s,%s,%d,%s,%.6f,%.4f,%d,%d,%.4f,%d,%.1f,%.1f",
+              "%s,%s,%d,%s,%.6f,%.4f,%d,%d,%d,%.4f,%d,%.1f,%.1f",
               r.backend(),
               r.solver(),
               r.steps(),
@@ -527,6 +538,7 @@ public final class BenchCommand implements Callable<Integer> {
               r.seconds(),
               r.timeRatio(),
               r.peakSavedBytes(),
+              r.peakLiveBytes(),
               r.predictedBytes(),
               r.bytesRatio(),
               r.peakRssBytes(),
@@ -536,7 +548,8 @@ public final class BenchCommand implements Callable<Integer> {
           String.format(
               Locale.ROOT,
               "  {\"backend\":\"%s\",\"solver\":\"%s\",\"nt\":%d,\"method\":\"%s\",\"step_seconds\":%.6f,"
-                  + "\"time_ratio_to_store_all\":%.4f,\"peak_saved_bytes\":%d,\"predicted_bytes\":%d,"
+                  + "\"time_ratio_to_store_all\":%.4f,\"peak_saved_bytes\":%d,\"peak_live_bytes\":%d,"
+                  + "\"predicted_bytes\":%d,"
                   + "\"bytes_ratio_to_store_all\":%.4f,\"peak_rss_bytes\":%d,\"f_evals_forward\":%.1f,"
                   + "\"f_evals_backward\":%.1f}%s%n",
               r.backend(),
@@ -546,6 +559,7 @@ public final class BenchCommand implements Callable<Integer> {
               r.seconds(),
               r.timeRatio(),
               r.peakSavedBytes(),
+              r.peakLiveBytes(),
               r.predictedBytes(),
               r.bytesRatio(),
               r.peakRssBytes(),

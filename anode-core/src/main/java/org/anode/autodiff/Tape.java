@@ -38,6 +38,7 @@ public final class Tape implements AutoCloseable {
   private final MemoryMeter meter;
   private final List<Node> nodes = new ArrayList<>();
   private final List<AutoCloseable> onClose = new ArrayList<>();
+  private final Set<Tensor> adopted = Collections.newSetFromMap(new IdentityHashMap<>());
   private boolean closed;
 
   private record Node(
@@ -141,17 +142,38 @@ public final class Tape implements AutoCloseable {
   }
 
   /**
-   * Moves every tensor saved by the operations recorded since the first {@code fromNode} ones out
-   * of {@code scope} into its parent, so that closing {@code scope} frees exactly the temporaries
-   * nobody will read in backward. Returns how many nodes were recorded since.
+   * Takes ownership of the tensors that the operations recorded since the first {@code fromNode}
+   * saved and that {@code scope} owns, except {@code except}: each is closed right after the last
+   * operation that saved it has been swept (or when the tape closes). For intermediates that no
+   * caller can see, such as the stages of an ODE solver step.
    */
-  public int keepSaved(org.anode.api.TensorScope scope, int fromNode) {
+  public void adoptSaved(org.anode.api.TensorScope scope, int fromNode, Tensor except) {
     for (int i = fromNode; i < nodes.size(); i++) {
       for (Tensor t : nodes.get(i).saved()) {
-        scope.keep(t);
+        if (t != except && scope.owns(t)) {
+          adopted.add(TensorScope.detach(t));
+        }
       }
     }
-    return nodes.size() - fromNode;
+  }
+
+  /**
+   * Takes ownership of {@code t}, an intermediate that no caller can see: closed now if no recorded
+   * operation saved it, else once the last one that did has been swept.
+   */
+  public void adoptOrClose(Tensor t) {
+    if (meter.holds(t)) {
+      adopted.add(TensorScope.detach(t));
+    } else {
+      t.close();
+    }
+  }
+
+  private void released(Tensor t) {
+    meter.release(t);
+    if (!meter.holds(t) && adopted.remove(t)) {
+      t.close();
+    }
   }
 
   /** Backward from a scalar: the seed gradient is 1. */
@@ -252,7 +274,7 @@ public final class Tape implements AutoCloseable {
           letGo(holders, g, sweepScope);
         }
         for (Tensor t : node.saved()) {
-          meter.release(t);
+          released(t);
         }
       }
     }
@@ -319,6 +341,10 @@ public final class Tape implements AutoCloseable {
       }
     }
     nodes.clear();
+    for (Tensor t : adopted) {
+      t.close();
+    }
+    adopted.clear();
     ArrayDeque<Tape> stack = STACK.get();
     if (stack.contains(this)) {
       // Closing an outer tape also ends inner tapes and pauses left open (exception paths).

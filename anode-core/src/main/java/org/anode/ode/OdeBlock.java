@@ -186,17 +186,24 @@ public final class OdeBlock extends org.anode.nn.Module {
       }
       return Variable.constant(y);
     }
-    // Recording: one scope per step too; what the step's operations saved for backward, and the
-    // new state, move to the caller's scope, and every other temporary dies with the step.
+    // Recording: one scope per step too. What the step's operations saved for backward belongs to
+    // the tape, which frees each tensor right after the last operation that reads it is swept; an
+    // intermediate state goes the same way (or dies at once if nothing saved it); the last state
+    // goes to the caller's scope; every other temporary dies with the step.
     Tape tape = Tape.current();
     Variable y = z;
     for (int i = from; i < to; i++) {
       int mark = tape.size();
+      Variable next;
       try (TensorScope scope = TensorScope.open()) {
-        y = step(grid, i, y);
-        tape.keepSaved(scope, mark);
-        scope.keep(y.value());
+        next = step(grid, i, y);
+        tape.adoptSaved(scope, mark, next.value());
+        scope.keep(next.value());
       }
+      if (i > from) {
+        tape.adoptOrClose(y.value());
+      }
+      y = next;
     }
     return y;
   }

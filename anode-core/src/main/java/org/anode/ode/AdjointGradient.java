@@ -116,7 +116,8 @@ public final class AdjointGradient implements GradientMethod {
     for (Parameter q : params) {
       stashed.add(q.takeGrad());
     }
-    try {
+    // One scope per evaluation: f's intermediates die as soon as its sweep has read them.
+    try (TensorScope evaluation = TensorScope.open()) {
       Variable z = Variable.leaf(y[0]);
       Tensor fz;
       try (Tape tape = Tape.record()) {
@@ -132,6 +133,9 @@ public final class AdjointGradient implements GradientMethod {
         if (r[i + 2] == null) {
           r[i + 2] = be.zeros(params.get(i).shape(), params.get(i).dtype());
         }
+      }
+      for (Tensor k : r) {
+        evaluation.keep(k);
       }
       return r;
     } finally {
@@ -167,9 +171,19 @@ public final class AdjointGradient implements GradientMethod {
             continue;
           }
           Tensor term = be.mulScalar(terms.get(i)[c], w);
-          acc = acc == null ? term : be.add(acc, term);
+          if (acc == null) {
+            acc = term;
+          } else {
+            Tensor sum = be.add(acc, term);
+            acc.close();
+            term.close();
+            acc = sum;
+          }
         }
         out[c] = acc == null ? y[c] : be.add(y[c], acc);
+        if (acc != null) {
+          acc.close();
+        }
       }
       return out;
     };

@@ -55,6 +55,7 @@ public final class RevolveGradient implements GradientMethod {
                                 z0Value,
                                 grid.steps(),
                                 gradOut,
+                                false,
                                 schedule.snapshots(),
                                 needs[0]));
               }
@@ -67,7 +68,10 @@ public final class RevolveGradient implements GradientMethod {
   /**
    * Reverses steps {@code i … j−1} given the state {@code zi} (held in a snapshot) and the gradient
    * {@code gj} at step {@code j}, with {@code s} snapshots available including {@code zi}'s.
-   * Returns the gradient at step {@code i} (null for step 0 when not needed).
+   * Returns the gradient at step {@code i} (null for step 0 when not needed). With {@code ownsGj}
+   * the call closes {@code gj} as soon as it is consumed, so that one gradient is alive at a time
+   * however deep the recursion (else each level would hold its own: live bytes growing with log
+   * N_t).
    */
   private Tensor reverse(
       OdeBlock block,
@@ -76,11 +80,16 @@ public final class RevolveGradient implements GradientMethod {
       Tensor zi,
       int j,
       Tensor gj,
+      boolean ownsGj,
       int s,
       boolean needInputGrad) {
     boolean needHere = i > 0 || needInputGrad;
     if (j - i == 1) {
-      return CheckpointedGradient.recomputeAndSweep(block, grid, i, j, zi, gj, needHere);
+      Tensor gi = CheckpointedGradient.recomputeAndSweep(block, grid, i, j, zi, gj, needHere);
+      if (ownsGj) {
+        gj.close();
+      }
+      return gi;
     }
     if (s == 1) {
       // Only zi is held: reach each step from it again, newest first.
@@ -91,7 +100,7 @@ public final class RevolveGradient implements GradientMethod {
           Tensor gk =
               CheckpointedGradient.recomputeAndSweep(
                   block, grid, k, k + 1, zk, g, k > i || needHere);
-          if (g != gj) {
+          if (g != gj || ownsGj) {
             g.close(); // the gradient at step k+1 is consumed
           }
           g = gk == null ? null : scope.keep(gk);
@@ -107,12 +116,12 @@ public final class RevolveGradient implements GradientMethod {
       meter.markCheckpoint(zm);
       Tensor gm;
       try {
-        gm = reverse(block, grid, m, zm, j, gj, s - 1, true);
+        gm = reverse(block, grid, m, zm, j, gj, ownsGj, s - 1, true);
       } finally {
         meter.release(zm);
       }
       zm.close();
-      Tensor gi = reverse(block, grid, i, zi, m, gm, s, needInputGrad);
+      Tensor gi = reverse(block, grid, i, zi, m, gm, true, s, needInputGrad);
       return gi == null ? null : scope.keep(gi);
     }
   }

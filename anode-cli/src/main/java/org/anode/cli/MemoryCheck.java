@@ -10,6 +10,7 @@ import java.util.regex.Pattern;
 import org.anode.api.Backend;
 import org.anode.api.DType;
 import org.anode.api.Shape;
+import org.anode.api.Tensor;
 import org.anode.nn.Module;
 import org.anode.ode.GradientMethod;
 import org.anode.ode.MemoryBudget;
@@ -19,16 +20,13 @@ import org.anode.ode.MemoryBudget;
  * that a model that cannot fit stops at once with both numbers instead of being killed by the
  * kernel after minutes.
  *
- * <p>Prediction: the parameters with their gradients and optimizer state ({@code P·(2 + slots)},
- * slots = 1 for SGD with momentum, 2 for Adam), plus the tape's saved bytes of the gradient method
- * at this batch ({@link MemoryBudget}, measured on the model at batch 2 and scaled linearly in the
- * batch) times {@link #WORKING_SET}: the live tensors of a step peak at 4.5–7.2 times the saved
- * bytes (issue 10's measurements: store-all 5.5, ANODE 5.3, revolve 7.2), because intermediates
- * live until their scope closes.
+ * <p>Prediction, in live bytes ({@link org.anode.api.LiveMemory}): the model's parameters and
+ * buffers, the optimizer's state ({@code slots·P}: 1 for SGD with momentum, 2 for Adam), and the
+ * peak a step adds with the gradient method — activations, temporaries and gradients — measured on
+ * the model by {@link MemoryBudget#predictLivePeak} (two probe steps at batch 2 and 4, extrapolated
+ * linearly in the batch).
  */
 final class MemoryCheck {
-  static final double WORKING_SET = 7.5;
-  private static final int PROBE_BATCH = 2;
   private static final Pattern SIZE =
       Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([kmgt]?)(i?)(b?)", Pattern.CASE_INSENSITIVE);
 
@@ -58,13 +56,13 @@ final class MemoryCheck {
    * Memory this process may still use: {@code MemAvailable} (and the cgroup's limit, if lower) plus
    * what the model's parameters already hold; −1 when the system does not say.
    */
-  static long available(long parameterBytes) {
+  static long available(long liveBytes) {
     long avail = meminfo("MemAvailable:");
     long cgroup = cgroupRoom();
     if (cgroup >= 0) {
       avail = avail < 0 ? cgroup : Math.min(avail, cgroup);
     }
-    return avail < 0 ? -1 : avail + parameterBytes;
+    return avail < 0 ? -1 : avail + liveBytes;
   }
 
   private static long meminfo(String key) {
@@ -93,14 +91,20 @@ final class MemoryCheck {
     }
   }
 
+  /** Bytes of the model's parameters and buffers, live before training starts. */
+  static long stateBytes(Module net) {
+    return net.stateDict().values().stream().mapToLong(Tensor::bytes).sum();
+  }
+
   static long parameterBytes(Module net, DType dtype) {
     return net.parameterCount() * dtype.byteSize();
   }
 
   /**
-   * Checks {@code method} on {@code net} at {@code batch} against {@code available} bytes: keeps it
-   * when it fits, else picks the fastest exact method that fits (store-all, ANODE, revolve with the
-   * most snapshots), else throws with the predicted and available sizes and what to change.
+   * Checks {@code method} on {@code net} at {@code batch} against {@code available} bytes (−1:
+   * unknown, keep the method): keeps it when it fits, else picks the fastest exact method that fits
+   * (store-all, ANODE, revolve with the most snapshots) and sets it on every ODE block, else throws
+   * with the predicted and available sizes and what to change.
    */
   static Decision decide(
       Module net,
@@ -110,56 +114,58 @@ final class MemoryCheck {
       String method,
       int optimizerSlots,
       long available) {
-    long persistent = parameterBytes(net, dtype) * (2 + optimizerSlots);
-    MemoryBudget.Advice probe =
-        MemoryBudget.advise(net, be, Shape.of(PROBE_BATCH, 3, 32, 32), dtype, Long.MAX_VALUE);
-    List<MemoryBudget.Option> options = probe.considered();
-    String wanted =
-        GradientMethod.named(method) instanceof org.anode.ode.AdjointGradient
-            ? options.get(options.size() - 1).method() // O(L), as the smallest revolve
-            : method.trim().toLowerCase(Locale.ROOT);
-    long predictedWanted = -1;
+    Shape input = Shape.of(batch, 3, 32, 32);
+    long fixed = stateBytes(net) + parameterBytes(net, dtype) * optimizerSlots;
+    long wanted = fixed + predictWith(net, be, dtype, input, method);
+    if (available < 0 || wanted <= available) {
+      return new Decision(method, wanted, available, null);
+    }
+    List<MemoryBudget.Option> options =
+        MemoryBudget.advise(net, be, input.with(0, 2), dtype, Long.MAX_VALUE).considered();
+    long smallest = wanted;
+    String smallestName = method;
     for (MemoryBudget.Option o : options) {
-      if (o.method().equals(wanted)) {
-        predictedWanted = predict(persistent, o, batch);
+      if (o.method().equals(method)) {
+        continue;
       }
-    }
-    if (predictedWanted < 0) {
-      predictedWanted = predict(persistent, options.get(1), batch); // revolve:s beyond N_t: ANODE's
-    }
-    if (available < 0 || predictedWanted <= available) {
-      return new Decision(method, predictedWanted, available, null);
-    }
-    for (MemoryBudget.Option o : options) {
-      long p = predict(persistent, o, batch);
+      long p = fixed + predictWith(net, be, dtype, input, o.method());
       if (p <= available) {
         return new Decision(
             o.method(),
             p,
             available,
-            method + " would need ~" + mib(predictedWanted) + " of " + mib(available));
+            method + " would need ~" + mib(wanted) + " of " + mib(available));
+      }
+      if (p < smallest) {
+        smallest = p;
+        smallestName = o.method();
       }
     }
-    MemoryBudget.Option smallest = options.get(options.size() - 1);
+    setMethod(net, method);
     throw new IllegalArgumentException(
         "not enough memory: a training step with --method "
             + method
             + " needs ~"
-            + mib(predictedWanted)
+            + mib(wanted)
             + " (the smallest, "
-            + smallest.method()
+            + smallestName
             + ", ~"
-            + mib(predict(persistent, smallest, batch))
-            + "; parameters with gradients and optimizer state alone "
-            + mib(persistent)
+            + mib(smallest)
+            + "; parameters, buffers and optimizer state alone "
+            + mib(fixed)
             + "), "
             + mib(available)
             + " available; lower --batch or --width, or set --memory if more is really free");
   }
 
-  private static long predict(long persistent, MemoryBudget.Option o, int batch) {
-    double saved = (double) o.predictedBytes() * batch / PROBE_BATCH;
-    return persistent + (long) (WORKING_SET * saved);
+  /** The step's live bytes with {@code method} on every block ({@link MemoryBudget}); sets it. */
+  private static long predictWith(Module net, Backend be, DType dtype, Shape input, String method) {
+    setMethod(net, method);
+    return MemoryBudget.predictLivePeak(net, be, input, dtype);
+  }
+
+  private static void setMethod(Module net, String method) {
+    MemoryBudget.blocks(net).forEach(b -> b.setMethod(GradientMethod.named(method)));
   }
 
   static String mib(long bytes) {

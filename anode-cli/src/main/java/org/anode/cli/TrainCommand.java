@@ -13,8 +13,6 @@ import org.anode.api.DType;
 import org.anode.data.DataLoader;
 import org.anode.data.ImageDataset;
 import org.anode.nn.Module;
-import org.anode.ode.GradientMethod;
-import org.anode.ode.MemoryBudget;
 import org.anode.train.CheckpointLock;
 import org.anode.train.EpochMetrics;
 import org.anode.train.LearningRateSchedule;
@@ -160,14 +158,14 @@ public final class TrainCommand implements Callable<Integer> {
     Map<String, String> run = model.describe();
     run.put("optimizer", opt.kind());
     run.put("backend", be.name());
-    long params = MemoryCheck.parameterBytes(net, dtype);
     long available =
-        memory != null ? MemoryCheck.parseSize("--memory", memory) : MemoryCheck.available(params);
+        memory != null
+            ? MemoryCheck.parseSize("--memory", memory)
+            : MemoryCheck.available(MemoryCheck.stateBytes(net));
     int slots = opt.kind().equals("adam") ? 2 : momentum > 0 ? 1 : 0;
     MemoryCheck.Decision fit =
         MemoryCheck.decide(net, be, dtype, model.batch, model.method, slots, available);
     if (fit.note() != null) {
-      MemoryBudget.blocks(net).forEach(b -> b.setMethod(GradientMethod.named(fit.method())));
       run.put("method", fit.method());
       System.out.printf(
           "memory: %s; using %s (~%s predicted)%n",

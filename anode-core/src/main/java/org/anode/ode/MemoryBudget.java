@@ -4,9 +4,12 @@ import java.util.ArrayList;
 import java.util.List;
 import org.anode.api.Backend;
 import org.anode.api.DType;
+import org.anode.api.LiveMemory;
 import org.anode.api.Shape;
+import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
 import org.anode.autodiff.MemoryMeter;
+import org.anode.autodiff.Ops;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
 import org.anode.nn.Module;
@@ -132,6 +135,38 @@ public final class MemoryBudget {
             + "; the smallest, "
             + options.get(options.size() - 1)
             + ", needs more");
+  }
+
+  /**
+   * Predicts the live bytes a training step of {@code model} adds at {@code input}'s batch (peak
+   * {@link LiveMemory} above what is live before the step: activations, temporaries and the
+   * parameters' gradients), with the gradient methods it has now. Two probe steps at batch 2 and 4
+   * (forward, backward from the sum of the outputs, inside a {@link Recomputation} so that batch
+   * norm keeps its statistics; the gradients are then cleared) are extrapolated linearly in the
+   * batch: activations grow with it, gradients of parameters do not. Resets the live meter's peak.
+   */
+  public static long predictLivePeak(Module model, Backend backend, Shape input, DType dtype) {
+    int batch = input.dim(0);
+    long p2 = probeLivePeak(model, backend, input.with(0, 2), dtype);
+    long p4 = probeLivePeak(model, backend, input.with(0, 4), dtype);
+    double perImage = (p4 - p2) / 2.0;
+    return Math.max(p2, Math.round(p2 + perImage * (batch - 2)));
+  }
+
+  private static long probeLivePeak(Module model, Backend backend, Shape input, DType dtype) {
+    try (TensorScope scope = TensorScope.open();
+        Recomputation r = Recomputation.begin()) {
+      Tensor x = backend.zeros(input, dtype);
+      long before = LiveMemory.currentBytes();
+      LiveMemory.resetPeak();
+      try (TensorScope step = TensorScope.open();
+          Tape tape = Tape.record()) {
+        tape.backward(Ops.sum(model.forward(Variable.constant(x)), false));
+      }
+      long peak = LiveMemory.peakBytes() - before;
+      model.zeroGrad();
+      return peak;
+    }
   }
 
   /** Bytes that one recorded solver step of {@code block} saves, measured on a zero state. */

@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import org.anode.api.Backend;
 import org.anode.api.Backends;
 import org.anode.api.DType;
+import org.anode.api.LiveMemory;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
@@ -74,6 +76,39 @@ class MemoryBudgetTest {
               IllegalArgumentException.class,
               () -> MemoryBudget.advise(net, be, input, DType.FLOAT64, 5 * Z - 1));
       assertTrue(e.getMessage().contains("revolve:1"), e.getMessage());
+      net.close();
+    }
+  }
+
+  /** Live bytes of one real step at {@code batch}, above what was live before it. */
+  long measuredLivePeak(OdeNets.Stack net, int batch) {
+    try (TensorScope scope = TensorScope.open()) {
+      Tensor x = OdeNets.input(be, DType.FLOAT64, 1, batch, 4, 6, 6);
+      long before = LiveMemory.currentBytes();
+      LiveMemory.resetPeak();
+      try (TensorScope step = TensorScope.open();
+          Tape tape = Tape.record()) {
+        tape.backward(Ops.sum(net.forward(Variable.constant(x)), false));
+      }
+      long peak = LiveMemory.peakBytes() - before;
+      net.zeroGrad();
+      return peak;
+    }
+  }
+
+  @Test
+  void livePeakPredictionMatchesTheMeasuredStep() {
+    try (TensorScope scope = TensorScope.open()) {
+      OdeNets.Stack net = net();
+      for (String method : List.of("store-all", "anode", "revolve:2", "adjoint")) {
+        MemoryBudget.blocks(net).forEach(b -> b.setMethod(GradientMethod.named(method)));
+        long predicted =
+            MemoryBudget.predictLivePeak(net, be, Shape.of(12, 4, 6, 6), DType.FLOAT64);
+        long measured = measuredLivePeak(net, 12);
+        assertTrue(
+            Math.abs(predicted - measured) <= 0.1 * measured,
+            method + ": predicted " + predicted + " bytes, measured " + measured);
+      }
       net.close();
     }
   }

@@ -273,7 +273,7 @@ class TrainingGuardsTest {
     assertEquals(
         "model,dataset,width,depths,dtype,method,solver,nt,optimizer,backend,"
             + "epoch,lr,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s,"
-            + "peak_saved_bytes",
+            + "peak_saved_bytes,peak_live_bytes",
         header);
     String stale = lines.get(1).replaceFirst(",1,0\\.05", ",2,0.05");
     Files.write(csv, List.of(header, lines.get(1), stale));

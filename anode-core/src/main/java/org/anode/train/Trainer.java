@@ -11,6 +11,7 @@ import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import org.anode.api.Backend;
 import org.anode.api.DType;
+import org.anode.api.LiveMemory;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
@@ -206,6 +207,7 @@ public final class Trainer {
       int right = 0;
       int seen = 0;
       long peak = 0;
+      long livePeak = 0;
       model.train(true);
       ProgressBar bar =
           progress
@@ -222,6 +224,8 @@ public final class Trainer {
         while (batches.hasNext()) {
           DataLoader.Batch b = batches.next();
           MemoryMeter meter = new MemoryMeter();
+          long liveBefore = LiveMemory.currentBytes();
+          LiveMemory.resetPeak();
           try (TensorScope scope = TensorScope.open();
               Tape tape = Tape.record(meter)) {
             Variable logits = model.forward(Variable.constant(images(b, train)));
@@ -242,6 +246,7 @@ public final class Trainer {
             right += correct(logits.value(), b.labels());
           }
           peak = Math.max(peak, meter.peakBytes());
+          livePeak = Math.max(livePeak, LiveMemory.peakBytes() - liveBefore);
           seen += b.size();
           step++;
           if (bar != null) {
@@ -267,7 +272,8 @@ public final class Trainer {
               eval[1],
               seconds,
               seen / seconds,
-              peak);
+              peak,
+              livePeak);
       if (!Double.isFinite(eval[0])) {
         throw new NonFiniteException(
             "epoch " + (epoch + 1) + ": the test loss is " + eval[0] + " (the model is not saved)");

@@ -98,17 +98,15 @@ public final class Segment implements AutoCloseable {
     if (closed) {
       throw new IllegalStateException("Segment.backward: the segment was already swept or closed");
     }
+    Tensor g;
     try (TensorScope scope = TensorScope.open()) {
       tape.backward(end, gradOutput);
-      if (!start.requiresGrad()) {
-        return null;
-      }
-      Tensor g = scope.keep(start.grad().backend().copy(start.grad()));
-      start.zeroGrad();
-      return g;
+      g = start.requiresGrad() ? start.takeGrad() : null;
     } finally {
       close();
     }
+    // The input's gradient moves to the caller's scope without a copy (a copy would hold it twice).
+    return g == null ? null : TensorScope.attach(g);
   }
 
   /** Releases what the segment saved; a later {@link #backward} is refused. */

@@ -342,7 +342,9 @@ public final class Tape implements AutoCloseable {
     }
     nodes.clear();
     for (Tensor t : adopted) {
-      t.close();
+      if (!meter.holds(t)) { // one an operation of another tape still reads is left open
+        t.close();
+      }
     }
     adopted.clear();
     ArrayDeque<Tape> stack = STACK.get();

@@ -1,6 +1,7 @@
 package org.anode.nn;
 
 import java.util.List;
+import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
 
 /** Modules applied in order; their entries are named by position ({@code "0.weight"}, …). */
@@ -22,11 +23,25 @@ public final class Sequential extends Module {
     return layers;
   }
 
+  /**
+   * Runs the layers in order. An intermediate output, which no caller can see, is freed as soon as
+   * the next layer has read it: at once if nothing saved it for backward, else by the tape right
+   * after the last operation that reads it is swept ({@link Tape#adoptOrClose}).
+   */
   @Override
   public Variable forward(Variable x) {
     Variable y = x;
     for (Module m : layers) {
-      y = m.forward(y);
+      Variable next = m.forward(y);
+      if (y != x && y.value() != x.value() && y.value() != next.value()) {
+        Tape tape = Tape.current();
+        if (tape != null) {
+          tape.adoptOrClose(y.value());
+        } else {
+          y.value().close();
+        }
+      }
+      y = next;
     }
     return y;
   }

@@ -98,6 +98,18 @@ public final class TensorScope implements AutoCloseable {
   }
 
   /**
+   * Gives {@code tensor}, which no scope owns (created with none open, or {@linkplain #detach
+   * detached}), to the innermost open scope of this thread, if any: the reverse of {@link #detach},
+   * for a result handed over without a copy.
+   */
+  public static <T extends Tensor> T attach(T tensor) {
+    if (tensor instanceof AbstractTensor t && t.scope == null && !t.isClosed()) {
+      adopt(t);
+    }
+    return tensor;
+  }
+
+  /**
    * Takes every tensor this scope owns out of it and hands them to the caller, who must close them:
    * for results that outlive the scope without belonging to the enclosing one (a recorded segment
    * of a tape kept for a later backward sweep).

@@ -12,6 +12,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public abstract class AbstractTensor implements Tensor {
   private static final AtomicLong OPEN = new AtomicLong();
   private static final AtomicLong OPEN_BYTES = new AtomicLong();
+  private static final AtomicLong CREATED_BYTES = new AtomicLong();
 
   private final Shape shape;
   private final DType dtype;
@@ -24,6 +25,7 @@ public abstract class AbstractTensor implements Tensor {
     this.dtype = dtype;
     OPEN.incrementAndGet();
     OPEN_BYTES.addAndGet(shape.bytes(dtype));
+    CREATED_BYTES.addAndGet(shape.bytes(dtype));
     LiveMemory.allocated(shape.bytes(dtype));
     TensorScope.adopt(this);
   }
@@ -31,6 +33,14 @@ public abstract class AbstractTensor implements Tensor {
   /** Number of tensors of every backend created and not yet closed in this process. */
   public static long openTensors() {
     return OPEN.get();
+  }
+
+  /**
+   * Element bytes of every tensor ever created in this process (only grows): what a step allocates
+   * is the difference across it, whether or not its tensors were freed before it ended.
+   */
+  public static long createdBytes() {
+    return CREATED_BYTES.get();
   }
 
   /** Element bytes of every tensor created and not yet closed in this process. */

@@ -54,12 +54,12 @@ public final class MemoryMeter {
     }
   }
 
-  /** One holder of {@code t} no longer needs it; its bytes leave the count with the last one. */
   /** Whether some recorded operation still holds {@code t} for its backward. */
   public boolean holds(Tensor t) {
     return refs.containsKey(t);
   }
 
+  /** One holder of {@code t} no longer needs it; its bytes leave the count with the last one. */
   public void release(Tensor t) {
     Integer n = refs.get(t);
     if (n == null) {

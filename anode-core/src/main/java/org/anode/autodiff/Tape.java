@@ -7,6 +7,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
 
@@ -142,12 +143,28 @@ public final class Tape implements AutoCloseable {
   }
 
   /**
-   * Takes ownership of the tensors that the operations recorded since the first {@code fromNode}
-   * saved and that {@code scope} owns, except {@code except}: each is closed right after the last
-   * operation that saved it has been swept (or when the tape closes). For intermediates that no
-   * caller can see, such as the stages of an ODE solver step.
+   * Runs {@code body} in a scope of its own and returns its result in the caller's scope; every
+   * other tensor it made dies with the scope, except what its operations saved for backward, which
+   * the current tape (if one records) takes over and frees right after the last operation that
+   * reads it is swept. For pieces whose intermediates no caller can see: a solver step, a layer.
    */
-  public void adoptSaved(org.anode.api.TensorScope scope, int fromNode, Tensor except) {
+  public static Variable inOwnScope(Supplier<Variable> body) {
+    Tape tape = current();
+    int mark = tape == null ? 0 : tape.nodes.size();
+    try (TensorScope scope = TensorScope.open()) {
+      Variable out = body.get();
+      if (tape != null) {
+        tape.adoptSaved(scope, mark, out.value());
+      }
+      scope.keep(out.value());
+      return out;
+    }
+  }
+
+  /**
+   * Takes over what the operations recorded since {@code fromNode} saved and {@code scope} owns.
+   */
+  private void adoptSaved(TensorScope scope, int fromNode, Tensor except) {
     for (int i = fromNode; i < nodes.size(); i++) {
       for (Tensor t : nodes.get(i).saved()) {
         if (t != except && scope.owns(t)) {
@@ -158,12 +175,14 @@ public final class Tape implements AutoCloseable {
   }
 
   /**
-   * Takes ownership of {@code t}, an intermediate that no caller can see: closed now if no recorded
-   * operation saved it, else once the last one that did has been swept.
+   * Frees {@code t}, an intermediate that no caller can see, at its last use: now if no recorded
+   * operation saved it (or no tape records), else through the current tape once the last operation
+   * that saved it has been swept.
    */
-  public void adoptOrClose(Tensor t) {
-    if (meter.holds(t)) {
-      adopted.add(TensorScope.detach(t));
+  public static void releaseIntermediate(Tensor t) {
+    Tape tape = current();
+    if (tape != null && tape.meter.holds(t)) {
+      tape.adopted.add(TensorScope.detach(t));
     } else {
       t.close();
     }

@@ -3,7 +3,6 @@ package org.anode.nn;
 import org.anode.api.Backend;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
-import org.anode.api.TensorScope;
 import org.anode.autodiff.Ops;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
@@ -62,18 +61,8 @@ public final class BatchNorm2d extends Module {
       throw new IllegalArgumentException(
           "BatchNorm2d(" + channels + "): input " + s + " must be [N, " + channels + ", H, W]");
     }
-    // One scope for the layer: what its operations save belongs to the tape (freed after the last
-    // operation that reads it is swept), the output to the caller, and the rest dies here.
-    Tape tape = Tape.current();
-    int mark = tape == null ? 0 : tape.size();
-    try (TensorScope scope = TensorScope.open()) {
-      Variable out = normalize(x, s);
-      if (tape != null) {
-        tape.adoptSaved(scope, mark, out.value());
-      }
-      scope.keep(out.value());
-      return out;
-    }
+    // The layer's intermediates die with it; what they saved for backward goes to the tape.
+    return Tape.inOwnScope(() -> normalize(x, s));
   }
 
   private Variable normalize(Variable x, Shape s) {

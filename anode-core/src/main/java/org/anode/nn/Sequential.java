@@ -26,7 +26,7 @@ public final class Sequential extends Module {
   /**
    * Runs the layers in order. An intermediate output, which no caller can see, is freed as soon as
    * the next layer has read it: at once if nothing saved it for backward, else by the tape right
-   * after the last operation that reads it is swept ({@link Tape#adoptOrClose}).
+   * after the last operation that reads it is swept ({@link Tape#releaseIntermediate}).
    */
   @Override
   public Variable forward(Variable x) {
@@ -34,12 +34,7 @@ public final class Sequential extends Module {
     for (Module m : layers) {
       Variable next = m.forward(y);
       if (y != x && y.value() != x.value() && y.value() != next.value()) {
-        Tape tape = Tape.current();
-        if (tape != null) {
-          tape.adoptOrClose(y.value());
-        } else {
-          y.value().close();
-        }
+        Tape.releaseIntermediate(y.value());
       }
       y = next;
     }

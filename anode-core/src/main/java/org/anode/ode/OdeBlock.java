@@ -2,7 +2,6 @@ package org.anode.ode;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
@@ -170,42 +169,24 @@ public final class OdeBlock extends org.anode.nn.Module {
    * current tape if one records. Steps advanced without recording are counted.
    */
   public Variable advance(Variable z, TimeGrid grid, int from, int to) {
-    if (Tape.current() == null) {
-      // One scope per step: a step's temporaries (evaluations of f, stages, h·k) die with it, and
-      // each state dies as soon as the next one exists; only the last reaches the caller's scope.
+    boolean recording = Tape.current() != null;
+    if (!recording) {
       unrecordedSteps += to - from;
-      Tensor y = z.value();
-      for (int i = from; i < to; i++) {
-        Tensor previous = y;
-        try (TensorScope scope = TensorScope.open()) {
-          y = scope.keep(step(grid, i, Variable.constant(previous)).value());
-        }
-        if (previous != z.value()) {
-          previous.close();
-        }
-      }
-      return Variable.constant(y);
     }
-    // Recording: one scope per step too. What the step's operations saved for backward belongs to
-    // the tape, which frees each tensor right after the last operation that reads it is swept; an
-    // intermediate state goes the same way (or dies at once if nothing saved it); the last state
-    // goes to the caller's scope; every other temporary dies with the step.
-    Tape tape = Tape.current();
+    // One scope per step: its temporaries (evaluations of f, stages, h·k) die with it, what it
+    // saved for backward goes to the tape, and each intermediate state is freed once the next one
+    // exists (or, when saved, after the last operation that reads it is swept).
     Variable y = z;
     for (int i = from; i < to; i++) {
-      int mark = tape.size();
-      Variable next;
-      try (TensorScope scope = TensorScope.open()) {
-        next = step(grid, i, y);
-        tape.adoptSaved(scope, mark, next.value());
-        scope.keep(next.value());
-      }
+      int step = i;
+      Variable current = y;
+      Variable next = Tape.inOwnScope(() -> step(grid, step, current));
       if (i > from) {
-        tape.adoptOrClose(y.value());
+        Tape.releaseIntermediate(y.value());
       }
       y = next;
     }
-    return y;
+    return recording ? y : Variable.constant(y.value());
   }
 
   /** Step {@code i} of {@code grid}, each evaluation of f keyed by (pass, step, stage). */

@@ -5,7 +5,6 @@ import com.google.inject.Injector;
 import com.google.inject.Key;
 import com.google.inject.name.Names;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import org.anode.api.Backend;
 import org.anode.api.DType;
@@ -46,21 +45,9 @@ public final class EvalCommand implements Callable<Integer> {
     Module net = injector.getInstance(Module.class);
     try (TensorScope scope = TensorScope.open()) {
       Checkpoint c = Checkpoint.load(checkpoint, be);
-      Map<String, String> ours = model.describe();
-      for (String key : Trainer.IDENTITY) {
-        String theirs = c.config().get(key);
-        if (theirs != null && ours.containsKey(key) && !theirs.equals(ours.get(key))) {
-          throw new IllegalArgumentException(
-              checkpoint
-                  + " was written with "
-                  + key
-                  + " "
-                  + theirs
-                  + ", this evaluation has "
-                  + key
-                  + " "
-                  + ours.get(key));
-        }
+      String mismatch = c.identityMismatch(model.describe(), "this evaluation");
+      if (mismatch != null) {
+        throw new IllegalArgumentException(checkpoint + " " + mismatch);
       }
       net.loadStateDict(c.model());
     }

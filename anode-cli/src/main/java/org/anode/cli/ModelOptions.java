@@ -120,7 +120,7 @@ public final class ModelOptions {
     };
   }
 
-  /** What a checkpoint records of the model, as in {@link org.anode.train.Trainer#IDENTITY}. */
+  /** What a checkpoint records of the model, as in {@link org.anode.train.Checkpoint#IDENTITY}. */
   java.util.Map<String, String> describe() {
     java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
     m.put("model", model);

@@ -63,6 +63,29 @@ public record Checkpoint(
     this(epoch, seed, Map.of(), model, optimizer, counters);
   }
 
+  /**
+   * Keys of {@link #config()} that must be equal in a checkpoint and in the run that loads it: they
+   * fix the parameters' shapes and meaning, or the optimizer state's.
+   */
+  public static final java.util.List<String> IDENTITY =
+      java.util.List.of("model", "dataset", "width", "depths", "dtype", "optimizer");
+
+  /**
+   * The first {@link #IDENTITY} entry recorded here that differs from {@code ours}, as {@code "was
+   * written with optimizer sgd, <who> has optimizer adam"}; null when none does (entries either
+   * side lacks are not compared).
+   */
+  public String identityMismatch(Map<String, String> ours, String who) {
+    for (String key : IDENTITY) {
+      String theirs = config.get(key);
+      String mine = ours.get(key);
+      if (theirs != null && mine != null && !theirs.equals(mine)) {
+        return "was written with " + key + " " + theirs + ", " + who + " has " + key + " " + mine;
+      }
+    }
+    return null;
+  }
+
   /** The fixed temporary file a save writes before renaming it to {@code path}. */
   public static Path temporaryFile(Path path) {
     return path.resolveSibling(path.getFileName() + ".tmp");

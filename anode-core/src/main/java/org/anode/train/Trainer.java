@@ -46,13 +46,6 @@ public final class Trainer {
   private int epochsDone;
   private int savedEpochs = -1;
 
-  /**
-   * Keys of {@link #describeRun} that must be equal in a checkpoint and in the run that resumes it:
-   * they fix the parameters' shapes and meaning, or the optimizer state's.
-   */
-  public static final List<String> IDENTITY =
-      List.of("model", "dataset", "width", "depths", "dtype", "optimizer");
-
   public Trainer(
       Backend backend,
       Module model,
@@ -97,7 +90,7 @@ public final class Trainer {
 
   /**
    * Restores model and optimizer from {@code path}; returns the epoch to continue with. Refuses a
-   * checkpoint of another seed or whose {@link #IDENTITY} entries differ from this run's.
+   * checkpoint of another seed or whose {@link Checkpoint#IDENTITY} entries differ from this run's.
    */
   public int resume(Path path) throws IOException {
     try (TensorScope scope = TensorScope.open()) {
@@ -106,22 +99,9 @@ public final class Trainer {
         throw new IllegalArgumentException(
             "resume: " + path + " was written with seed " + c.seed() + ", this run has " + seed);
       }
-      for (String key : IDENTITY) {
-        String theirs = c.config().get(key);
-        String ours = run.get(key);
-        if (theirs != null && ours != null && !theirs.equals(ours)) {
-          throw new IllegalArgumentException(
-              "resume: "
-                  + path
-                  + " was written with "
-                  + key
-                  + " "
-                  + theirs
-                  + ", this run has "
-                  + key
-                  + " "
-                  + ours);
-        }
+      String mismatch = c.identityMismatch(run, "this run");
+      if (mismatch != null) {
+        throw new IllegalArgumentException("resume: " + path + " " + mismatch);
       }
       model.loadStateDict(c.model());
       optimizer.loadState(c.optimizer(), c.counters());

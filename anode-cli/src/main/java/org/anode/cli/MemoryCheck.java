@@ -116,33 +116,32 @@ final class MemoryCheck {
       long available) {
     Shape input = Shape.of(batch, 3, 32, 32);
     long fixed = stateBytes(net) + parameterBytes(net, dtype) * optimizerSlots;
-    if (available >= 0) {
-      // A cheap lower bound first (a forward pass at batch 2): a step holds at least the
-      // parameters' gradients and what the smallest method saves. Hopeless cases stop here, before
-      // the probe steps, which take minutes on a very large model.
-      List<MemoryBudget.Option> saved =
-          MemoryBudget.advise(net, be, input.with(0, 2), dtype, Long.MAX_VALUE).considered();
-      MemoryBudget.Option least = saved.get(saved.size() - 1);
-      long floor = fixed + parameterBytes(net, dtype) + least.predictedBytes() * batch / 2;
-      if (floor > available) {
-        throw new IllegalArgumentException(
-            "not enough memory: a training step needs more than "
-                + mib(floor)
-                + " with any method (parameters, buffers, gradients and optimizer state "
-                + mib(fixed + parameterBytes(net, dtype))
-                + ", and what "
-                + least.method()
-                + " saves), "
-                + mib(available)
-                + " available; lower --batch or --width, or set --memory if more is really free");
-      }
+    if (available < 0) {
+      return new Decision(method, fixed + predictWith(net, be, dtype, input, method), -1, null);
     }
-    long wanted = fixed + predictWith(net, be, dtype, input, method);
-    if (available < 0 || wanted <= available) {
-      return new Decision(method, wanted, available, null);
-    }
+    // The candidates' saved bytes (a forward pass at batch 2) give a cheap lower bound first: a
+    // step holds at least the parameters' gradients and what the smallest method saves. Hopeless
+    // cases stop here, before the probe steps, which take minutes on a very large model.
     List<MemoryBudget.Option> options =
         MemoryBudget.advise(net, be, input.with(0, 2), dtype, Long.MAX_VALUE).considered();
+    MemoryBudget.Option least = options.get(options.size() - 1);
+    long floor = fixed + parameterBytes(net, dtype) + least.predictedBytes() * batch / 2;
+    if (floor > available) {
+      throw new IllegalArgumentException(
+          "not enough memory: a training step needs more than "
+              + mib(floor)
+              + " with any method (parameters, buffers, gradients and optimizer state "
+              + mib(fixed + parameterBytes(net, dtype))
+              + ", and what "
+              + least.method()
+              + " saves), "
+              + mib(available)
+              + " available; lower --batch or --width, or set --memory if more is really free");
+    }
+    long wanted = fixed + predictWith(net, be, dtype, input, method);
+    if (wanted <= available) {
+      return new Decision(method, wanted, available, null);
+    }
     long smallest = wanted;
     String smallestName = method;
     for (MemoryBudget.Option o : options) {

@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -30,43 +28,34 @@ class CifarTrainingTest {
     Path data = archive();
     assumeTrue(Files.exists(data), "the shared CIFAR-10 archive is not at " + data);
     Path metrics = tmp.resolve("metrics.csv");
-    PrintStream saved = System.out;
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    int code;
-    try {
-      System.setOut(new PrintStream(out, true));
-      code =
-          Main.run(
-              "train",
-              "--data",
-              data.toString(),
-              "--backend",
-              "nd4j",
-              "--width",
-              "0.125",
-              "--train-limit",
-              "5000",
-              "--test-limit",
-              "1000",
-              "--epochs",
-              "1",
-              "--batch",
-              "32",
-              "--lr",
-              "0.05",
-              "--schedule",
-              "constant",
-              "--checkpoint",
-              tmp.resolve("run.ckpt").toString(),
-              "--metrics",
-              metrics.toString(),
-              "--no-progress");
-    } finally {
-      System.setOut(saved);
-    }
-    String printed = out.toString();
-    System.out.print(printed);
-    assertEquals(0, code, printed);
+    CommandRun run =
+        CommandRun.of(
+            "train",
+            "--data",
+            data.toString(),
+            "--backend",
+            "nd4j",
+            "--width",
+            "0.125",
+            "--train-limit",
+            "5000",
+            "--test-limit",
+            "1000",
+            "--epochs",
+            "1",
+            "--batch",
+            "32",
+            "--lr",
+            "0.05",
+            "--schedule",
+            "constant",
+            "--checkpoint",
+            tmp.resolve("run.ckpt").toString(),
+            "--metrics",
+            metrics.toString(),
+            "--no-progress");
+    String printed = run.out();
+    assertEquals(0, run.code(), printed);
     assertTrue(printed.contains("176,402 parameters"), printed);
     assertTrue(printed.contains("5,000 training and 1,000 test images"), printed);
     List<String> lines = Files.readAllLines(metrics);
@@ -85,15 +74,9 @@ class CifarTrainingTest {
 
   @Test
   void infoListsTheBackends() {
-    PrintStream saved = System.out;
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    try {
-      System.setOut(new PrintStream(out, true));
-      assertEquals(0, Main.run("info"));
-    } finally {
-      System.setOut(saved);
-    }
-    String s = out.toString();
+    CommandRun info = CommandRun.of("info");
+    assertEquals(0, info.code());
+    String s = info.out();
     assertTrue(s.contains("nd4j (rank 100, available)"), s);
     assertTrue(s.contains("tensorflow (rank 90, available)"), s);
     assertTrue(s.contains("djl (rank 80, available)"), s);

@@ -5,10 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,33 +40,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class TrainingGuardsTest {
   @TempDir Path tmp;
-
-  record Result(int code, String out, String err) {
-    String all() {
-      return out + err;
-    }
-  }
-
-  static Result anode(String... args) {
-    PrintStream out = System.out;
-    PrintStream err = System.err;
-    ByteArrayOutputStream o = new ByteArrayOutputStream();
-    ByteArrayOutputStream e = new ByteArrayOutputStream();
-    int code;
-    try {
-      System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-      System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-      code = Main.run(args);
-    } finally {
-      System.setOut(out);
-      System.setErr(err);
-    }
-    Result r =
-        new Result(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-    System.out.print(r.out);
-    System.out.print(r.err);
-    return r;
-  }
 
   // ---- data in the official binary layout ------------------------------------------------------
 
@@ -151,46 +122,47 @@ class TrainingGuardsTest {
     return a;
   }
 
-  Result run(List<String> args) {
-    return anode(args.toArray(new String[0]));
+  CommandRun run(List<String> args) {
+    return CommandRun.of(args.toArray(new String[0]));
   }
 
   /** Item 0: the official binaries, folder or archive, CIFAR-10 or -100, all or a limit. */
   @Test
   void officialBinariesTrainOnEveryImageOrTheLimit() throws Exception {
     Path folder = cifar10Folder(8, 20);
-    Result all = run(train(folder, "--overwrite"));
-    assertEquals(0, all.code, all.all());
-    assertTrue(all.out.contains("data: 40 training and 20 test images"), all.out);
+    CommandRun all = run(train(folder, "--overwrite"));
+    assertEquals(0, all.code(), all.all());
+    assertTrue(all.out().contains("data: 40 training and 20 test images"), all.out());
     Path archive = tarGz(folder, tmp.resolve("cifar-10-binary.tar.gz"));
-    Result limited =
+    CommandRun limited =
         run(train(archive, "--overwrite", "--train-limit", "30", "--test-limit", "10"));
-    assertEquals(0, limited.code, limited.all());
-    assertTrue(limited.out.contains("data: 30 training and 10 test images"), limited.out);
-    Result viaArchive = run(train(archive, "--overwrite"));
-    assertTrue(viaArchive.out.contains("data: 40 training and 20 test images"), viaArchive.out);
+    assertEquals(0, limited.code(), limited.all());
+    assertTrue(limited.out().contains("data: 30 training and 10 test images"), limited.out());
+    CommandRun viaArchive = run(train(archive, "--overwrite"));
+    assertTrue(viaArchive.out().contains("data: 40 training and 20 test images"), viaArchive.out());
 
     Path c100 = tmp.resolve("c100/cifar-100-binary");
     Files.createDirectories(c100);
     Files.write(c100.resolve("train.bin"), records(200, 2, 100, 1));
     Files.write(c100.resolve("test.bin"), records(100, 2, 100, 2));
-    Result hundred = run(train(tmp.resolve("c100"), "--dataset", "cifar100", "--overwrite"));
-    assertEquals(0, hundred.code, hundred.all());
-    assertTrue(hundred.out.contains("data: 200 training and 100 test images"), hundred.out);
+    CommandRun hundred = run(train(tmp.resolve("c100"), "--dataset", "cifar100", "--overwrite"));
+    assertEquals(0, hundred.code(), hundred.all());
+    assertTrue(hundred.out().contains("data: 200 training and 100 test images"), hundred.out());
     Path archive100 = tarGz(tmp.resolve("c100"), tmp.resolve("cifar-100-binary.tar.gz"));
-    Result hundredLimited =
+    CommandRun hundredLimited =
         run(train(archive100, "--dataset", "cifar100", "--overwrite", "--train-limit", "100"));
     assertTrue(
-        hundredLimited.out.contains("data: 100 training and 100 test images"), hundredLimited.out);
+        hundredLimited.out().contains("data: 100 training and 100 test images"),
+        hundredLimited.out());
   }
 
   /** Item 0: zero images is an error, not a run of NaN epochs. */
   @Test
   void emptyDataIsAnError() throws Exception {
     Path folder = cifar10Folder(0, 0);
-    Result r = run(train(folder));
-    assertEquals(1, r.code, r.all());
-    assertTrue(r.err.contains("holds no images"), r.err);
+    CommandRun r = run(train(folder));
+    assertEquals(1, r.code(), r.all());
+    assertTrue(r.err().contains("holds no images"), r.err());
     assertFalse(Files.exists(tmp.resolve("run.ckpt")));
   }
 
@@ -198,15 +170,15 @@ class TrainingGuardsTest {
   @Test
   void divergenceNeverSavesNonFiniteStateAndNamesTheRealLastCheckpoint() throws Exception {
     Path folder = cifar10Folder(4, 20);
-    Result r = run(train(folder, "--lr", "1e40", "--epochs", "3", "--train-limit", "20"));
-    assertEquals(2, r.code, r.all());
-    assertTrue(r.err.contains("training stopped: epoch 1"), r.err);
-    assertTrue(r.err.contains("this run wrote no checkpoint"), r.err);
+    CommandRun r = run(train(folder, "--lr", "1e40", "--epochs", "3", "--train-limit", "20"));
+    assertEquals(2, r.code(), r.all());
+    assertTrue(r.err().contains("training stopped: epoch 1"), r.err());
+    assertTrue(r.err().contains("this run wrote no checkpoint"), r.err());
     assertFalse(Files.exists(tmp.resolve("run.ckpt")), "no checkpoint of non-finite state");
 
-    Result bad = run(train(folder, "--lr", "-1"));
-    assertEquals(1, bad.code);
-    assertTrue(bad.err.contains("--lr must be a positive finite number, got -1.0"), bad.err);
+    CommandRun bad = run(train(folder, "--lr", "-1"));
+    assertEquals(1, bad.code());
+    assertTrue(bad.err().contains("--lr must be a positive finite number, got -1.0"), bad.err());
   }
 
   /** Item 3: eval of a model whose loss is not finite fails. */
@@ -214,7 +186,7 @@ class TrainingGuardsTest {
   void evalOfANonFiniteLossFails() throws Exception {
     Path folder = cifar10Folder(4, 20);
     Path ck = tmp.resolve("run.ckpt");
-    assertEquals(0, run(train(folder)).code);
+    assertEquals(0, run(train(folder)).code());
     Backend be = Backends.get("nd4j");
     try (TensorScope scope = TensorScope.open()) {
       Checkpoint c = Checkpoint.load(ck, be);
@@ -226,8 +198,8 @@ class TrainingGuardsTest {
       }
       new Checkpoint(c.epoch(), c.seed(), c.config(), model, c.optimizer(), c.counters()).save(ck);
     }
-    Result r =
-        anode(
+    CommandRun r =
+        CommandRun.of(
             "eval",
             "--data",
             folder.toString(),
@@ -239,8 +211,8 @@ class TrainingGuardsTest {
             "20",
             "--checkpoint",
             ck.toString());
-    assertEquals(3, r.code, r.all());
-    assertTrue(r.err.contains(ck + " is Infinity: the model is not usable"), r.err);
+    assertEquals(3, r.code(), r.all());
+    assertTrue(r.err().contains(ck + " is Infinity: the model is not usable"), r.err());
   }
 
   /** Items 4 and 5: resume semantics and the metrics file. */
@@ -249,23 +221,24 @@ class TrainingGuardsTest {
     Path folder = cifar10Folder(4, 20);
     Path ck = tmp.resolve("run.ckpt");
     Path csv = tmp.resolve("metrics.csv");
-    Result missing = run(train(folder, "--resume"));
-    assertEquals(1, missing.code);
-    assertTrue(missing.err.contains("--resume: no checkpoint at " + ck), missing.err);
+    CommandRun missing = run(train(folder, "--resume"));
+    assertEquals(1, missing.code());
+    assertTrue(missing.err().contains("--resume: no checkpoint at " + ck), missing.err());
 
-    assertEquals(0, run(train(folder)).code);
-    Result again = run(train(folder));
-    assertEquals(1, again.code);
-    assertTrue(again.err.contains(ck + " exists: --resume to continue"), again.err);
+    assertEquals(0, run(train(folder)).code());
+    CommandRun again = run(train(folder));
+    assertEquals(1, again.code());
+    assertTrue(again.err().contains(ck + " exists: --resume to continue"), again.err());
 
-    Result adam = run(train(folder, "--resume", "--epochs", "2", "--optimizer", "adam"));
-    assertEquals(1, adam.code);
+    CommandRun adam = run(train(folder, "--resume", "--epochs", "2", "--optimizer", "adam"));
+    assertEquals(1, adam.code());
     assertTrue(
-        adam.err.contains("was written with optimizer sgd, this run has optimizer adam"), adam.err);
-    Result wider = run(train(folder, "--resume", "--epochs", "2", "--width", "0.25"));
-    assertEquals(1, wider.code);
+        adam.err().contains("was written with optimizer sgd, this run has optimizer adam"),
+        adam.err());
+    CommandRun wider = run(train(folder, "--resume", "--epochs", "2", "--width", "0.25"));
+    assertEquals(1, wider.code());
     assertTrue(
-        wider.err.contains("was written with width 0.125, this run has width 0.25"), wider.err);
+        wider.err().contains("was written with width 0.125, this run has width 0.25"), wider.err());
 
     // A row of an epoch that was never checkpointed (a run killed after writing it) is dropped.
     List<String> lines = new ArrayList<>(Files.readAllLines(csv));
@@ -278,17 +251,18 @@ class TrainingGuardsTest {
     String stale = lines.get(1).replaceFirst(",1,0\\.05", ",2,0.05");
     Files.write(csv, List.of(header, lines.get(1), stale));
 
-    Result resumed = run(train(folder, "--resume", "--epochs", "2"));
-    assertEquals(0, resumed.code, resumed.all());
+    CommandRun resumed = run(train(folder, "--resume", "--epochs", "2"));
+    assertEquals(0, resumed.code(), resumed.all());
     List<String> after = Files.readAllLines(csv);
     assertEquals(3, after.size(), String.join("\n", after));
     assertTrue(after.get(1).contains(",1,0.05"), after.get(1));
     assertTrue(after.get(2).contains(",2,0.05"), after.get(2));
     assertFalse(after.get(2).equals(stale), "the stale row was replaced");
 
-    Result done = run(train(folder, "--resume", "--epochs", "2"));
-    assertEquals(0, done.code);
-    assertTrue(done.out.contains("already holds 2 epochs (--epochs 2): nothing to do"), done.out);
+    CommandRun done = run(train(folder, "--resume", "--epochs", "2"));
+    assertEquals(0, done.code());
+    assertTrue(
+        done.out().contains("already holds 2 epochs (--epochs 2): nothing to do"), done.out());
     assertEquals(after, Files.readAllLines(csv));
   }
 
@@ -301,27 +275,28 @@ class TrainingGuardsTest {
       image(root.resolve("train/" + c + "/0001.png"));
       image(root.resolve("test/" + (c.equals("c0") ? "cat" : c) + "/0001.png"));
     }
-    Result r = run(train(root));
-    assertEquals(1, r.code);
-    assertTrue(r.err.contains("test class 'cat' is not among the training classes [c0,"), r.err);
-
-    Result hundred = run(train(cifar10Folder(4, 20), "--dataset", "cifar100"));
-    assertEquals(1, hundred.code);
+    CommandRun r = run(train(root));
+    assertEquals(1, r.code());
     assertTrue(
-        hundred.err.contains("does not contain [train.bin]")
-            || hundred.err.contains("holds neither"),
-        hundred.err);
+        r.err().contains("test class 'cat' is not among the training classes [c0,"), r.err());
+
+    CommandRun hundred = run(train(cifar10Folder(4, 20), "--dataset", "cifar100"));
+    assertEquals(1, hundred.code());
+    assertTrue(
+        hundred.err().contains("does not contain [train.bin]")
+            || hundred.err().contains("holds neither"),
+        hundred.err());
 
     Path three = tmp.resolve("three");
     for (String c : List.of("a", "b", "c")) {
       image(three.resolve("train/" + c + "/0001.png"));
       image(three.resolve("test/" + c + "/0001.png"));
     }
-    Result r3 = run(train(three));
-    assertEquals(1, r3.code);
+    CommandRun r3 = run(train(three));
+    assertEquals(1, r3.code());
     assertTrue(
-        r3.err.contains("--dataset cifar10 has 10 classes, but " + three + " holds 3 [a, b, c]"),
-        r3.err);
+        r3.err().contains("--dataset cifar10 has 10 classes, but " + three + " holds 3 [a, b, c]"),
+        r3.err());
   }
 
   /** Item 6: a truncated JPEG, a damaged archive and a missing path name the file. */
@@ -338,27 +313,27 @@ class TrainingGuardsTest {
     Path cut = root.resolve("train/b/0001.jpg");
     byte[] whole = Files.readAllBytes(cut);
     Files.write(cut, Arrays.copyOf(whole, whole.length * 9 / 10));
-    Result r = run(train(root));
-    assertEquals(1, r.code);
-    assertTrue(r.err.contains("train/b/0001.jpg: corrupt image"), r.err);
+    CommandRun r = run(train(root));
+    assertEquals(1, r.code());
+    assertTrue(r.err().contains("train/b/0001.jpg: corrupt image"), r.err());
 
     Path damaged = tmp.resolve("cifar10.tar.gz");
     byte[] gz = Files.readAllBytes(tarGz(cifar10Folder(4, 4), tmp.resolve("ok.tar.gz")));
     Files.write(damaged, Arrays.copyOf(gz, gz.length / 2));
-    Result d = run(train(damaged));
-    assertEquals(1, d.code);
-    assertTrue(d.err.contains(damaged + ": not a readable .tar.gz archive"), d.err);
+    CommandRun d = run(train(damaged));
+    assertEquals(1, d.code());
+    assertTrue(d.err().contains(damaged + ": not a readable .tar.gz archive"), d.err());
 
     Path random = tmp.resolve("random.tar.gz");
     Files.write(random, "not gzip at all".getBytes(StandardCharsets.UTF_8));
-    Result g = run(train(random));
-    assertEquals(1, g.code);
-    assertTrue(g.err.contains(random + ": not a readable .tar.gz archive"), g.err);
+    CommandRun g = run(train(random));
+    assertEquals(1, g.code());
+    assertTrue(g.err().contains(random + ": not a readable .tar.gz archive"), g.err());
 
     Path nowhere = tmp.resolve("nowhere/cifar10-jpg.tar.gz");
-    Result n = run(train(nowhere));
-    assertEquals(1, n.code);
-    assertTrue(n.err.contains(nowhere + ": no such file or directory"), n.err);
+    CommandRun n = run(train(nowhere));
+    assertEquals(1, n.code());
+    assertTrue(n.err().contains(nowhere + ": no such file or directory"), n.err());
     assertFalse(Files.exists(nowhere.getParent()), "nothing is created for a missing --data");
   }
 
@@ -370,17 +345,17 @@ class TrainingGuardsTest {
     Files.writeString(file, "x");
     List<String> args = train(folder);
     args.set(args.indexOf("--checkpoint") + 1, file.resolve("run.ckpt").toString());
-    Result r = run(args);
-    assertEquals(1, r.code);
-    assertTrue(r.err.contains(file.resolve("run.ckpt").toString()), r.err);
-    assertFalse(r.out.contains("epoch  lr"), "stopped before training");
+    CommandRun r = run(args);
+    assertEquals(1, r.code());
+    assertTrue(r.err().contains(file.resolve("run.ckpt").toString()), r.err());
+    assertFalse(r.out().contains("epoch  lr"), "stopped before training");
 
     if (Files.isWritable(Path.of("/dev/full"))) {
       List<String> full = train(folder);
       full.set(full.indexOf("--metrics") + 1, "/dev/full");
-      Result f = run(full);
-      assertEquals(1, f.code);
-      assertTrue(f.err.contains("/dev/full: cannot write the metrics file"), f.err);
+      CommandRun f = run(full);
+      assertEquals(1, f.code());
+      assertTrue(f.err().contains("/dev/full: cannot write the metrics file"), f.err());
     }
   }
 
@@ -405,12 +380,12 @@ class TrainingGuardsTest {
       {"--depths", "1,1,1", "--depths needs 4 comma-separated whole numbers ≥ 1"},
     };
     for (String[] c : cases) {
-      Result r = run(train(folder, c[0], c[1]));
-      assertEquals(1, r.code, c[0] + " " + c[1]);
-      assertTrue(r.err.contains(c[2]), c[0] + " " + c[1] + ": " + r.err);
+      CommandRun r = run(train(folder, c[0], c[1]));
+      assertEquals(1, r.code(), c[0] + " " + c[1]);
+      assertTrue(r.err().contains(c[2]), c[0] + " " + c[1] + ": " + r.err());
     }
-    Result help = anode("eval", "--help");
-    assertTrue(help.out.contains("Compute in float64"), help.out);
+    CommandRun help = CommandRun.of("eval", "--help");
+    assertTrue(help.out().contains("Compute in float64"), help.out());
   }
 
   /** Item 10: a second run on the same checkpoint stops at once. */
@@ -419,23 +394,24 @@ class TrainingGuardsTest {
     Path folder = cifar10Folder(4, 20);
     Path ck = tmp.resolve("run.ckpt");
     try (CheckpointLock held = CheckpointLock.acquire(ck)) {
-      Result r = run(train(folder));
-      assertEquals(1, r.code);
-      assertTrue(r.err.contains(ck + ": in use by another anode run"), r.err);
-      assertFalse(r.out.contains("epoch  lr"));
+      CommandRun r = run(train(folder));
+      assertEquals(1, r.code());
+      assertTrue(r.err().contains(ck + ": in use by another anode run"), r.err());
+      assertFalse(r.out().contains("epoch  lr"));
     }
-    assertEquals(0, run(train(folder)).code, "the lock is released with its holder");
+    assertEquals(0, run(train(folder)).code(), "the lock is released with its holder");
   }
 
   /** Item 11: a step that cannot fit stops at once; one that fits another way takes it. */
   @Test
   void memoryIsPredictedBeforeTraining() throws Exception {
     Path folder = cifar10Folder(4, 20);
-    Result tiny = run(train(folder, "--memory", "1MiB"));
-    assertEquals(1, tiny.code, tiny.all());
-    assertTrue(tiny.err.contains("not enough memory: a training step needs more than "), tiny.err);
-    assertTrue(tiny.err.contains("1 MiB available; lower --batch or --width"), tiny.err);
-    assertFalse(tiny.out.contains("epoch  lr"), "stopped before training");
+    CommandRun tiny = run(train(folder, "--memory", "1MiB"));
+    assertEquals(1, tiny.code(), tiny.all());
+    assertTrue(
+        tiny.err().contains("not enough memory: a training step needs more than "), tiny.err());
+    assertTrue(tiny.err().contains("1 MiB available; lower --batch or --width"), tiny.err());
+    assertFalse(tiny.out().contains("epoch  lr"), "stopped before training");
 
     Backend be = Backends.get("nd4j");
     long storeAll;
@@ -458,18 +434,18 @@ class TrainingGuardsTest {
           MemoryCheck.decide(net, be, DType.FLOAT32, 20, "store-all", 1, between).method());
       anode = between;
     }
-    Result switched =
+    CommandRun switched =
         run(train(folder, "--nt", "8", "--method", "store-all", "--memory", Long.toString(anode)));
-    assertEquals(0, switched.code, switched.all());
-    assertTrue(switched.out.contains("memory: store-all would need ~"), switched.out);
-    assertTrue(switched.out.contains("; using anode (~"), switched.out);
-    assertTrue(switched.out.contains("method anode"), switched.out);
+    assertEquals(0, switched.code(), switched.all());
+    assertTrue(switched.out().contains("memory: store-all would need ~"), switched.out());
+    assertTrue(switched.out().contains("; using anode (~"), switched.out());
+    assertTrue(switched.out().contains("method anode"), switched.out());
     assertEquals(2L << 30, MemoryCheck.parseSize("--memory", "2GiB"));
     assertEquals(512L << 20, MemoryCheck.parseSize("--memory", "512m"));
     assertEquals(1000, MemoryCheck.parseSize("--memory", "1000"));
-    Result bad = run(train(folder, "--memory", "lots"));
-    assertEquals(1, bad.code);
-    assertTrue(bad.err.contains("--memory must be a size such as 2GiB"), bad.err);
+    CommandRun bad = run(train(folder, "--memory", "lots"));
+    assertEquals(1, bad.code());
+    assertTrue(bad.err().contains("--memory must be a size such as 2GiB"), bad.err());
   }
 
   private static BufferedImage picture() {

@@ -64,6 +64,38 @@ public final class Ops {
     return sum;
   }
 
+  /**
+   * {@code base + Σ cᵢ·termsᵢ} as one operation (a solver step's update, by the backend's fused
+   * {@link Backend#addScaled}): no scaled temporaries in the forward pass, nothing saved, and its
+   * backward hands {@code g} to the base and {@code cᵢ·g} to each term.
+   */
+  public static Variable addScaled(Variable base, double[] coefficients, Variable[] terms) {
+    Backend be = base.backend();
+    List<Tensor> values = new ArrayList<>(terms.length);
+    for (Variable t : terms) {
+      values.add(t.value());
+    }
+    Tensor out = be.addScaled(base.value(), coefficients, values);
+    Variable[] inputs = new Variable[terms.length + 1];
+    inputs[0] = base;
+    System.arraycopy(terms, 0, inputs, 1, terms.length);
+    double[] c = coefficients.clone();
+    return record(
+        out,
+        inputs,
+        NONE,
+        (g, n) -> {
+          Tensor[] grads = new Tensor[inputs.length];
+          grads[0] = n[0] ? g : null;
+          for (int i = 0; i < c.length; i++) {
+            if (n[i + 1] && c[i] != 0) {
+              grads[i + 1] = c[i] == 1 ? g : be.mulScalar(g, c[i]);
+            }
+          }
+          return grads;
+        });
+  }
+
   private static Variable[] in(Variable... v) {
     return v;
   }
@@ -210,8 +242,7 @@ public final class Ops {
         in(x),
         new Tensor[] {y},
         (g, n) -> {
-          Tensor zero = be.scalar(0.0, y.dtype());
-          return new Tensor[] {be.mul(g, be.greaterThan(y, zero))};
+          return new Tensor[] {be.reluBackward(y, g)};
         });
   }
 

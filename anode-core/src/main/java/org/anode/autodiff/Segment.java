@@ -84,6 +84,23 @@ public final class Segment implements AutoCloseable {
     return end.value();
   }
 
+  /**
+   * Frees the output now, for a caller that records a segment only to sweep it (a recomputation)
+   * and will not read the value: unless an operation of the segment saved it, in which case the
+   * segment frees it with the rest of what it owns.
+   */
+  public void releaseOutput() {
+    Tensor out = end.value();
+    if (out == start.value() || out.isClosed()) {
+      return;
+    }
+    if (tape.meter().holds(out)) {
+      owned.add(TensorScope.detach(out));
+    } else {
+      out.close();
+    }
+  }
+
   /** True until the segment is swept or discarded. */
   public boolean isOpen() {
     return !closed;

@@ -36,6 +36,10 @@ public final class Tape implements AutoCloseable {
   private static final ThreadLocal<ArrayDeque<Tape>> STACK =
       ThreadLocal.withInitial(ArrayDeque::new);
 
+  /** The nodes whose backward functions are running on this thread, innermost first. */
+  private static final ThreadLocal<ArrayDeque<Running>> RUNNING =
+      ThreadLocal.withInitial(ArrayDeque::new);
+
   private final MemoryMeter meter;
   private final List<Node> nodes = new ArrayList<>();
   private final List<AutoCloseable> onClose = new ArrayList<>();
@@ -44,6 +48,36 @@ public final class Tape implements AutoCloseable {
 
   private record Node(
       Variable output, Variable[] inputs, Tensor[] saved, BackwardFunction backward) {}
+
+  /**
+   * A node whose backward function runs: what it may give up before it returns ({@link #lastRead}),
+   * and what it already gave up.
+   */
+  private static final class Running {
+    final Tape tape;
+    final Node node;
+    final Tensor gradient;
+    final Map<Tensor, Integer> holders;
+    final TensorScope sweepScope;
+    final Set<Tensor> givenUp = Collections.newSetFromMap(new IdentityHashMap<>());
+
+    Running(
+        Tape tape,
+        Node node,
+        Tensor gradient,
+        Map<Tensor, Integer> holders,
+        TensorScope sweepScope) {
+      this.tape = tape;
+      this.node = node;
+      this.gradient = gradient;
+      this.holders = holders;
+      this.sweepScope = sweepScope;
+    }
+
+    boolean gaveUp(Tensor t) {
+      return givenUp.contains(t);
+    }
+  }
 
   private Tape(MemoryMeter meter) {
     this.meter = meter;
@@ -188,6 +222,34 @@ public final class Tape implements AutoCloseable {
     }
   }
 
+  /**
+   * Says that the running backward function has read {@code t} for the last time, where {@code t}
+   * is the gradient flowing into its node or a tensor its node saved: the sweep lets go of it now
+   * instead of after the function returns, so that it is freed at once if nobody else holds it. A
+   * gradient method whose backward runs long after its first read (the adjoint integrating back
+   * over N_t steps, revolve reversing them) needs this to keep {@code dL/dz(T)} and {@code z(T)}
+   * from living through its whole backward. Anything else is ignored.
+   */
+  public static void lastRead(Tensor t) {
+    for (Running r : RUNNING.get()) {
+      if (r.gaveUp(t)) {
+        return;
+      }
+      if (t == r.gradient) {
+        r.givenUp.add(t);
+        letGo(r.holders, t, r.sweepScope);
+        return;
+      }
+      for (Tensor saved : r.node.saved()) {
+        if (saved == t) {
+          r.givenUp.add(t);
+          r.tape.released(t);
+          return;
+        }
+      }
+    }
+  }
+
   private void released(Tensor t) {
     meter.release(t);
     if (!meter.holds(t) && adopted.remove(t)) {
@@ -240,6 +302,7 @@ public final class Tape implements AutoCloseable {
   private void sweep(Variable output, Tensor gradOutput) {
     Map<Variable, Tensor> grads = new IdentityHashMap<>();
     Map<Tensor, Integer> holders = new IdentityHashMap<>();
+    List<Variable> borrowers = new ArrayList<>();
     try (TensorScope sweepScope = TensorScope.open()) {
       if (output.isLeaf()) {
         if (output.requiresGrad()) {
@@ -259,6 +322,8 @@ public final class Tape implements AutoCloseable {
             needs[k] = in[k].requiresGrad();
           }
           Tensor[] gin;
+          Running running = new Running(this, node, g, holders, sweepScope);
+          RUNNING.get().push(running);
           try (TensorScope nodeScope = TensorScope.open()) {
             gin = node.backward().apply(g, needs);
             for (int k = 0; k < in.length; k++) {
@@ -266,15 +331,26 @@ public final class Tape implements AutoCloseable {
                 nodeScope.keep(gin[k]);
               }
             }
+          } finally {
+            RUNNING.get().pop();
           }
           for (int k = 0; k < in.length; k++) {
             if (!needs[k] || gin[k] == null) {
               continue;
             }
             if (in[k].isLeaf()) {
-              in[k].accumulateGrad(gin[k]);
-              hold(holders, gin[k]);
-              letGo(holders, gin[k], sweepScope);
+              if (!holders.containsKey(gin[k])
+                  && sweepScope.owns(gin[k])
+                  && !returnedTwice(gin, k)) {
+                in[k].accumulateGradOwned(
+                    TensorScope.detach(gin[k])); // no copy: nobody else has it
+              } else if (gin[k] == gradOutput && in[k].accumulateGradBorrowed(gin[k])) {
+                borrowers.add(in[k]); // the seed, alive until the sweep ends: no copy yet
+              } else {
+                in[k].accumulateGrad(gin[k]);
+                hold(holders, gin[k]);
+                letGo(holders, gin[k], sweepScope);
+              }
             } else {
               Tensor before = grads.get(in[k]);
               if (before == null) {
@@ -290,13 +366,35 @@ public final class Tape implements AutoCloseable {
               }
             }
           }
-          letGo(holders, g, sweepScope);
-        }
-        for (Tensor t : node.saved()) {
-          released(t);
+          if (!running.gaveUp(g)) {
+            letGo(holders, g, sweepScope);
+          }
+          for (Tensor t : node.saved()) {
+            if (!running.gaveUp(t)) {
+              released(t);
+            }
+          }
+        } else {
+          for (Tensor t : node.saved()) {
+            released(t);
+          }
         }
       }
+    } finally {
+      for (Variable v : borrowers) {
+        v.ownBorrowedGrad();
+      }
     }
+  }
+
+  /** Whether {@code gin[k]} is also returned for a later input (as by {@code x + x}). */
+  private static boolean returnedTwice(Tensor[] gin, int k) {
+    for (int i = k + 1; i < gin.length; i++) {
+      if (gin[i] == gin[k]) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static void hold(Map<Tensor, Integer> holders, Tensor t) {

@@ -20,6 +20,9 @@ public class Variable {
   private final boolean leaf;
   private Tensor grad;
 
+  /** The gradient is a tensor the variable does not own, alive only during the current sweep. */
+  private boolean borrowed;
+
   protected Variable(Tensor value, boolean requiresGrad, boolean leaf) {
     this.value = value;
     this.requiresGrad = requiresGrad;
@@ -96,10 +99,48 @@ public class Variable {
   public void accumulateGrad(Tensor g) {
     Tensor sum = grad == null ? g.backend().copy(g) : g.backend().add(grad, g);
     TensorScope.detach(sum);
-    if (grad != null) {
+    if (grad != null && !borrowed) {
       grad.close();
     }
     grad = sum;
+    borrowed = false;
+  }
+
+  /** As {@link #accumulateGrad}, taking ownership of {@code g} (detached from every scope). */
+  void accumulateGradOwned(Tensor g) {
+    if (grad == null) {
+      grad = g;
+    } else {
+      accumulateGrad(g);
+      g.close();
+    }
+  }
+
+  /**
+   * As {@link #accumulateGrad} for a {@code g} that stays alive until the sweep ends (the seed a
+   * caller handed it): the first one is referenced, not copied, so a sweep whose leaf also receives
+   * other gradients (a recomputed step's input: the seed through the identity and the field's
+   * gradient) never holds the seed twice. True when the gradient is now borrowed; the sweep then
+   * calls {@link #ownBorrowedGrad()} before it ends.
+   */
+  boolean accumulateGradBorrowed(Tensor g) {
+    if (grad != null) {
+      accumulateGrad(g);
+      return false;
+    }
+    grad = g;
+    borrowed = true;
+    return true;
+  }
+
+  /** Replaces a borrowed gradient by the variable's own copy (no-op otherwise). */
+  void ownBorrowedGrad() {
+    if (borrowed) {
+      Tensor copy = grad.backend().copy(grad);
+      TensorScope.detach(copy);
+      grad = copy;
+      borrowed = false;
+    }
   }
 
   /** Replaces the value (a parameter update); the caller decides who closes the old one. */

@@ -93,7 +93,9 @@ public final class AdjointGradient implements GradientMethod {
         meter.release(state[0]);
         meter.release(state[1]);
         for (int k = 0; k < state.length; k++) {
-          if (state[k] != zT && state[k] != gradOut) {
+          if (state[k] == zT || state[k] == gradOut) {
+            Tape.lastRead(state[k]); // the node's: freed now unless someone else holds it
+          } else {
             state[k].close();
           }
         }
@@ -160,32 +162,52 @@ public final class AdjointGradient implements GradientMethod {
     return n;
   }
 
+  /**
+   * Each component advanced by the backend's fused {@code y + Σ cᵢ·kᵢ}. In a step's final update
+   * the stage values of a component are freed as soon as that component is advanced: the next
+   * component's update then runs without them (one |z| less at the peak).
+   */
   private static StateSpace<Tensor[]> augmentedSpace(Backend be) {
-    return (y, h, coefficients, terms) -> {
-      Tensor[] out = new Tensor[y.length];
-      for (int c = 0; c < y.length; c++) {
-        Tensor acc = null;
-        for (int i = 0; i < terms.size(); i++) {
-          double w = h * coefficients[i];
-          if (w == 0) {
-            continue;
-          }
-          Tensor term = be.mulScalar(terms.get(i)[c], w);
-          if (acc == null) {
-            acc = term;
-          } else {
-            Tensor sum = be.add(acc, term);
-            acc.close();
-            term.close();
-            acc = sum;
-          }
-        }
-        out[c] = acc == null ? y[c] : be.add(y[c], acc);
-        if (acc != null) {
-          acc.close();
-        }
+    return new StateSpace<>() {
+      @Override
+      public Tensor[] combine(Tensor[] y, double h, double[] coefficients, List<Tensor[]> terms) {
+        return advance(y, h, coefficients, terms, false);
       }
-      return out;
+
+      @Override
+      public Tensor[] update(Tensor[] y, double h, double[] weights, List<Tensor[]> stages) {
+        return advance(y, h, weights, stages, true);
+      }
+
+      private Tensor[] advance(
+          Tensor[] y, double h, double[] coefficients, List<Tensor[]> terms, boolean last) {
+        double[] scaled = new double[terms.size()];
+        boolean any = false;
+        for (int i = 0; i < scaled.length; i++) {
+          scaled[i] = h * coefficients[i];
+          any |= scaled[i] != 0;
+        }
+        if (!any) {
+          return y;
+        }
+        Tensor[] out = new Tensor[y.length];
+        List<Tensor> k = new ArrayList<>(terms.size());
+        for (int c = 0; c < y.length; c++) {
+          k.clear();
+          for (Tensor[] term : terms) {
+            k.add(term[c]);
+          }
+          out[c] = be.addScaled(y[c], scaled, k);
+          if (last) {
+            for (Tensor stage : k) {
+              if (stage != y[c]) {
+                stage.close();
+              }
+            }
+          }
+        }
+        return out;
+      }
     };
   }
 

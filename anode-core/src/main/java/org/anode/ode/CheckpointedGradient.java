@@ -137,6 +137,7 @@ public final class CheckpointedGradient implements GradientMethod {
         Recomputation r = Recomputation.begin()) {
       Segment steps =
           Segment.record(z, needInputGrad, start -> block.advance(start, grid, from, to));
+      steps.releaseOutput(); // z(t_to) is known already: only the sweep is wanted
       Tensor g = steps.backward(gradOut);
       return g == null ? null : scope.keep(g);
     }

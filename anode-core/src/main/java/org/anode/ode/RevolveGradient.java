@@ -86,9 +86,7 @@ public final class RevolveGradient implements GradientMethod {
     boolean needHere = i > 0 || needInputGrad;
     if (j - i == 1) {
       Tensor gi = CheckpointedGradient.recomputeAndSweep(block, grid, i, j, zi, gj, needHere);
-      if (ownsGj) {
-        gj.close();
-      }
+      consumed(gj, ownsGj);
       return gi;
     }
     if (s == 1) {
@@ -100,9 +98,7 @@ public final class RevolveGradient implements GradientMethod {
           Tensor gk =
               CheckpointedGradient.recomputeAndSweep(
                   block, grid, k, k + 1, zk, g, k > i || needHere);
-          if (g != gj || ownsGj) {
-            g.close(); // the gradient at step k+1 is consumed
-          }
+          consumed(g, g != gj || ownsGj); // the gradient at step k+1
           g = gk == null ? null : scope.keep(gk);
         }
       }
@@ -123,6 +119,19 @@ public final class RevolveGradient implements GradientMethod {
       zm.close();
       Tensor gi = reverse(block, grid, i, zi, m, gm, true, s, needInputGrad);
       return gi == null ? null : scope.keep(gi);
+    }
+  }
+
+  /**
+   * Frees a gradient that has been read for the last time: this method's own, or else the one the
+   * sweep handed to the block ({@link Tape#lastRead}), which would otherwise live until the block's
+   * whole backward has ended.
+   */
+  private static void consumed(Tensor g, boolean owned) {
+    if (owned) {
+      g.close();
+    } else {
+      Tape.lastRead(g);
     }
   }
 

@@ -56,7 +56,7 @@ public abstract class Solver {
       S yi = i == 0 ? y : space.combine(y, h, a[i], k);
       k.add(f.evaluate(t + c[i] * h, yi));
     }
-    return space.combine(y, h, tableau.b(), k.subList(0, evaluated));
+    return space.update(y, h, tableau.b(), k.subList(0, evaluated));
   }
 
   /** One differentiable step of {@code dz/dt = field(t, z)}, recorded if a tape records. */
@@ -76,7 +76,7 @@ public abstract class Solver {
         if (!any) {
           return y;
         }
-        return Ops.add(y, Ops.linearCombination(scaled, terms.toArray(new Variable[0])));
+        return Ops.addScaled(y, scaled, terms.toArray(new Variable[0]));
       };
 
   @Override

@@ -12,6 +12,16 @@ public interface StateSpace<S> {
   /** {@code y + h·Σ_i coefficients[i]·terms[i]}, skipping zero coefficients. */
   S combine(S y, double h, double[] coefficients, List<S> terms);
 
+  /**
+   * The step's final combination {@code y + h·Σ bᵢ·kᵢ}, after which the solver reads no stage value
+   * again: a state space that owns its stage values may free them as it goes (the adjoint's
+   * augmented state, whose stages are several tensors each as large as z). The default is {@link
+   * #combine}.
+   */
+  default S update(S y, double h, double[] weights, List<S> stages) {
+    return combine(y, h, weights, stages);
+  }
+
   /** The right-hand side on this state space. */
   @FunctionalInterface
   interface Field<S> {

@@ -84,6 +84,50 @@ public interface Backend {
 
   Tensor tanh(Tensor x);
 
+  /**
+   * ReLU's input gradient from its output: {@code g} where {@code y > 0}, else 0 (y and g of one
+   * shape and dtype). A fused kernel: the default composes {@link #greaterThan} and {@link #mul}
+   * and frees the mask; a backend that can do it in one pass saves that pass and the mask's memory.
+   */
+  default Tensor reluBackward(Tensor y, Tensor g) {
+    Checks.sameDType("reluBackward", y, g);
+    Checks.gradientShape("reluBackward", g, y.shape());
+    try (Tensor zero = scalar(0.0, y.dtype());
+        Tensor mask = greaterThan(y, zero)) {
+      return mul(g, mask);
+    }
+  }
+
+  /**
+   * {@code base + Σ cᵢ·termsᵢ} (terms of base's shape and dtype; zero coefficients skipped): the
+   * update of a solver step, {@code z + h Σ bᵢ kᵢ}. A fused kernel: the default composes {@link
+   * #mulScalar} and {@link #add}, freeing each temporary at once; a backend that can accumulate in
+   * place needs no temporaries. With every coefficient zero the result is a copy of base.
+   */
+  default Tensor addScaled(Tensor base, double[] coefficients, List<Tensor> terms) {
+    Checks.addScaled(base, coefficients, terms);
+    Tensor acc = null;
+    for (int i = 0; i < coefficients.length; i++) {
+      if (coefficients[i] == 0) {
+        continue;
+      }
+      Tensor from = acc == null ? base : acc;
+      Tensor next;
+      if (coefficients[i] == 1) {
+        next = add(from, terms.get(i));
+      } else {
+        try (Tensor term = mulScalar(terms.get(i), coefficients[i])) {
+          next = add(from, term);
+        }
+      }
+      if (acc != null) {
+        acc.close();
+      }
+      acc = next;
+    }
+    return acc == null ? copy(base) : acc;
+  }
+
   /** 1 where {@code a > b} and 0 elsewhere, in the dtype of the arguments (broadcasting). */
   Tensor greaterThan(Tensor a, Tensor b);
 

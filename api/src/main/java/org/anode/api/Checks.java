@@ -286,6 +286,24 @@ public final class Checks {
     }
   }
 
+  /**
+   * The arguments of {@link Backend#addScaled}: one coefficient per term, every term of {@code
+   * base}'s shape and dtype.
+   */
+  public static void addScaled(Tensor base, double[] coefficients, java.util.List<Tensor> terms) {
+    if (coefficients.length != terms.size()) {
+      throw new IllegalArgumentException(
+          "addScaled: " + coefficients.length + " coefficients for " + terms.size() + " terms");
+    }
+    for (Tensor t : terms) {
+      sameDType("addScaled", base, t);
+      if (!t.shape().equals(base.shape())) {
+        throw new IllegalArgumentException(
+            "addScaled: term " + describe(t) + " does not match the base " + describe(base));
+      }
+    }
+  }
+
   /** An upstream gradient must have the shape of the output it belongs to. */
   public static void gradientShape(String op, Tensor gradient, Shape output) {
     if (!gradient.shape().equals(output)) {

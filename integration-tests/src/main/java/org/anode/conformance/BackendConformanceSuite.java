@@ -481,6 +481,18 @@ public abstract class BackendConformanceSuite {
 
   @ParameterizedTest
   @EnumSource(DType.class)
+  void fusedReluBackwardEqualsItsComposition(DType dtype) {
+    FusedKernelChecks.reluBackward(be, dtype, tol(dtype));
+  }
+
+  @ParameterizedTest
+  @EnumSource(DType.class)
+  void fusedAddScaledEqualsItsComposition(DType dtype) {
+    FusedKernelChecks.addScaled(be, dtype, tol(dtype));
+  }
+
+  @ParameterizedTest
+  @EnumSource(DType.class)
   void liveMemoryCountsEveryAllocationAndRelease(DType dtype) {
     LiveMemoryChecks.countsEveryAllocationAndRelease(be, dtype);
   }

@@ -278,6 +278,9 @@ public final class BenchCommand implements Callable<Integer> {
         Tensor xt = be.fromArray(x, in);
         Variable y = net.forward(Variable.constant(xt));
         Variable loss = model.equals("stack") ? Ops.mean(y, false) : CrossEntropyLoss.of(y, labels);
+        // The step reads the network's output no more: freed now (the mean saves nothing), as
+        // every intermediate is, so that live bytes count what the step needs.
+        Tape.releaseIntermediate(y.value());
         tape.backward(loss);
         sgd.step(net.parameters(), 0.01);
         net.zeroGrad();

@@ -26,6 +26,7 @@ import org.nd4j.linalg.api.ops.impl.scalar.ScalarAdd;
 import org.nd4j.linalg.api.ops.impl.scalar.ScalarMultiplication;
 import org.nd4j.linalg.api.ops.impl.scalar.Step;
 import org.nd4j.linalg.api.ops.impl.transforms.floating.Sqrt;
+import org.nd4j.linalg.api.ops.impl.transforms.gradient.ThresholdReluBp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.DivOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
@@ -269,6 +270,46 @@ final class Nd4jBackend implements Backend {
     return binary("div", a, b, (x, y, z) -> Nd4j.exec(new DivOp(x, y, z)));
   }
 
+  /** One pass of libnd4j's {@code relu_bp} (threshold 0 on ReLU's output). */
+  @Override
+  public Tensor reluBackward(Tensor y, Tensor g) {
+    Checks.sameDType("reluBackward", y, g);
+    Checks.gradientShape("reluBackward", g, y.shape());
+    return binary("reluBackward", y, g, (x, d, z) -> Nd4j.exec(new ThresholdReluBp(x, d, z, 0.0)));
+  }
+
+  /**
+   * Each term scaled into the new result and added to it in place: one allocation per term instead
+   * of two, and bit for bit the default's rounding ({@code from + c·k}, two roundings). libnd4j's
+   * {@code axpy} is not used: its fused multiply-add rounds differently in its vector loop and its
+   * tail, so a recomputation in another layout would not reproduce the forward pass exactly.
+   */
+  @Override
+  public Tensor addScaled(Tensor base, double[] coefficients, List<Tensor> terms) {
+    Checks.addScaled(base, coefficients, terms);
+    Tensor acc = null;
+    for (int i = 0; i < coefficients.length; i++) {
+      double c = coefficients[i];
+      if (c == 0) {
+        continue;
+      }
+      Tensor next =
+          binary(
+              "addScaled",
+              terms.get(i),
+              acc == null ? base : acc,
+              (k, y, z) -> {
+                Nd4j.exec(new ScalarMultiplication(k, null, z, c));
+                Nd4j.exec(new AddOp(y, z, z));
+              });
+      if (acc != null) {
+        acc.close();
+      }
+      acc = next;
+    }
+    return acc == null ? copy(base) : acc;
+  }
+
   private interface UnaryOp {
     void exec(INDArray x, INDArray out);
   }
@@ -383,6 +424,13 @@ final class Nd4jBackend implements Backend {
   public Tensor broadcastTo(Tensor x, Shape shape) {
     INDArray a = arr("broadcastTo", x);
     Checks.broadcastableTo("broadcastTo", x.shape(), shape);
+    if (x.dtype() == DType.FLOAT32
+        && shape.rank() == 4
+        && shape.numel() * x.dtype().byteSize() >= CHANNELS_LAST_MIN_BYTES) {
+      // An image-sized broadcast is the gradient of a mean or a global average pool, and what reads
+      // it next is a convolution's backward in NHWC: written channels-last, it needs no NHWC copy.
+      return create(x.dtype(), shape, true, z -> broadcastInto(a, z.permute(0, 3, 1, 2)));
+    }
     return create(x.dtype(), shape, z -> broadcastInto(a, z));
   }
 

@@ -1,0 +1,137 @@
+package org.anode.conformance;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.SplittableRandom;
+import org.anode.api.Backend;
+import org.anode.api.DType;
+import org.anode.api.Shape;
+import org.anode.api.Tensor;
+import org.anode.autodiff.GradientCheck;
+
+/**
+ * Checks of {@link BackendConformanceSuite} for the fused kernels of the SPI ({@link
+ * Backend#reluBackward}, {@link Backend#addScaled}): a backend that overrides a default must give
+ * what the default's composition gives, within {@code tol} relative (float64 1e-12, float32 1e-5),
+ * and the composition itself must give the plain-Java value.
+ */
+final class FusedKernelChecks {
+  private FusedKernelChecks() {}
+
+  /** Images of the benchmark's layout (NCHW, more than one channel) and a plain matrix. */
+  private static final List<Shape> SHAPES = List.of(Shape.of(2, 5, 4, 3), Shape.of(7, 6));
+
+  private static double[] values(SplittableRandom rng, int n) {
+    double[] d = new double[n];
+    for (int i = 0; i < n; i++) {
+      d[i] = rng.nextDouble(-1, 1);
+    }
+    return d;
+  }
+
+  private static Tensor tensor(Backend be, double[] data, Shape shape, DType dtype) {
+    Tensor t = be.fromArray(data, shape);
+    return dtype == DType.FLOAT64 ? t : be.cast(t, dtype);
+  }
+
+  private static double[] rounded(double[] d, DType dtype) {
+    double[] r = d.clone();
+    if (dtype == DType.FLOAT32) {
+      for (int i = 0; i < r.length; i++) {
+        r[i] = (float) r[i];
+      }
+    }
+    return r;
+  }
+
+  private static void close(String what, double[] expected, Tensor actual, double tol) {
+    double err = GradientCheck.relativeError(expected, actual.toDoubleArray());
+    assertTrue(err <= tol, what + " (" + actual.dtype() + "): relative error " + err);
+  }
+
+  /**
+   * ReLU's gradient from ReLU's output, with outputs exactly 0 (from negative inputs and from −0)
+   * where the gradient must be 0, against plain Java and against the default's composition.
+   */
+  static void reluBackward(Backend be, DType dtype, double tol) {
+    SplittableRandom rng = new SplittableRandom(11);
+    for (Shape s : SHAPES) {
+      int n = (int) s.numel();
+      double[] x = rounded(values(rng, n), dtype);
+      x[0] = -0.0;
+      x[1] = 0.0;
+      double[] g = rounded(values(rng, n), dtype);
+      double[] expected = new double[n];
+      for (int i = 0; i < n; i++) {
+        expected[i] = x[i] > 0 ? g[i] : 0;
+      }
+      Tensor y = be.relu(tensor(be, x, s, dtype));
+      Tensor tg = tensor(be, g, s, dtype);
+      Tensor fused = be.reluBackward(y, tg);
+      assertEquals(dtype, fused.dtype(), "reluBackward: dtype");
+      assertEquals(s, fused.shape(), "reluBackward: shape");
+      close("reluBackward " + s, expected, fused, tol);
+      Tensor zero = be.scalar(0.0, dtype);
+      close(
+          "reluBackward against g × (y > 0) " + s,
+          be.mul(tg, be.greaterThan(y, zero)).toDoubleArray(),
+          fused,
+          tol);
+    }
+    Tensor y = be.zeros(Shape.of(2, 3), dtype);
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> be.reluBackward(y, be.zeros(Shape.of(3, 2), dtype)),
+        "reluBackward: gradient of another shape");
+  }
+
+  /**
+   * {@code base + Σ cᵢ·kᵢ} for one term (Euler), four (RK4's weights, one of them zero, one 1) and
+   * none, against plain Java and the default's composition; the result is a new tensor.
+   */
+  static void addScaled(Backend be, DType dtype, double tol) {
+    SplittableRandom rng = new SplittableRandom(12);
+    double[][] weights = {{0.125}, {1 / 6.0, 0, 1.0, -0.375}, {}};
+    for (Shape s : SHAPES) {
+      int n = (int) s.numel();
+      for (double[] c : weights) {
+        double[] base = rounded(values(rng, n), dtype);
+        double[][] k = new double[c.length][];
+        Tensor[] terms = new Tensor[c.length];
+        double[] expected = base.clone();
+        for (int i = 0; i < c.length; i++) {
+          k[i] = rounded(values(rng, n), dtype);
+          terms[i] = tensor(be, k[i], s, dtype);
+          for (int e = 0; e < n; e++) {
+            expected[e] += c[i] * k[i][e];
+          }
+        }
+        Tensor tb = tensor(be, base, s, dtype);
+        Tensor out = be.addScaled(tb, c, List.of(terms));
+        assertEquals(dtype, out.dtype(), "addScaled: dtype");
+        assertEquals(s, out.shape(), "addScaled: shape");
+        String what = "addScaled with " + c.length + " terms " + s;
+        close(what, expected, out, tol);
+        Tensor composed = tb;
+        for (int i = 0; i < c.length; i++) {
+          composed = be.add(composed, be.mulScalar(terms[i], c[i]));
+        }
+        close(what + " against its composition", composed.toDoubleArray(), out, tol);
+        out.close();
+        close(what + ": base untouched", base, tb, 0);
+      }
+    }
+    Tensor base = be.zeros(Shape.of(2, 3), dtype);
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> be.addScaled(base, new double[] {1}, List.of(be.zeros(Shape.of(3, 2), dtype))),
+        "addScaled: a term of another shape");
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> be.addScaled(base, new double[] {1, 2}, List.of(base)),
+        "addScaled: more coefficients than terms");
+  }
+}

@@ -44,6 +44,7 @@ public final class Tape implements AutoCloseable {
   private final List<Node> nodes = new ArrayList<>();
   private final List<AutoCloseable> onClose = new ArrayList<>();
   private final Set<Tensor> adopted = Collections.newSetFromMap(new IdentityHashMap<>());
+  private Segment latestKept;
   private boolean closed;
 
   private record Node(
@@ -409,6 +410,22 @@ public final class Tape implements AutoCloseable {
       if (sweepScope.owns(t)) {
         t.close();
       }
+    }
+  }
+
+  /**
+   * Keeps {@code segment} as this tape's latest kept segment and closes the one kept before (null
+   * only closes it): for recordings kept to be swept directly, which are worth their memory only
+   * while they are the newest (ANODE's most recent block). The tape closes the latest when it
+   * closes.
+   */
+  public void keepLatest(Segment segment) {
+    if (latestKept != null && latestKept != segment) {
+      latestKept.close();
+    }
+    latestKept = segment;
+    if (segment != null) {
+      closeWithTape(segment);
     }
   }
 

@@ -6,7 +6,7 @@
  *
  * <h2>Thread-local contexts</h2>
  *
- * A training step is driven by four per-thread stacks or values, each opened and closed with
+ * A training step is driven by five per-thread stacks or values, each opened and closed with
  * try-with-resources in strict nesting; a step must run on one thread, and none of them is seen by
  * another thread (a data loader's background thread makes arrays, not tensors):
  *
@@ -27,9 +27,14 @@
  *   <li><b>Random key</b> ({@link org.anode.nn.RandomKey}): set by an ODE block around every
  *       evaluation of its field to (pass, step, stage), so that a recomputation replays the same
  *       random draws (dropout masks).
+ *   <li><b>Running backward functions</b> (inside {@link org.anode.autodiff.Tape}): the nodes whose
+ *       backward functions are executing, innermost first, so that {@link
+ *       org.anode.autodiff.Tape#lastRead} can free a node's incoming gradient or saved tensor at
+ *       its last read instead of after the function returns.
  * </ul>
  *
- * {@code CheckpointedGradient} also keeps, per thread, the segment of its most recent block (ANODE
- * sweeps the last block directly instead of recomputing it).
+ * Nothing else is per thread: ANODE's most recent kept block is a property of the tape that
+ * recorded it ({@link org.anode.autodiff.Tape#keepLatest}), and gradient methods receive everything
+ * else in {@code org.anode.ode.BlockContext}.
  */
 package org.anode.autodiff;

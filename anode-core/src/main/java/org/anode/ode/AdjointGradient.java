@@ -6,11 +6,9 @@ import org.anode.api.Backend;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
 import org.anode.autodiff.MemoryMeter;
-import org.anode.autodiff.Ops;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
 import org.anode.nn.Parameter;
-import org.anode.nn.RandomKey;
 import org.anode.nn.Recomputation;
 
 /**
@@ -35,29 +33,19 @@ import org.anode.nn.Recomputation;
 public final class AdjointGradient implements GradientMethod {
 
   @Override
-  public Variable integrate(OdeBlock block, Variable z0) {
+  public Variable integrate(BlockContext block, Variable z0) {
     OdeBlock.Solution forward = block.solveUnrecorded(z0);
     TimeGrid grid = forward.grid();
-    List<Parameter> params = block.fieldParameters();
-    Variable[] inputs = block.inputsWithParameters(z0);
     Tensor zT = forward.end().value();
-    Variable out =
-        Ops.function(
-            zT,
-            inputs,
-            new Tensor[] {zT},
-            (gradOut, needs) -> {
-              Tensor[] grads = new Tensor[inputs.length];
-              grads[0] =
-                  block.inBackward(() -> integrateBackward(block, grid, zT, gradOut, params));
-              return grads;
-            });
-    OdeBlock.markCheckpoint(out, zT);
-    return out;
+    return block.checkpointNode(
+        z0,
+        zT,
+        (gradOut, needInputGrad) -> integrateBackward(block, grid, zT, gradOut, block.parameters()),
+        zT);
   }
 
   private Tensor integrateBackward(
-      OdeBlock block, TimeGrid grid, Tensor zT, Tensor gradOut, List<Parameter> params) {
+      BlockContext block, TimeGrid grid, Tensor zT, Tensor gradOut, List<Parameter> params) {
     Backend be = zT.backend();
     MemoryMeter meter = Tape.currentMeter();
     int p = params.size();
@@ -77,11 +65,7 @@ public final class AdjointGradient implements GradientMethod {
         int step = i;
         int[] stage = {0};
         StateSpace.Field<Tensor[]> field =
-            (t, y) -> {
-              try (RandomKey key = RandomKey.set(RandomKey.of(grid.pass(), step, stage[0]++))) {
-                return augmentedField(block, params, t, y);
-              }
-            };
+            (t, y) -> augmentedField(block, grid, step, stage[0]++, params, t, y);
         try (TensorScope stepScope = TensorScope.open()) {
           next = block.solver().step(space, field, grid.t(i + 1), -grid.dt(i), state);
           for (Tensor t : next) {
@@ -112,7 +96,13 @@ public final class AdjointGradient implements GradientMethod {
 
   /** {@code [f(z), −aᵀ∂f/∂z, −aᵀ∂f/∂θ_1, …]} by one evaluation of f and one sweep. */
   private static Tensor[] augmentedField(
-      OdeBlock block, List<Parameter> params, double t, Tensor[] y) {
+      BlockContext block,
+      TimeGrid grid,
+      int step,
+      int stage,
+      List<Parameter> params,
+      double t,
+      Tensor[] y) {
     Backend be = y[0].backend();
     List<Tensor> stashed = new ArrayList<>(params.size());
     for (Parameter q : params) {
@@ -123,7 +113,7 @@ public final class AdjointGradient implements GradientMethod {
       Variable z = Variable.leaf(y[0]);
       Tensor fz;
       try (Tape tape = Tape.record()) {
-        Variable out = block.field().evaluate(t, z);
+        Variable out = block.evaluate(grid, step, stage, t, z);
         fz = out.value();
         tape.backward(out, y[1]);
       }

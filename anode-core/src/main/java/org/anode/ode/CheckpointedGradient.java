@@ -1,8 +1,6 @@
 package org.anode.ode;
 
 import org.anode.api.Tensor;
-import org.anode.api.TensorScope;
-import org.anode.autodiff.Ops;
 import org.anode.autodiff.Segment;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
@@ -30,9 +28,6 @@ import org.anode.nn.Recomputation;
  * the paper's Algorithm 1 literally.
  */
 public final class CheckpointedGradient implements GradientMethod {
-  /** The kept segment of this thread's latest checkpointed block, if still open. */
-  private static final ThreadLocal<Segment> MOST_RECENT = new ThreadLocal<>();
-
   private final boolean keepMostRecent;
 
   /** ANODE, keeping the most recent block recorded. */
@@ -55,14 +50,9 @@ public final class CheckpointedGradient implements GradientMethod {
   }
 
   @Override
-  public Variable integrate(OdeBlock block, Variable z0) {
-    Variable[] inputs = block.inputsWithParameters(z0);
+  public Variable integrate(BlockContext block, Variable z0) {
     // Whatever this block does, the previous block's kept segment is no longer the most recent.
-    Segment previous = MOST_RECENT.get();
-    if (previous != null) {
-      previous.close();
-      MOST_RECENT.remove();
-    }
+    block.keepLatest(null);
     Tensor z0Value = z0.value();
     TimeGrid grid;
     Tensor end;
@@ -70,14 +60,15 @@ public final class CheckpointedGradient implements GradientMethod {
     if (keepMostRecent
         && Tape.current() != null
         && !Recomputation.active()
-        && block.stepping() instanceof Stepping.Fixed
-        && anyRequiresGrad(inputs)) {
+        && block.fixedSteps()
+        && anyRequiresGrad(z0, block)) {
       // Recorded on a segment that the backward sweeps directly if it is still open then.
-      grid = block.fixedGrid();
+      TimeGrid fixed = block.fixedGrid();
+      grid = fixed;
       kept =
-          Segment.record(z0Value, z0.requiresGrad(), z -> block.advance(z, grid, 0, grid.steps()));
-      Tape.current().closeWithTape(kept);
-      MOST_RECENT.set(kept);
+          Segment.record(
+              z0Value, z0.requiresGrad(), z -> block.advance(z, fixed, 0, fixed.steps()));
+      block.keepLatest(kept);
       end = kept.output();
     } else {
       OdeBlock.Solution forward = block.solveUnrecorded(z0);
@@ -86,61 +77,31 @@ public final class CheckpointedGradient implements GradientMethod {
     }
     Segment steps = kept;
     Variable out =
-        Ops.function(
+        block.checkpointNode(
+            z0,
             end,
-            inputs,
-            new Tensor[] {z0Value},
-            (gradOut, needs) -> {
-              Tensor[] grads = new Tensor[inputs.length];
-              grads[0] =
-                  steps != null && steps.isOpen()
-                      ? steps.backward(gradOut)
-                      : block.inBackward(
-                          () -> recomputeAndSweep(block, grid, z0Value, gradOut, needs[0]));
-              return grads;
-            });
-    OdeBlock.markCheckpoint(out, z0Value);
+            (gradOut, needInputGrad) ->
+                steps != null && steps.isOpen()
+                    ? steps.backward(gradOut)
+                    : block.recomputeAndSweep(
+                        grid, 0, grid.steps(), z0Value, gradOut, needInputGrad),
+            z0Value);
     if (kept != null) {
       kept.closeBeforeNewPeak();
     }
     return out;
   }
 
-  private static boolean anyRequiresGrad(Variable[] inputs) {
-    for (Variable v : inputs) {
-      if (v.requiresGrad()) {
+  private static boolean anyRequiresGrad(Variable z0, BlockContext block) {
+    if (z0.requiresGrad()) {
+      return true;
+    }
+    for (Variable p : block.parameters()) {
+      if (p.requiresGrad()) {
         return true;
       }
     }
     return false;
-  }
-
-  /**
-   * Recomputes the block from {@code z0} on an inner tape and sweeps it once from {@code gradOut};
-   * parameters' gradients accumulate, and dL/dz0 is returned when {@code needInputGrad}.
-   */
-  static Tensor recomputeAndSweep(
-      OdeBlock block, TimeGrid grid, Tensor z0, Tensor gradOut, boolean needInputGrad) {
-    return recomputeAndSweep(block, grid, 0, grid.steps(), z0, gradOut, needInputGrad);
-  }
-
-  /** As above for steps {@code from} to {@code to − 1} only. */
-  static Tensor recomputeAndSweep(
-      OdeBlock block,
-      TimeGrid grid,
-      int from,
-      int to,
-      Tensor z,
-      Tensor gradOut,
-      boolean needInputGrad) {
-    try (TensorScope scope = TensorScope.open();
-        Recomputation r = Recomputation.begin()) {
-      Segment steps =
-          Segment.record(z, needInputGrad, start -> block.advance(start, grid, from, to));
-      steps.releaseOutput(); // z(t_to) is known already: only the sweep is wanted
-      Tensor g = steps.backward(gradOut);
-      return g == null ? null : scope.keep(g);
-    }
   }
 
   @Override

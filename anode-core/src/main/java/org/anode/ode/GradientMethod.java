@@ -21,8 +21,11 @@ import org.anode.autodiff.Variable;
  */
 public interface GradientMethod {
 
-  /** Integrates {@code block} from {@code z0}, recording what this method needs for backward. */
-  Variable integrate(OdeBlock block, Variable z0);
+  /**
+   * Integrates the block from {@code z0}, recording what this method needs for backward; {@code
+   * block} offers everything the built-in methods use.
+   */
+  Variable integrate(BlockContext block, Variable z0);
 
   /** Short name, such as {@code "anode"}. */
   String name();

@@ -115,9 +115,10 @@ public final class OdeBlock extends org.anode.nn.Module {
 
   /**
    * {@code z0} followed by the field's parameters: the inputs of the one tape node that a
-   * checkpointing method records, so that it records when either needs a gradient.
+   * checkpointing method records ({@link BlockContext#checkpointNode}), so that it records when
+   * either needs a gradient.
    */
-  public Variable[] inputsWithParameters(Variable z0) {
+  Variable[] inputsWithParameters(Variable z0) {
     List<Parameter> params = fieldParameters();
     Variable[] inputs = new Variable[params.size() + 1];
     inputs[0] = z0;
@@ -134,12 +135,12 @@ public final class OdeBlock extends org.anode.nn.Module {
     }
     lastInputShape = z0.shape();
     long before = field.evaluations();
-    Variable zT = method.integrate(this, z0);
+    Variable zT = method.integrate(new BlockContext(this), z0);
     forwardEvaluations += field.evaluations() - before;
     return zT;
   }
 
-  // ---- for gradient methods -------------------------------------------------------------------
+  // ---- for gradient methods (through BlockContext) ---------------------------------------------
 
   /** The forward solution without recording: the steps taken and the final state. */
   public record Solution(TimeGrid grid, Variable end) {}
@@ -168,7 +169,7 @@ public final class OdeBlock extends org.anode.nn.Module {
    * Steps {@code from} to {@code to − 1} of {@code grid} from state {@code z}, recorded on the
    * current tape if one records. Steps advanced without recording are counted.
    */
-  public Variable advance(Variable z, TimeGrid grid, int from, int to) {
+  Variable advance(Variable z, TimeGrid grid, int from, int to) {
     boolean recording = Tape.current() != null;
     if (!recording) {
       unrecordedSteps += to - from;
@@ -204,15 +205,8 @@ public final class OdeBlock extends org.anode.nn.Module {
         y);
   }
 
-  /** Reports {@code t}, saved on the tape for {@code out}'s backward, as a checkpoint. */
-  static void markCheckpoint(Variable out, org.anode.api.Tensor t) {
-    if (Tape.current() != null && out.requiresGrad()) {
-      Tape.current().meter().markCheckpoint(t);
-    }
-  }
-
   /** Runs {@code body} as part of the backward pass, counting its evaluations of f as backward. */
-  public <T> T inBackward(java.util.function.Supplier<T> body) {
+  <T> T inBackward(java.util.function.Supplier<T> body) {
     long before = field.evaluations();
     try {
       return body.get();

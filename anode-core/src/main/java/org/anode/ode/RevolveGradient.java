@@ -3,7 +3,6 @@ package org.anode.ode;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
 import org.anode.autodiff.MemoryMeter;
-import org.anode.autodiff.Ops;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
 import org.anode.nn.Recomputation;
@@ -29,40 +28,30 @@ public final class RevolveGradient implements GradientMethod {
   }
 
   @Override
-  public Variable integrate(OdeBlock block, Variable z0) {
+  public Variable integrate(BlockContext block, Variable z0) {
     OdeBlock.Solution forward = block.solveUnrecorded(z0);
     TimeGrid grid = forward.grid();
-    Variable[] inputs = block.inputsWithParameters(z0);
     Tensor z0Value = z0.value();
-    Variable out =
-        Ops.function(
-            forward.end().value(),
-            inputs,
-            new Tensor[] {z0Value},
-            (gradOut, needs) -> {
-              Tensor[] grads = new Tensor[inputs.length];
-              // Every advance of the backward pass re-runs forward steps: batch norm must not move
-              // its
-              // running statistics again.
-              try (Recomputation r = Recomputation.begin()) {
-                grads[0] =
-                    block.inBackward(
-                        () ->
-                            reverse(
-                                block,
-                                grid,
-                                0,
-                                z0Value,
-                                grid.steps(),
-                                gradOut,
-                                false,
-                                schedule.snapshots(),
-                                needs[0]));
-              }
-              return grads;
-            });
-    OdeBlock.markCheckpoint(out, z0Value);
-    return out;
+    return block.checkpointNode(
+        z0,
+        forward.end().value(),
+        (gradOut, needInputGrad) -> {
+          // Every advance of the backward pass re-runs forward steps: batch norm must not move its
+          // running statistics again.
+          try (Recomputation r = Recomputation.begin()) {
+            return reverse(
+                block,
+                grid,
+                0,
+                z0Value,
+                grid.steps(),
+                gradOut,
+                false,
+                schedule.snapshots(),
+                needInputGrad);
+          }
+        },
+        z0Value);
   }
 
   /**
@@ -74,7 +63,7 @@ public final class RevolveGradient implements GradientMethod {
    * N_t).
    */
   private Tensor reverse(
-      OdeBlock block,
+      BlockContext block,
       TimeGrid grid,
       int i,
       Tensor zi,
@@ -85,7 +74,7 @@ public final class RevolveGradient implements GradientMethod {
       boolean needInputGrad) {
     boolean needHere = i > 0 || needInputGrad;
     if (j - i == 1) {
-      Tensor gi = CheckpointedGradient.recomputeAndSweep(block, grid, i, j, zi, gj, needHere);
+      Tensor gi = block.recomputeAndSweep(grid, i, j, zi, gj, needHere);
       consumed(gj, ownsGj);
       return gi;
     }
@@ -95,9 +84,7 @@ public final class RevolveGradient implements GradientMethod {
       for (int k = j - 1; k >= i; k--) {
         try (TensorScope scope = TensorScope.open()) {
           Tensor zk = k == i ? zi : block.advance(Variable.constant(zi), grid, i, k).value();
-          Tensor gk =
-              CheckpointedGradient.recomputeAndSweep(
-                  block, grid, k, k + 1, zk, g, k > i || needHere);
+          Tensor gk = block.recomputeAndSweep(grid, k, k + 1, zk, g, k > i || needHere);
           consumed(g, g != gj || ownsGj); // the gradient at step k+1
           g = gk == null ? null : scope.keep(gk);
         }

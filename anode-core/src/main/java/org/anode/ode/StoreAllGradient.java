@@ -12,9 +12,10 @@ import org.anode.nn.Recomputation;
 public final class StoreAllGradient implements GradientMethod {
 
   @Override
-  public Variable integrate(OdeBlock block, Variable z0) {
-    if (block.stepping() instanceof Stepping.Fixed fixed) {
-      return block.advance(z0, block.fixedGrid(), 0, fixed.steps());
+  public Variable integrate(BlockContext block, Variable z0) {
+    if (block.fixedSteps()) {
+      TimeGrid grid = block.fixedGrid();
+      return block.advance(z0, grid, 0, grid.steps());
     }
     if (Tape.current() == null) {
       return block.solveUnrecorded(z0).end();

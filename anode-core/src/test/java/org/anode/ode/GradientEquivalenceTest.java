@@ -53,6 +53,11 @@ class GradientEquivalenceTest {
         new Config("dopri5 adaptive", DormandPrince5::new, Stepping.adaptive(1e-3, 1e-3)));
   }
 
+  /** The configurations with a grid known before the solve. */
+  static List<Config> fixedConfigs() {
+    return configs().stream().filter(c -> c.stepping() instanceof Stepping.Fixed).toList();
+  }
+
   OdeNets.Stack net(DType dtype, Config c, Supplier<GradientMethod> method) {
     return new OdeNets.Stack(be, dtype, 17, 3, 4, true, c.solver(), c.stepping(), method);
   }
@@ -113,6 +118,28 @@ class GradientEquivalenceTest {
     storeAll.close();
     anode.close();
     revolve.close();
+  }
+
+  /**
+   * A gradient method written in another package against the public {@link BlockContext} alone (a
+   * second checkpoint halfway) gives store-all's gradients and running statistics.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("fixedConfigs")
+  void aThirdPartyMethodOnTheBlockContextEqualsStoreAll(Config c) {
+    Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
+    Tensor r = OdeNets.input(be, DType.FLOAT64, 2, 2, 4, 6, 6);
+    OdeNets.Stack storeAll = net(DType.FLOAT64, c, StoreAllGradient::new);
+    OdeNets.Stack midpoint =
+        net(DType.FLOAT64, c, org.anode.thirdparty.MidpointCheckpointGradient::new);
+    compare(
+        c + " midpoint checkpoint",
+        OdeNets.step(storeAll, x, r),
+        OdeNets.step(midpoint, x, r),
+        1e-12);
+    compareRunningStats(c + " midpoint checkpoint", storeAll, midpoint);
+    storeAll.close();
+    midpoint.close();
   }
 
   /**

@@ -1,0 +1,175 @@
+package org.anode.ode;
+
+import java.util.List;
+import java.util.Objects;
+import org.anode.api.Tensor;
+import org.anode.api.TensorScope;
+import org.anode.autodiff.Ops;
+import org.anode.autodiff.Segment;
+import org.anode.autodiff.Tape;
+import org.anode.autodiff.Variable;
+import org.anode.nn.Parameter;
+import org.anode.nn.RandomKey;
+import org.anode.nn.Recomputation;
+
+/**
+ * Everything a {@link GradientMethod} may do with the block it integrates, handed to {@link
+ * GradientMethod#integrate} for one forward pass: the time grid, the solver's steps recorded or
+ * not, f evaluated as a given step and stage of the forward pass evaluated it (same random draws,
+ * same batch statistics on recomputation), a recomputation swept once, and the one tape node
+ * through which a checkpointing method joins the outer tape. The built-in methods use nothing else,
+ * so a third-party method can do whatever they do.
+ *
+ * <pre>{@code
+ * // ANODE in a few lines: keep z0, recompute the block and sweep it in the backward pass.
+ * public Variable integrate(BlockContext block, Variable z0) {
+ *   OdeBlock.Solution forward = block.solveUnrecorded(z0);
+ *   TimeGrid grid = forward.grid();
+ *   return block.checkpointNode(z0, forward.end().value(),
+ *       (gradOut, needInputGrad) -> block.recomputeAndSweep(
+ *           grid, 0, grid.steps(), z0.value(), gradOut, needInputGrad),
+ *       z0.value());
+ * }
+ * }</pre>
+ */
+public final class BlockContext {
+  private final OdeBlock block;
+
+  BlockContext(OdeBlock block) {
+    this.block = block;
+  }
+
+  /** The block: its field, solver, stepping and time interval (read-only use). */
+  public OdeBlock block() {
+    return block;
+  }
+
+  public VectorField field() {
+    return block.field();
+  }
+
+  public Solver solver() {
+    return block.solver();
+  }
+
+  public Stepping stepping() {
+    return block.stepping();
+  }
+
+  /** The field's parameters that require gradients, in a fixed order. */
+  public List<Parameter> parameters() {
+    return block.fieldParameters();
+  }
+
+  /** Whether the block takes a fixed number of steps (else the grid is known after a solve). */
+  public boolean fixedSteps() {
+    return block.stepping() instanceof Stepping.Fixed;
+  }
+
+  /** The grid of a fixed-step block for this forward pass. */
+  public TimeGrid fixedGrid() {
+    if (!fixedSteps()) {
+      throw new IllegalStateException(
+          "BlockContext.fixedGrid: " + block.stepping() + " has no grid before it is solved");
+    }
+    return block.fixedGrid();
+  }
+
+  /**
+   * Solves from {@code z0} with recording paused, freeing each state once the next exists; the
+   * steps taken (a fixed grid, or an adaptive solve's accepted steps) and the final state, which
+   * belongs to the caller's scope.
+   */
+  public OdeBlock.Solution solveUnrecorded(Variable z0) {
+    return block.solveUnrecorded(z0);
+  }
+
+  /**
+   * Steps {@code from} to {@code to − 1} of {@code grid} from {@code z}: recorded on the current
+   * tape if one records (each step in its own scope, what it saved handed to the tape), else
+   * unrecorded and counted as recomputation. Returns the state at step {@code to}.
+   */
+  public Variable advance(Variable z, TimeGrid grid, int from, int to) {
+    return block.advance(z, grid, from, to);
+  }
+
+  /**
+   * f at {@code (t, z)} as stage {@code stage} of step {@code step} of {@code grid}'s pass
+   * evaluated it: the same random draws (dropout), and on recomputation the same batch statistics.
+   */
+  public Variable evaluate(TimeGrid grid, int step, int stage, double t, Variable z) {
+    try (RandomKey key = RandomKey.set(RandomKey.of(grid.pass(), step, stage))) {
+      return block.field().evaluate(t, z);
+    }
+  }
+
+  /**
+   * Recomputes steps {@code from} to {@code to − 1} from {@code z} on an inner tape and sweeps it
+   * once from {@code gradOut}: parameters' gradients accumulate, and dL/dz is returned (in the
+   * caller's scope) when {@code needInputGrad}, else null. Batch norm replays its statistics.
+   */
+  public Tensor recomputeAndSweep(
+      TimeGrid grid, int from, int to, Tensor z, Tensor gradOut, boolean needInputGrad) {
+    try (TensorScope scope = TensorScope.open();
+        Recomputation r = Recomputation.begin()) {
+      Segment steps =
+          Segment.record(z, needInputGrad, start -> block.advance(start, grid, from, to));
+      steps.releaseOutput(); // z(t_to) is known already: only the sweep is wanted
+      Tensor g = steps.backward(gradOut);
+      return g == null ? null : scope.keep(g);
+    }
+  }
+
+  /** A checkpointed block's backward: returns dL/dz0 and accumulates the parameters' gradients. */
+  @FunctionalInterface
+  public interface BlockBackward {
+    /**
+     * Returns dL/dz0 for {@code gradOut} = dL/dz(T) (null when not {@code needInputGrad}); adds
+     * dL/dθ into the parameters' gradients. It may call {@link Tape#lastRead} on {@code gradOut} or
+     * on the saved tensor once it has read them for the last time.
+     */
+    Tensor apply(Tensor gradOut, boolean needInputGrad);
+  }
+
+  /**
+   * Records the block as ONE node of the current tape, from {@code z0} and the field's parameters
+   * to {@code end}, keeping {@code saved} (reported as a checkpoint) for {@code backward}, whose
+   * evaluations of f count as backward evaluations. Without a recording tape, or when neither z0
+   * nor a parameter needs a gradient, it records nothing and returns {@code end} as a constant.
+   */
+  public Variable checkpointNode(Variable z0, Tensor end, BlockBackward backward, Tensor... saved) {
+    Objects.requireNonNull(backward, "backward");
+    Variable[] inputs = block.inputsWithParameters(z0);
+    Variable out =
+        Ops.function(
+            end,
+            inputs,
+            saved.clone(),
+            (gradOut, needs) -> {
+              Tensor[] grads = new Tensor[inputs.length];
+              grads[0] = block.inBackward(() -> backward.apply(gradOut, needs[0]));
+              return grads;
+            });
+    if (Tape.current() != null && out.requiresGrad()) {
+      for (Tensor t : saved) {
+        Tape.current().meter().markCheckpoint(t);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Keeps {@code segment} (this block's recorded steps, for the backward to sweep directly) as the
+   * current tape's latest kept segment, closing the one kept before; null only closes that one. A
+   * kept recording is worth its memory only while it is the latest (see {@link
+   * CheckpointedGradient}).
+   */
+  public void keepLatest(Segment segment) {
+    Tape tape = Tape.current();
+    if (tape != null) {
+      tape.keepLatest(segment);
+    } else if (segment != null) {
+      throw new IllegalStateException("BlockContext.keepLatest: no tape records");
+    }
+  }
+}

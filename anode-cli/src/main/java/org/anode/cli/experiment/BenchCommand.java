@@ -143,6 +143,17 @@ public final class BenchCommand implements Callable<Integer> {
   String reference;
 
   @Option(
+      names = "--same-jvm",
+      description =
+          "Measure every configuration in this JVM (faster; its peak RSS then includes what earlier"
+              + " rows left resident). By default each one runs in a fresh JVM.")
+  boolean sameJvm;
+
+  /** Child mode of a fresh-JVM run: measure the one configuration, print it as one line. */
+  @Option(names = "--row", hidden = true)
+  boolean row;
+
+  @Option(
       names = "--out",
       defaultValue = "bench",
       description = "Output folder (default: ${DEFAULT-VALUE})")
@@ -323,6 +334,21 @@ public final class BenchCommand implements Callable<Integer> {
     if (threads > 0) {
       System.setProperty(BackendOptions.THREADS_PROPERTY, Integer.toString(threads));
     }
+    if (row) {
+      Result r =
+          measure(Backends.get(backends.get(0)), solvers.get(0), steps.get(0), methods.get(0), -1);
+      System.out.printf(
+          java.util.Locale.ROOT,
+          "%s,%.6f,%d,%d,%d,%.3f,%.3f%n",
+          FreshJvm.MARK,
+          r.seconds(),
+          r.peakSavedBytes(),
+          r.peakLiveBytes(),
+          r.peakRssBytes(),
+          r.forwardEvaluations(),
+          r.backwardEvaluations());
+      return 0;
+    }
     List<String> names = new ArrayList<>();
     if (backends == null || backends.isEmpty()) {
       for (Backends.Found f : Backends.discover()) {
@@ -366,7 +392,9 @@ public final class BenchCommand implements Callable<Integer> {
           Map<String, Long> predicted = predictions(be, solver, nt);
           Result base = null;
           for (String m : methods) {
-            Result r = measure(be, solver, nt, m, predicted.getOrDefault(m, -1L));
+            long p = predicted.getOrDefault(m, -1L);
+            Result r =
+                sameJvm ? measure(be, solver, nt, m, p) : measureInFreshJvm(name, solver, nt, m, p);
             if (m.equals("store-all")) {
               base = r;
             }
@@ -387,6 +415,57 @@ public final class BenchCommand implements Callable<Integer> {
     }
     write(results);
     return 0;
+  }
+
+  /** {@link #measure} in a fresh JVM ({@link FreshJvm}): the same options, one configuration. */
+  Result measureInFreshJvm(String backend, String solver, int nt, String method, long predicted)
+      throws IOException, InterruptedException {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "bench",
+                "--row",
+                "--model",
+                model,
+                "--channels",
+                Integer.toString(channels),
+                "--blocks",
+                Integer.toString(blocks),
+                "--width",
+                Double.toString(width),
+                "--batch",
+                Integer.toString(batch),
+                "--size",
+                Integer.toString(size),
+                "--nt",
+                Integer.toString(nt),
+                "--solvers",
+                solver,
+                "--methods",
+                method,
+                "--backends",
+                backend,
+                "--warmup",
+                Integer.toString(warmup),
+                "--repeats",
+                Integer.toString(repeats),
+                "--threads",
+                Integer.toString(threads)));
+    String[] f = FreshJvm.run(args);
+    return new Result(
+        backend,
+        solver,
+        nt,
+        method,
+        Double.parseDouble(f[0]),
+        Long.parseLong(f[1]),
+        Long.parseLong(f[2]),
+        predicted,
+        Long.parseLong(f[3]),
+        Double.parseDouble(f[4]),
+        Double.parseDouble(f[5]),
+        Double.NaN,
+        Double.NaN);
   }
 
   /**

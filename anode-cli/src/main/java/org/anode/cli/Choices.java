@@ -2,10 +2,12 @@ package org.anode.cli;
 
 import java.util.Locale;
 import java.util.function.Supplier;
+import org.anode.ode.AsynchronousLeapfrog;
 import org.anode.ode.DormandPrince5;
 import org.anode.ode.Euler;
 import org.anode.ode.GradientMethod;
 import org.anode.ode.Heun;
+import org.anode.ode.ReversibleHeun;
 import org.anode.ode.RungeKutta2;
 import org.anode.ode.RungeKutta4;
 import org.anode.ode.Solver;
@@ -15,8 +17,8 @@ public final class Choices {
   private Choices() {}
 
   /**
-   * {@code anode}, {@code store-all}, {@code revolve:S} or {@code adjoint} ({@link
-   * GradientMethod#named}); a fresh method for every block. The name is checked at once.
+   * {@code anode}, {@code store-all}, {@code revolve:S}, {@code adjoint} or {@code reversible}
+   * ({@link GradientMethod#named}); a fresh method for every block. The name is checked at once.
    */
   public static Supplier<GradientMethod> method(String name) {
     try {
@@ -27,17 +29,40 @@ public final class Choices {
     return () -> GradientMethod.named(name);
   }
 
-  /** {@code euler}, {@code rk2}, {@code heun}, {@code rk4} or {@code dopri5}. */
+  /**
+   * {@code euler}, {@code rk2}, {@code heun}, {@code rk4}, {@code dopri5}, {@code alf} or {@code
+   * reversible-heun}.
+   */
   public static Supplier<Solver> solver(String name) {
-    return switch (name.trim().toLowerCase(Locale.ROOT)) {
+    return solver(name, 1.0);
+  }
+
+  /** As {@link #solver(String)}, ALF with damping {@code eta} (checked at once). */
+  public static Supplier<Solver> solver(String name, double eta) {
+    String n = name.trim().toLowerCase(Locale.ROOT);
+    if (eta != 1.0 && !n.equals("alf")) {
+      throw new IllegalArgumentException("--eta is the damping of --solver alf, not of " + name);
+    }
+    return switch (n) {
       case "euler" -> Euler::new;
       case "rk2" -> RungeKutta2::new;
       case "heun" -> Heun::new;
       case "rk4" -> RungeKutta4::new;
       case "dopri5" -> DormandPrince5::new;
+      case "alf" -> {
+        try {
+          new AsynchronousLeapfrog(eta);
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException("--eta: " + e.getMessage(), e);
+        }
+        yield () -> new AsynchronousLeapfrog(eta);
+      }
+      case "reversible-heun" -> ReversibleHeun::new;
       default ->
           throw new IllegalArgumentException(
-              "--solver must be euler, rk2, heun, rk4 or dopri5, got '" + name + "'");
+              "--solver must be euler, rk2, heun, rk4, dopri5, alf or reversible-heun, got '"
+                  + name
+                  + "'");
     };
   }
 

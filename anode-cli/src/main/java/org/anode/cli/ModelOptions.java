@@ -27,14 +27,23 @@ public final class ModelOptions {
   @Option(
       names = "--method",
       defaultValue = "anode",
-      description = "anode, store-all, revolve:S or adjoint (default: ${DEFAULT-VALUE})")
+      description =
+          "anode, store-all, revolve:S, adjoint or reversible (alf, reversible-heun) (default:"
+              + " ${DEFAULT-VALUE})")
   String method;
 
   @Option(
       names = "--solver",
       defaultValue = "euler",
-      description = "euler, rk2, heun, rk4 or dopri5 (default: ${DEFAULT-VALUE})")
+      description =
+          "euler, rk2, heun, rk4, dopri5, alf or reversible-heun (default: ${DEFAULT-VALUE})")
   String solver;
+
+  @Option(
+      names = "--eta",
+      defaultValue = "1.0",
+      description = "Damping η of --solver alf, in (0, 1] and not 1/2 (default: ${DEFAULT-VALUE})")
+  double eta;
 
   @Option(
       names = "--nt",
@@ -101,7 +110,7 @@ public final class ModelOptions {
     OptionChecks.atLeast("--threads", threads, 0);
     OptionChecks.atLeast("--test-limit", testLimit, 0);
     OptionChecks.atLeast("--batch", batch, 1);
-    Choices.solver(solver);
+    Choices.solver(solver, eta);
     Choices.method(method);
     if (!model.equals("resnet") && !model.equals("sqnxt")) {
       throw new IllegalArgumentException("--model must be resnet or sqnxt, got '" + model + "'");
@@ -133,7 +142,7 @@ public final class ModelOptions {
             .collect(java.util.stream.Collectors.joining("-")));
     m.put("dtype", float64 ? "float64" : "float32");
     m.put("method", method);
-    m.put("solver", solver);
+    m.put("solver", eta == 1.0 ? solver : solver + ":eta=" + eta);
     m.put("nt", Integer.toString(nt));
     return m;
   }

@@ -56,7 +56,7 @@ final class TrainingModule extends AbstractModule {
     ParameterFactory f = new ParameterFactory(be, dtype, model.seed);
     OdeSettings ode =
         new OdeSettings(
-            Choices.solver(model.solver),
+            Choices.solver(model.solver, model.eta),
             Stepping.fixed(model.nt),
             1.0,
             Choices.method(model.method));

@@ -184,14 +184,27 @@ public final class Tape implements AutoCloseable {
    * reads it is swept. For pieces whose intermediates no caller can see: a solver step, a layer.
    */
   public static Variable inOwnScope(Supplier<Variable> body) {
+    return inOwnScopeAll(() -> List.of(body.get())).get(0);
+  }
+
+  /** As {@link #inOwnScope} for a piece with several results (a solver's carried state). */
+  public static List<Variable> inOwnScopeAll(Supplier<List<Variable>> body) {
     Tape tape = current();
     int mark = tape == null ? 0 : tape.nodes.size();
     try (TensorScope scope = TensorScope.open()) {
-      Variable out = body.get();
-      if (tape != null) {
-        tape.adoptSaved(scope, mark, out.value());
+      List<Variable> out = body.get();
+      Set<Tensor> results = Collections.newSetFromMap(new IdentityHashMap<>());
+      for (Variable v : out) {
+        results.add(v.value());
       }
-      scope.keep(out.value());
+      if (tape != null) {
+        tape.adoptSaved(scope, mark, results);
+      }
+      for (Tensor t : results) {
+        if (scope.owns(t)) {
+          scope.keep(t);
+        }
+      }
       return out;
     }
   }
@@ -199,10 +212,10 @@ public final class Tape implements AutoCloseable {
   /**
    * Takes over what the operations recorded since {@code fromNode} saved and {@code scope} owns.
    */
-  private void adoptSaved(TensorScope scope, int fromNode, Tensor except) {
+  private void adoptSaved(TensorScope scope, int fromNode, Set<Tensor> except) {
     for (int i = fromNode; i < nodes.size(); i++) {
       for (Tensor t : nodes.get(i).saved()) {
-        if (t != except && scope.owns(t)) {
+        if (!except.contains(t) && scope.owns(t)) {
           adopted.add(TensorScope.detach(t));
         }
       }
@@ -288,7 +301,39 @@ public final class Tape implements AutoCloseable {
     // Nothing a backward function computes is recorded here; a function that needs a tape of its
     // own (a checkpointed block's recomputation) opens an inner one, which shares this meter.
     try (Pause off = pause()) {
-      sweep(output, gradOutput);
+      sweep(List.of(output), List.of(gradOutput));
+    }
+  }
+
+  /**
+   * One sweep from several outputs at once, {@code gradients.get(i)} being the gradient of {@code
+   * outputs.get(i)} (null for none): a step of a solver that carries several tensors, swept from
+   * the gradients of all of them.
+   */
+  public void backward(List<Variable> outputs, List<Tensor> gradients) {
+    if (outputs.size() != gradients.size()) {
+      throw new IllegalArgumentException(
+          "backward: " + outputs.size() + " outputs and " + gradients.size() + " gradients");
+    }
+    for (int i = 0; i < outputs.size(); i++) {
+      Tensor g = gradients.get(i);
+      Variable o = outputs.get(i);
+      if (g != null && (!o.shape().equals(g.shape()) || o.dtype() != g.dtype())) {
+        throw new IllegalArgumentException(
+            "backward: gradient "
+                + g.shape()
+                + " "
+                + g.dtype()
+                + " does not match output "
+                + i
+                + ", "
+                + o.shape()
+                + " "
+                + o.dtype());
+      }
+    }
+    try (Pause off = pause()) {
+      sweep(outputs, gradients);
     }
   }
 
@@ -300,18 +345,33 @@ public final class Tape implements AutoCloseable {
    * backward may return a tensor it did not create, such as its incoming gradient), and a tensor
    * held in two places is closed when the last one lets go. What is left dies with the sweep.
    */
-  private void sweep(Variable output, Tensor gradOutput) {
+  private void sweep(List<Variable> outputs, List<Tensor> gradOutputs) {
     Map<Variable, Tensor> grads = new IdentityHashMap<>();
     Map<Tensor, Integer> holders = new IdentityHashMap<>();
     List<Variable> borrowers = new ArrayList<>();
+    Set<Tensor> seeds = Collections.newSetFromMap(new IdentityHashMap<>());
     try (TensorScope sweepScope = TensorScope.open()) {
-      if (output.isLeaf()) {
-        if (output.requiresGrad()) {
-          output.accumulateGrad(gradOutput);
+      for (int i = 0; i < outputs.size(); i++) {
+        Variable output = outputs.get(i);
+        Tensor gradOutput = gradOutputs.get(i);
+        if (gradOutput == null) {
+          continue;
         }
-      } else {
-        grads.put(output, gradOutput);
-        hold(holders, gradOutput);
+        seeds.add(gradOutput);
+        if (output.isLeaf()) {
+          if (output.requiresGrad()) {
+            output.accumulateGrad(gradOutput);
+          }
+        } else if (grads.containsKey(output)) {
+          Tensor before = grads.get(output);
+          Tensor sum = before.backend().add(before, gradOutput);
+          grads.put(output, sum);
+          hold(holders, sum);
+          letGo(holders, before, sweepScope);
+        } else {
+          grads.put(output, gradOutput);
+          hold(holders, gradOutput);
+        }
       }
       for (int i = nodes.size() - 1; i >= 0; i--) {
         Node node = nodes.remove(i);
@@ -345,7 +405,7 @@ public final class Tape implements AutoCloseable {
                   && !returnedTwice(gin, k)) {
                 in[k].accumulateGradOwned(
                     TensorScope.detach(gin[k])); // no copy: nobody else has it
-              } else if (gin[k] == gradOutput && in[k].accumulateGradBorrowed(gin[k])) {
+              } else if (seeds.contains(gin[k]) && in[k].accumulateGradBorrowed(gin[k])) {
                 borrowers.add(in[k]); // the seed, alive until the sweep ends: no copy yet
               } else {
                 in[k].accumulateGrad(gin[k]);

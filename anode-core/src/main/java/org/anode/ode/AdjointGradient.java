@@ -60,37 +60,78 @@ public final class AdjointGradient implements GradientMethod {
       }
       meter.retain(state[0]);
       meter.retain(state[1]);
-      for (int i = grid.steps() - 1; i >= 0; i--) {
-        Tensor[] next;
-        int step = i;
-        int[] stage = {0};
-        StateSpace.Field<Tensor[]> field =
-            (t, y) -> augmentedField(block, grid, step, stage[0]++, params, t, y);
-        try (TensorScope stepScope = TensorScope.open()) {
-          next = block.solver().step(space, field, grid.t(i + 1), -grid.dt(i), state);
-          for (Tensor t : next) {
-            stepScope.keep(t);
-          }
-        }
-        meter.retain(next[0]);
-        meter.retain(next[1]);
-        meter.release(state[0]);
-        meter.release(state[1]);
-        for (int k = 0; k < state.length; k++) {
-          if (state[k] == zT || state[k] == gradOut) {
-            Tape.lastRead(state[k]); // the node's: freed now unless someone else holds it
-          } else {
-            state[k].close();
-          }
-        }
-        state = next;
+      Solver solver = block.solver();
+      // A solver that carries more than the state (ALF's v, reversible Heun's ŷ and f(ŷ)) starts
+      // it at T, with the augmented field; a Runge–Kutta method carries the state alone.
+      List<Tensor[]> carried;
+      try (TensorScope beginScope = TensorScope.open()) {
+        carried =
+            solver.begin(
+                space, keyed(block, grid, grid.steps(), params), grid.t(grid.steps()), state);
+        keepAll(beginScope, carried);
       }
+      for (int i = grid.steps() - 1; i >= 0; i--) {
+        List<Tensor[]> next;
+        try (TensorScope stepScope = TensorScope.open()) {
+          next =
+              solver.advance(
+                  space, keyed(block, grid, i, params), grid.t(i + 1), -grid.dt(i), carried);
+          keepAll(stepScope, next);
+        }
+        meter.retain(next.get(0)[0]);
+        meter.retain(next.get(0)[1]);
+        meter.release(carried.get(0)[0]);
+        meter.release(carried.get(0)[1]);
+        free(carried, next, zT, gradOut);
+        carried = next;
+      }
+      state = carried.get(0);
+      free(carried, List.<Tensor[]>of(state), zT, gradOut);
       meter.release(state[0]);
       meter.release(state[1]);
       for (int i = 0; i < p; i++) {
         params.get(i).accumulateGrad(state[i + 2]);
       }
       return scope.keep(state[1]);
+    }
+  }
+
+  /** The augmented field for step {@code step}, its evaluations keyed (pass, step, stage). */
+  private static StateSpace.Field<Tensor[]> keyed(
+      BlockContext block, TimeGrid grid, int step, List<Parameter> params) {
+    int[] stage = {0};
+    return (t, y) -> augmentedField(block, grid, step, stage[0]++, params, t, y);
+  }
+
+  private static void keepAll(TensorScope scope, List<Tensor[]> carried) {
+    for (Tensor[] state : carried) {
+      for (Tensor t : state) {
+        scope.keep(t);
+      }
+    }
+  }
+
+  /**
+   * Frees the tensors of {@code old} that {@code next} does not carry on: the node's own ({@code
+   * zT}, {@code gradOut}) through {@link Tape#lastRead}, the rest by closing them.
+   */
+  private static void free(List<Tensor[]> old, List<Tensor[]> next, Tensor zT, Tensor gradOut) {
+    java.util.Set<Tensor> kept =
+        java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    for (Tensor[] state : next) {
+      kept.addAll(java.util.Arrays.asList(state));
+    }
+    for (Tensor[] state : old) {
+      for (Tensor t : state) {
+        if (!kept.add(t)) {
+          continue;
+        }
+        if (t == zT || t == gradOut) {
+          Tape.lastRead(t); // the node's: freed now unless someone else holds it
+        } else {
+          t.close();
+        }
+      }
     }
   }
 

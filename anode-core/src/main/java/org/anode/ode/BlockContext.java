@@ -1,5 +1,6 @@
 package org.anode.ode;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import org.anode.api.Tensor;
@@ -118,6 +119,115 @@ public final class BlockContext {
       Tensor g = steps.backward(gradOut);
       return g == null ? null : scope.keep(g);
     }
+  }
+
+  // ---- the carried state of a solver (Solver#carried), for reversible methods -------------------
+
+  /**
+   * Solves a fixed-step block from {@code z0} with recording paused and returns the solver's final
+   * carried state (z(T) first; {@link Solver#carried()} tensors, in the caller's scope).
+   */
+  public List<Tensor> solveCarried(Variable z0) {
+    TimeGrid grid = fixedGrid();
+    try (Tape.Pause off = Tape.pause();
+        TensorScope scope = TensorScope.open()) {
+      Variable start = Variable.constant(z0.value());
+      List<Variable> state =
+          block.advanceState(block.begin(grid, start), z0.value(), grid, 0, grid.steps());
+      List<Tensor> out = new ArrayList<>(state.size());
+      for (Variable v : state) {
+        out.add(scope.keep(v.value()));
+      }
+      return out;
+    }
+  }
+
+  /**
+   * The carried state before step {@code i} of {@code grid} from the state {@code after} it, by the
+   * solver's inverse ({@link ReversibleSolver#inverse}), unrecorded; its evaluations of f are keyed
+   * as the forward evaluations they repeat. New tensors in the caller's scope.
+   */
+  public List<Tensor> inverse(TimeGrid grid, int i, List<Tensor> after) {
+    ReversibleSolver solver = reversible();
+    try (Tape.Pause off = Tape.pause();
+        TensorScope scope = TensorScope.open()) {
+      List<Variable> in = new ArrayList<>(after.size());
+      for (Tensor t : after) {
+        in.add(Variable.constant(t));
+      }
+      List<Variable> before =
+          solver.inverse(
+              Solver.VARIABLES,
+              block.keyed(grid.pass(), i + solver.inverseRepeatsStep()),
+              grid.t(i),
+              grid.dt(i),
+              in);
+      List<Tensor> out = new ArrayList<>(before.size());
+      for (Variable v : before) {
+        out.add(scope.keep(v.value()));
+      }
+      return out;
+    }
+  }
+
+  /**
+   * Recomputes step {@code i} of {@code grid} from the carried state {@code before} on an inner
+   * tape and sweeps it once from {@code gradAfter} (the gradients of the state after the step; null
+   * for none): parameters' gradients accumulate, and the gradients of {@code before} are returned
+   * (null where none flows), in the caller's scope.
+   */
+  public List<Tensor> sweepStep(TimeGrid grid, int i, List<Tensor> before, List<Tensor> gradAfter) {
+    return recordAndSweep(before, v -> Tape.inOwnScopeAll(() -> block.step(grid, i, v)), gradAfter);
+  }
+
+  /**
+   * Recomputes the solver's {@link Solver#begin} from {@code z0} on an inner tape and sweeps it
+   * from {@code gradBegin} (the gradients of the carried state at the first time point):
+   * parameters' gradients accumulate, and dL/dz0 is returned (in the caller's scope).
+   */
+  public Tensor sweepBegin(TimeGrid grid, Tensor z0, List<Tensor> gradBegin) {
+    return recordAndSweep(List.of(z0), v -> block.begin(grid, v.get(0)), gradBegin).get(0);
+  }
+
+  private List<Tensor> recordAndSweep(
+      List<Tensor> inputs,
+      java.util.function.Function<List<Variable>, List<Variable>> body,
+      List<Tensor> gradOutputs) {
+    try (TensorScope scope = TensorScope.open();
+        Recomputation r = Recomputation.begin();
+        Tape tape = Tape.record()) {
+      List<Variable> leaves = new ArrayList<>(inputs.size());
+      for (Tensor t : inputs) {
+        leaves.add(Variable.leaf(t));
+      }
+      List<Variable> outputs = body.apply(leaves);
+      for (Variable o : outputs) {
+        // The state after the step is known already: only the sweep is wanted.
+        if (!inputs.contains(o.value()) && !tape.meter().holds(o.value())) {
+          o.value().close();
+        }
+      }
+      tape.backward(outputs, gradOutputs);
+      List<Tensor> grads = new ArrayList<>(leaves.size());
+      for (Variable leaf : leaves) {
+        Tensor g = leaf.takeGrad();
+        grads.add(g == null ? null : TensorScope.attach(g));
+      }
+      for (Tensor g : grads) {
+        if (g != null) {
+          scope.keep(g);
+        }
+      }
+      return grads;
+    }
+  }
+
+  private ReversibleSolver reversible() {
+    if (block.solver() instanceof ReversibleSolver r) {
+      return r;
+    }
+    throw new IllegalStateException(
+        "BlockContext.inverse: " + block.solver() + " is not a reversible solver");
   }
 
   /** A checkpointed block's backward: returns dL/dz0 and accumulates the parameters' gradients. */

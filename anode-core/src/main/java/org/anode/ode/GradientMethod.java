@@ -31,8 +31,9 @@ public interface GradientMethod {
   String name();
 
   /**
-   * A new method by the name {@link #name()} gives it: {@code anode}, {@code store-all}, {@code
-   * revolve:S} (S snapshots) or {@code adjoint}; case and surrounding spaces are ignored.
+   * A new method by the name {@link #name()} gives it: {@code anode}, {@code anode-recompute-all},
+   * {@code store-all}, {@code revolve:S} (S snapshots), {@code adjoint} or {@code reversible}; case
+   * and surrounding spaces are ignored.
    */
   static GradientMethod named(String name) {
     String n = name.trim().toLowerCase(Locale.ROOT);
@@ -41,8 +42,12 @@ public interface GradientMethod {
         return new CheckpointedGradient();
       case "store-all":
         return new StoreAllGradient();
+      case "anode-recompute-all":
+        return CheckpointedGradient.recomputingEveryBlock();
       case "adjoint":
         return new AdjointGradient();
+      case "reversible":
+        return new ReversibleGradient();
       default:
         break;
     }
@@ -55,6 +60,9 @@ public interface GradientMethod {
       }
     }
     throw new IllegalArgumentException(
-        "gradient method must be anode, store-all, revolve:S or adjoint, got '" + name + "'");
+        "gradient method must be anode, anode-recompute-all, store-all, revolve:S, adjoint or"
+            + " reversible, got '"
+            + name
+            + "'");
   }
 }

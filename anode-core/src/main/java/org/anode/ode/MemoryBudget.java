@@ -17,7 +17,8 @@ import org.anode.nn.Recomputation;
 
 /**
  * Picks a gradient method for every ODE block of a model from a memory budget: store-all if its
- * predicted peak fits, else ANODE, else revolve with the largest number of snapshots that fits.
+ * predicted peak fits, else ANODE, else (reversible solvers) the reversible method, else revolve
+ * with the largest number of snapshots that fits (solvers that carry only z).
  *
  * <p>The prediction uses quantities measured on the model itself, for the given input shape: the
  * bytes the ordinary layers save ({@code B}), and for each block its state {@code |z_l|}, its steps
@@ -116,7 +117,13 @@ public final class MemoryBudget {
     List<Option> options = new ArrayList<>();
     options.add(new Option("store-all", ordinary + storeAll, 1.0));
     options.add(new Option("anode", ordinary + sumZ + anodeExtra, 2.0));
-    for (int s = Math.max(1, maxSteps - 1); s >= 1; s--) {
+    int carried = blocks.stream().mapToInt(b -> b.solver().carried()).max().orElse(1);
+    if (blocks.stream().allMatch(b -> b.solver() instanceof ReversibleSolver)) {
+      // The final carried state of every block, and one step's tape: flat in N_t. Each step runs
+      // three times: forward, inverse, and recorded for its sweep.
+      options.add(new Option("reversible", ordinary + carried * sumZ + maxStep, 3.0));
+    }
+    for (int s = Math.max(1, maxSteps - 1); carried == 1 && s >= 1; s--) {
       double factor = 2.0 + (double) BinomialSchedule.extraSteps(maxSteps, s) / maxSteps;
       options.add(new Option("revolve:" + s, ordinary + sumZ + (s - 1) * maxZ + maxStep, factor));
     }

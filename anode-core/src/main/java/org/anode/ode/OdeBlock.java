@@ -167,42 +167,97 @@ public final class OdeBlock extends org.anode.nn.Module {
 
   /**
    * Steps {@code from} to {@code to − 1} of {@code grid} from state {@code z}, recorded on the
-   * current tape if one records. Steps advanced without recording are counted.
+   * current tape if one records. Steps advanced without recording are counted. A solver that
+   * carries more than z ({@link Solver#carried()}) starts its state here, so it can start only at
+   * step 0.
    */
   Variable advance(Variable z, TimeGrid grid, int from, int to) {
     boolean recording = Tape.current() != null;
-    if (!recording) {
-      unrecordedSteps += to - from;
-    }
-    // One scope per step: its temporaries (evaluations of f, stages, h·k) die with it, what it
-    // saved for backward goes to the tape, and each intermediate state is freed once the next one
-    // exists (or, when saved, after the last operation that reads it is swept).
-    Variable y = z;
-    for (int i = from; i < to; i++) {
-      int step = i;
-      Variable current = y;
-      Variable next = Tape.inOwnScope(() -> step(grid, step, current));
-      if (i > from) {
-        Tape.releaseIntermediate(y.value());
+    List<Variable> state;
+    if (solver.carried() == 1) {
+      state = advanceState(List.of(z), z.value(), grid, from, to);
+    } else {
+      if (from != 0) {
+        throw new IllegalArgumentException(
+            solver
+                + " carries "
+                + solver.carried()
+                + " tensors from step to step: a block can start it only at step 0, not at step "
+                + from
+                + " (its gradient methods: store-all, anode, reversible, adjoint)");
       }
-      y = next;
+      state = advanceState(begin(grid, z), z.value(), grid, from, to);
+      for (int c = 1; c < state.size(); c++) {
+        if (state.get(c).value() != state.get(0).value()) {
+          Tape.releaseIntermediate(state.get(c).value());
+        }
+      }
     }
+    Variable y = state.get(0);
     return recording ? y : Variable.constant(y.value());
   }
 
-  /** Step {@code i} of {@code grid}, each evaluation of f keyed by (pass, step, stage). */
-  Variable step(TimeGrid grid, int i, Variable y) {
+  /**
+   * The solver's carried state at the grid's first time point, its evaluations keyed as step −1.
+   */
+  List<Variable> begin(TimeGrid grid, Variable z) {
+    return Tape.inOwnScopeAll(
+        () -> solver.begin(Solver.VARIABLES, keyed(grid.pass(), -1), grid.t(0), z));
+  }
+
+  /**
+   * Steps {@code from} to {@code to − 1} of the carried {@code state}, each in its own scope: its
+   * temporaries (evaluations of f, stages, h·k) die with it, what it saved for backward goes to the
+   * tape, and each intermediate state is freed once the next one exists (or, when saved, after the
+   * last operation that reads it is swept) — except {@code callers}, a tensor the caller owns.
+   */
+  List<Variable> advanceState(
+      List<Variable> state, org.anode.api.Tensor callers, TimeGrid grid, int from, int to) {
+    if (Tape.current() == null) {
+      unrecordedSteps += to - from;
+    }
+    List<Variable> y = state;
+    for (int i = from; i < to; i++) {
+      int step = i;
+      List<Variable> current = y;
+      List<Variable> next = Tape.inOwnScopeAll(() -> step(grid, step, current));
+      release(current, next, callers);
+      y = next;
+    }
+    return y;
+  }
+
+  /**
+   * Frees the tensors of {@code old} that {@code next} does not carry on, except {@code callers}.
+   */
+  private static void release(
+      List<Variable> old, List<Variable> next, org.anode.api.Tensor callers) {
+    java.util.Set<org.anode.api.Tensor> kept =
+        java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    kept.add(callers);
+    for (Variable v : next) {
+      kept.add(v.value());
+    }
+    for (Variable v : old) {
+      if (kept.add(v.value())) {
+        Tape.releaseIntermediate(v.value());
+      }
+    }
+  }
+
+  /** Step {@code i} of {@code grid} on the carried state, evaluations keyed (pass, step, stage). */
+  List<Variable> step(TimeGrid grid, int i, List<Variable> state) {
+    return solver.advance(Solver.VARIABLES, keyed(grid.pass(), i), grid.t(i), grid.dt(i), state);
+  }
+
+  /** f with each evaluation keyed by (pass, step, stage), stages counted from 0. */
+  StateSpace.Field<Variable> keyed(long pass, int step) {
     int[] stage = {0};
-    return solver.step(
-        Solver.VARIABLES,
-        (t, v) -> {
-          try (RandomKey key = RandomKey.set(RandomKey.of(grid.pass(), i, stage[0]++))) {
-            return field.evaluate(t, v);
-          }
-        },
-        grid.t(i),
-        grid.dt(i),
-        y);
+    return (t, v) -> {
+      try (RandomKey key = RandomKey.set(RandomKey.of(pass, step, stage[0]++))) {
+        return field.evaluate(t, v);
+      }
+    };
   }
 
   /** Runs {@code body} as part of the backward pass, counting its evaluations of f as backward. */

@@ -6,9 +6,15 @@ import org.anode.autodiff.Ops;
 import org.anode.autodiff.Variable;
 
 /**
- * An explicit Runge–Kutta solver given by its {@link ButcherTableau}. One step is written once,
+ * An explicit one-step solver given by its {@link ButcherTableau}. One step is written once,
  * generically over a {@link StateSpace}, so the forward pass, every recomputation and the adjoint's
  * backward integration execute exactly the same arithmetic.
+ *
+ * <p>Between steps a solver carries a state that starts with z: z alone for a Runge–Kutta method
+ * ({@link #carried()} = 1), z with velocities or stored evaluations for the reversible schemes
+ * ({@link ReversibleSolver}). {@link #begin} builds it at the first time point, {@link #advance}
+ * takes one step of it; a block's solution is its first element. For a Runge–Kutta method these are
+ * exactly {@link #step}.
  */
 public abstract class Solver {
   private final ButcherTableau tableau;
@@ -38,6 +44,35 @@ public abstract class Solver {
   /** Evaluations of f per step (stages with a non-zero weight and those before them). */
   public final int stages() {
     return evaluated;
+  }
+
+  /** Tensors carried from one step to the next, z first. */
+  public int carried() {
+    return 1;
+  }
+
+  /** Evaluations of f per step of the carried state ({@link #stages()} for Runge–Kutta). */
+  public int evaluationsPerStep() {
+    return stages();
+  }
+
+  /** Evaluations of f that {@link #begin} makes (none for Runge–Kutta). */
+  public int evaluationsToBegin() {
+    return 0;
+  }
+
+  /**
+   * The carried state at time {@code t0} from {@code z0}: {@code [z0]} for a Runge–Kutta method; a
+   * scheme that carries more evaluates f here.
+   */
+  public <S> List<S> begin(StateSpace<S> space, StateSpace.Field<S> f, double t0, S z0) {
+    return List.of(z0);
+  }
+
+  /** One step of the carried state from {@code t} to {@code t + h}. */
+  public <S> List<S> advance(
+      StateSpace<S> space, StateSpace.Field<S> f, double t, double h, List<S> state) {
+    return List.of(step(space, f, t, h, state.get(0)));
   }
 
   /** One step from {@code (t, y)} of size {@code h} (negative to integrate backwards). */

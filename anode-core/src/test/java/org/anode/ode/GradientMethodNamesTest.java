@@ -11,7 +11,10 @@ import org.junit.jupiter.api.Test;
 class GradientMethodNamesTest {
   @Test
   void namesRoundTrip() {
-    for (String n : new String[] {"anode", "store-all", "revolve:3", "adjoint"}) {
+    for (String n :
+        new String[] {
+          "anode", "anode-recompute-all", "store-all", "revolve:3", "adjoint", "reversible"
+        }) {
       assertEquals(n, GradientMethod.named(n).name());
     }
     assertInstanceOf(CheckpointedGradient.class, GradientMethod.named(" ANODE "));
@@ -21,7 +24,8 @@ class GradientMethodNamesTest {
   @Test
   void unknownNamesSayWhatIsAccepted() {
     var e = assertThrows(IllegalArgumentException.class, () -> GradientMethod.named("adjiont"));
-    assertTrue(e.getMessage().contains("anode, store-all, revolve:S or adjoint"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("store-all, revolve:S, adjoint or reversible"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> GradientMethod.named("revolve:x"));
     assertTrue(e.getMessage().contains("revolve:x"), e.getMessage());
   }

@@ -1,0 +1,100 @@
+package org.anode.ode;
+
+import java.util.List;
+
+/**
+ * The asynchronous leapfrog integrator (ALF) of MALI: Zhuang, Dvornek, Tatikonda, Duncan, "MALI: A
+ * memory efficient and reverse accurate integrator for Neural ODEs", ICLR 2021, §3, Algorithms 1
+ * and 2, with damping η (their eq. 8). It carries (z, v), v an estimate of f, starting from {@code
+ * v0 = f(t0, z0)}, and takes one evaluation of f per step:
+ *
+ * <pre>
+ *   s = z + h/2 · v,   u = f(t + h/2, s),   v' = v + 2η·(u − v),   z' = s + h/2 · v'
+ * </pre>
+ *
+ * Inverse (same evaluation): {@code s = z' − h/2·v'}, {@code u = f(t + h/2, s)}, {@code v = (v' −
+ * 2η·u)/(1 − 2η)}, {@code z = s − h/2·v}. η = 1 is the undamped ALF (order 2); η in (0, 1], η ≠ 1/2
+ * (there v' forgets v and the step cannot be inverted). Restarted from z alone the step is the
+ * Runge–Kutta method {@code z + h·((1 − η)·f(t, z) + η·f(t + h/2, z + h/2·f(t, z)))}.
+ */
+public final class AsynchronousLeapfrog extends ReversibleSolver {
+  private final double eta;
+
+  /** Undamped ALF (η = 1). */
+  public AsynchronousLeapfrog() {
+    this(1.0);
+  }
+
+  /** ALF with damping {@code eta} in (0, 1], not 1/2. */
+  public AsynchronousLeapfrog(double eta) {
+    super(restart(checkEta(eta)));
+    this.eta = eta;
+  }
+
+  private static double checkEta(double eta) {
+    if (!(eta > 0 && eta <= 1) || eta == 0.5) {
+      throw new IllegalArgumentException(
+          "alf: the damping η must be in (0, 1] and not 1/2 (not invertible there), got " + eta);
+    }
+    return eta;
+  }
+
+  private static ButcherTableau restart(double eta) {
+    return new ButcherTableau(
+        new double[][] {{}, {0.5}}, new double[] {1 - eta, eta}, new double[] {0, 0.5});
+  }
+
+  public double eta() {
+    return eta;
+  }
+
+  @Override
+  public String name() {
+    return eta == 1.0 ? "alf" : "alf(η=" + eta + ")";
+  }
+
+  @Override
+  public int order() {
+    return eta == 1.0 ? 2 : 1;
+  }
+
+  @Override
+  public int carried() {
+    return 2;
+  }
+
+  @Override
+  public <S> List<S> begin(StateSpace<S> space, StateSpace.Field<S> f, double t0, S z0) {
+    return List.of(z0, f.evaluate(t0, z0));
+  }
+
+  @Override
+  public <S> List<S> advance(
+      StateSpace<S> space, StateSpace.Field<S> f, double t, double h, List<S> state) {
+    S z = state.get(0);
+    S v = state.get(1);
+    S s = space.combine(z, h, new double[] {0.5}, List.of(v));
+    S u = f.evaluate(t + h / 2, s);
+    S vNext = space.combine(v, 1, new double[] {2 * eta, -2 * eta}, List.of(u, v));
+    S zNext = space.combine(s, h, new double[] {0.5}, List.of(vNext));
+    return List.of(zNext, vNext);
+  }
+
+  @Override
+  public <S> List<S> inverse(
+      StateSpace<S> space, StateSpace.Field<S> f, double t, double h, List<S> after) {
+    S zNext = after.get(0);
+    S vNext = after.get(1);
+    S s = space.combine(zNext, h, new double[] {-0.5}, List.of(vNext));
+    S u = f.evaluate(t + h / 2, s);
+    double w = 2 * eta / (1 - 2 * eta);
+    S v = space.combine(vNext, 1, new double[] {w, -w}, List.of(vNext, u));
+    S z = space.combine(s, h, new double[] {-0.5}, List.of(v));
+    return List.of(z, v);
+  }
+
+  @Override
+  public int inverseRepeatsStep() {
+    return 0;
+  }
+}

@@ -1,0 +1,193 @@
+package org.anode.ode;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.function.Supplier;
+import org.anode.api.Backend;
+import org.anode.api.Backends;
+import org.anode.api.DType;
+import org.anode.api.LiveMemory;
+import org.anode.api.Tensor;
+import org.anode.api.TensorScope;
+import org.anode.autodiff.GradientCheck;
+import org.anode.autodiff.Variable;
+import org.anode.nn.Module;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The reversible solvers and {@link ReversibleGradient}: the inverse step rebuilds the state, the
+ * gradient equals store-all's through the same solver on the ODE-ResNet field (conv-BN-ReLU, batch
+ * statistics replayed), ANODE works with them too, and live memory does not grow with N_t.
+ */
+class ReversibleGradientTest {
+  final Backend be = Backends.get("nd4j");
+
+  record Case(String name, Supplier<Solver> solver) {
+    @Override
+    public String toString() {
+      return name;
+    }
+  }
+
+  static List<Case> solvers() {
+    return List.of(
+        new Case("alf", AsynchronousLeapfrog::new),
+        new Case("alf(η=0.8)", () -> new AsynchronousLeapfrog(0.8)),
+        new Case("reversible-heun", ReversibleHeun::new));
+  }
+
+  OdeNets.Stack net(Case c, int nt, Supplier<GradientMethod> method) {
+    return new OdeNets.Stack(
+        be, DType.FLOAT64, 23, 2, 4, true, c.solver(), Stepping.fixed(nt), method);
+  }
+
+  void compare(String what, OdeNets.Step ref, OdeNets.Step other, double tol) {
+    assertEquals(ref.loss(), other.loss(), tol * Math.abs(ref.loss()), what + ": loss");
+    double e = GradientCheck.relativeError(ref.inputGrad(), other.inputGrad());
+    assertTrue(e <= tol, what + ": input gradient relative error " + e);
+    ref.paramGrads()
+        .forEach(
+            (k, g) -> {
+              double pe = GradientCheck.relativeError(g, other.paramGrads().get(k));
+              assertTrue(pe <= tol, what + ": " + k + " relative error " + pe);
+            });
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("solvers")
+  void reversibleAndAnodeEqualStoreAllThroughTheSameSolver(Case c) {
+    Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
+    Tensor r = OdeNets.input(be, DType.FLOAT64, 2, 2, 4, 6, 6);
+    for (int nt : new int[] {1, 4}) {
+      OdeNets.Step ref = OdeNets.step(net(c, nt, StoreAllGradient::new), x, r);
+      OdeNets.Stack reversible = net(c, nt, ReversibleGradient::new);
+      compare(c + " N_t=" + nt + " reversible", ref, OdeNets.step(reversible, x, r), 1e-10);
+      compare(
+          c + " N_t=" + nt + " anode",
+          ref,
+          OdeNets.step(net(c, nt, CheckpointedGradient::new), x, r),
+          1e-12);
+      int perStep = c.solver().get().evaluationsPerStep();
+      OdeBlock b = reversible.blocks.get(0);
+      // Forward: the start and N_t steps; backward: N_t inverses, N_t recorded steps, the start.
+      assertEquals(1 + nt * perStep, b.forwardEvaluations());
+      assertEquals(2 * nt * perStep + 1, b.backwardEvaluations());
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("solvers")
+  void theInverseRebuildsTheStartingState(Case c) {
+    Solver solver = c.solver().get();
+    ReversibleSolver rs = (ReversibleSolver) solver;
+    try (TensorScope scope = TensorScope.open()) {
+      OdeBlock block =
+          new OdeBlock(
+              new TanhField(new org.anode.nn.ParameterFactory(be, DType.FLOAT64, 5), 6),
+              solver,
+              0,
+              1,
+              Stepping.fixed(16),
+              new ReversibleGradient());
+      Tensor z0 = OdeNets.input(be, DType.FLOAT64, 3, 2, 6);
+      BlockContext ctx = new BlockContext(block);
+      List<Tensor> state = ctx.solveCarried(Variable.constant(z0));
+      TimeGrid grid = block.fixedGrid();
+      for (int i = grid.steps() - 1; i >= 0; i--) {
+        state = ctx.inverse(grid, i, state);
+      }
+      double err = GradientCheck.relativeError(z0.toDoubleArray(), state.get(0).toDoubleArray());
+      assertTrue(err < 1e-13, c + ": z(0) rebuilt with relative error " + err);
+      assertEquals(solver.carried(), state.size());
+      assertTrue(rs.evaluationsPerStep() == 1);
+    }
+  }
+
+  /**
+   * The continuous adjoint integrates its augmented system with the reversible solvers' own carried
+   * state: on a smooth field its gradient approaches the discrete one as N_t grows, and revolve,
+   * which restarts a block mid-way, refuses a solver that carries more than z.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("solvers")
+  void theAdjointRunsWithThemAndRevolveRefusesThem(Case c) {
+    double[] errors = new double[2];
+    int k = 0;
+    for (int nt : new int[] {8, 32}) {
+      Supplier<Module> field =
+          () -> new TanhField(new org.anode.nn.ParameterFactory(be, DType.FLOAT64, 5), 6);
+      Tensor x = OdeNets.input(be, DType.FLOAT64, 3, 2, 6);
+      OdeNets.Step ref = OdeNets.step(single(field, c, nt, new StoreAllGradient()), x, null);
+      OdeNets.Step adj = OdeNets.step(single(field, c, nt, new AdjointGradient()), x, null);
+      errors[k++] = GradientCheck.relativeError(ref.inputGrad(), adj.inputGrad());
+    }
+    assertTrue(
+        errors[1] < errors[0] && errors[1] < 1e-2,
+        c + ": adjoint errors " + errors[0] + ", " + errors[1]);
+    Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 1, 4, 6, 6);
+    OdeNets.Stack revolve = net(c, 4, () -> new RevolveGradient(2));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> OdeNets.step(revolve, x, null));
+    assertTrue(e.getMessage().contains("carries"), e.getMessage());
+  }
+
+  private Module single(Supplier<Module> field, Case c, int nt, GradientMethod method) {
+    return new OdeBlock(
+        (VectorField) field.get(), c.solver().get(), 0, 1, Stepping.fixed(nt), method);
+  }
+
+  /** Peak live bytes of one training step of a 2-block stack at N_t, above what was live before. */
+  long livePeak(Case c, int nt, Supplier<GradientMethod> method) {
+    OdeNets.Stack net = net(c, nt, method);
+    Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 8, 4, 8, 8);
+    OdeNets.step(net, x, null); // warm-up: lazily created buffers
+    long before = LiveMemory.currentBytes();
+    LiveMemory.resetPeak();
+    OdeNets.step(net, x, null);
+    return LiveMemory.peakBytes() - before;
+  }
+
+  @Test
+  void liveMemoryIsFlatInTheNumberOfSteps() {
+    Case alf = solvers().get(0);
+    long z = 8L * 4 * 8 * 8 * 8;
+    long r4 = livePeak(alf, 4, ReversibleGradient::new);
+    long r16 = livePeak(alf, 16, ReversibleGradient::new);
+    long s4 = livePeak(alf, 4, StoreAllGradient::new);
+    long s16 = livePeak(alf, 16, StoreAllGradient::new);
+    System.out.printf(
+        "live peak, |z| = %d bytes: reversible %d → %d, store-all %d → %d (N_t 4 → 16)%n",
+        z, r4, r16, s4, s16);
+    assertEquals(r4, r16, z / 8.0, "reversible: flat in N_t");
+    assertTrue(s16 - s4 > 12 * z, "store-all grows by at least |z| per step");
+    assertTrue(r16 < s4, "reversible at N_t = 16 below store-all at N_t = 4");
+  }
+
+  @Test
+  void refusesSolversThatCannotBeInverted() {
+    OdeNets.Stack rk =
+        new OdeNets.Stack(
+            be,
+            DType.FLOAT64,
+            1,
+            1,
+            4,
+            false,
+            RungeKutta2::new,
+            Stepping.fixed(2),
+            ReversibleGradient::new);
+    Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 1, 4, 6, 6);
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> OdeNets.step(rk, x, null));
+    assertTrue(e.getMessage().contains("reversible solver"), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> new AsynchronousLeapfrog(0.5));
+    assertThrows(IllegalArgumentException.class, () -> new AsynchronousLeapfrog(0));
+    assertEquals("reversible", GradientMethod.named("reversible").name());
+    assertEquals("anode-recompute-all", GradientMethod.named("anode-recompute-all").name());
+  }
+}

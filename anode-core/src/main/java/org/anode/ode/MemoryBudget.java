@@ -102,11 +102,15 @@ public final class MemoryBudget {
       }
       for (OdeBlock b : blocks) {
         long z = b.lastInputShape().bytes(dtype);
-        long step = stepBytes(b, backend, dtype);
+        // One recorded step, and two: their difference is a step; what is left of one, the start
+        // of the solver's carried state (0 for Runge–Kutta, f(z0) for ALF and reversible Heun).
+        long one = stepBytes(b, backend, dtype, 1);
+        long step = b.solver().carried() == 1 ? one : stepBytes(b, backend, dtype, 2) - one;
+        long start = one - step;
         int n = b.steps();
-        storeAll += n * step;
-        anodeExtra = Math.max(anodeExtra, n * step - z);
-        maxStep = Math.max(maxStep, step);
+        storeAll += start + n * step;
+        anodeExtra = Math.max(anodeExtra, start + n * step - z);
+        maxStep = Math.max(maxStep, start + step);
         maxSteps = Math.max(maxSteps, n);
       }
     } finally {
@@ -176,13 +180,13 @@ public final class MemoryBudget {
     }
   }
 
-  /** Bytes that one recorded solver step of {@code block} saves, measured on a zero state. */
-  private static long stepBytes(OdeBlock block, Backend backend, DType dtype) {
+  /** Bytes that {@code steps} recorded solver steps of {@code block} save, on a zero state. */
+  private static long stepBytes(OdeBlock block, Backend backend, DType dtype, int steps) {
     MemoryMeter meter = new MemoryMeter();
     try (TensorScope scope = TensorScope.open();
         Tape tape = Tape.record(meter)) {
       Variable z = Variable.leaf(backend.zeros(block.lastInputShape(), dtype));
-      block.advance(z, TimeGrid.uniform(block.startTime(), block.endTime(), 1, 0), 0, 1);
+      block.advance(z, TimeGrid.uniform(block.startTime(), block.endTime(), steps, 0), 0, steps);
       return meter.currentBytes();
     }
   }

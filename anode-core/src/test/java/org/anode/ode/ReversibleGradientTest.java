@@ -168,6 +168,48 @@ class ReversibleGradientTest {
     assertTrue(r16 < s4, "reversible at N_t = 16 below store-all at N_t = 4");
   }
 
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("solvers")
+  void memoryBudgetPredictsTheirSavedBytes(Case c) {
+    Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
+    OdeNets.Stack probe =
+        new OdeNets.Stack(
+            be,
+            DType.FLOAT64,
+            23,
+            2,
+            4,
+            false,
+            c.solver(),
+            Stepping.fixed(4),
+            StoreAllGradient::new);
+    MemoryBudget.Advice advice =
+        MemoryBudget.advise(probe, be, x.shape(), DType.FLOAT64, Long.MAX_VALUE);
+    java.util.Map<String, Long> predicted = new java.util.HashMap<>();
+    advice.considered().forEach(o -> predicted.put(o.method(), o.predictedBytes()));
+    assertEquals(java.util.Set.of("store-all", "anode", "reversible"), predicted.keySet());
+    for (String m : predicted.keySet()) {
+      OdeNets.Stack net =
+          new OdeNets.Stack(
+              be,
+              DType.FLOAT64,
+              23,
+              2,
+              4,
+              false,
+              c.solver(),
+              Stepping.fixed(4),
+              () -> GradientMethod.named(m));
+      long measured = OdeNets.step(net, x, null).peakBytes();
+      if (m.equals("store-all")) {
+        assertEquals(predicted.get(m), measured, c + " " + m);
+      } else {
+        assertTrue(
+            measured <= predicted.get(m), c + " " + m + ": " + measured + " > " + predicted.get(m));
+      }
+    }
+  }
+
   @Test
   void refusesSolversThatCannotBeInverted() {
     OdeNets.Stack rk =

@@ -48,13 +48,28 @@ public final class ReferenceNetworks {
   }
 
   static OdeBlock block(ParameterFactory f, int c, Supplier<GradientMethod> method) {
+    return block(f, c, method, new RungeKutta2());
+  }
+
+  static OdeBlock block(
+      ParameterFactory f, int c, Supplier<GradientMethod> method, org.anode.ode.Solver solver) {
     return new OdeBlock(
-        VectorField.autonomous(resnetField(f, c)),
-        new RungeKutta2(),
-        0,
-        1,
-        Stepping.fixed(3),
-        method.get());
+        VectorField.autonomous(resnetField(f, c)), solver, 0, 1, Stepping.fixed(3), method.get());
+  }
+
+  /**
+   * {@link #odeStack} with the asynchronous leapfrog solver (MALI), whose reversible gradient
+   * method rebuilds every step from the block's output.
+   */
+  public static Module odeStackAlf(Backend be, DType dtype, Supplier<GradientMethod> method) {
+    ParameterFactory f = new ParameterFactory(be, dtype, 2024);
+    return new Sequential(
+        block(f, 4, method, new org.anode.ode.AsynchronousLeapfrog()),
+        block(f, 4, method, new org.anode.ode.AsynchronousLeapfrog()),
+        block(f, 4, method, new org.anode.ode.AsynchronousLeapfrog()),
+        new GlobalAvgPool2d(),
+        new Flatten(),
+        new Linear(f, 4, 5));
   }
 
   /** Three ODE blocks of 4 channels in a row, then global pooling and a linear head. */

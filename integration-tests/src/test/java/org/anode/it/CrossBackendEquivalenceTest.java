@@ -51,6 +51,9 @@ class CrossBackendEquivalenceTest {
           out.add(Arguments.of(dtype, n.getKey(), n.getValue(), m.getKey(), m.getValue()));
         }
       }
+      Net alf = ReferenceNetworks::odeStackAlf;
+      Supplier<GradientMethod> reversible = org.anode.ode.ReversibleGradient::new;
+      out.add(Arguments.of(dtype, "ode-stack-alf", alf, "reversible", reversible));
     }
     return out.stream();
   }

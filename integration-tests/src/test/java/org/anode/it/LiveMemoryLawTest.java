@@ -58,6 +58,15 @@ class LiveMemoryLawTest {
 
   /** The step's peak live bytes above what was live before it (parameters and input). */
   static long livePeak(Backend be, int blocks, int steps, Supplier<GradientMethod> method) {
+    return livePeak(be, blocks, steps, method, Euler::new);
+  }
+
+  static long livePeak(
+      Backend be,
+      int blocks,
+      int steps,
+      Supplier<GradientMethod> method,
+      Supplier<org.anode.ode.Solver> solver) {
     try (TensorScope outer = TensorScope.open()) {
       ParameterFactory f = new ParameterFactory(be, DType.FLOAT64, 3);
       List<Module> layers = new ArrayList<>();
@@ -70,7 +79,7 @@ class LiveMemoryLawTest {
         layers.add(
             new OdeBlock(
                 VectorField.autonomous(field),
-                new Euler(),
+                solver.get(),
                 0,
                 1,
                 Stepping.fixed(steps),
@@ -134,6 +143,25 @@ class LiveMemoryLawTest {
     long storeAll = livePeak(be, 3, 8, StoreAllGradient::new);
     long anode = livePeak(be, 3, 8, CheckpointedGradient::new);
     assertTrue(anode < storeAll / 2, backend + ": anode " + anode + " vs store-all " + storeAll);
+  }
+
+  /**
+   * The reversible method with the asynchronous leapfrog solver is flat in N_t: the final (z, v) of
+   * each block and one step's working set, whatever the number of steps.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"nd4j", "tensorflow"})
+  void theReversibleMethodIsFlatInNt(String backend) {
+    Backend be = Backends.get(backend);
+    Supplier<org.anode.ode.Solver> alf = org.anode.ode.AsynchronousLeapfrog::new;
+    for (int l = 1; l <= 3; l += 2) {
+      long n4 = livePeak(be, l, 4, org.anode.ode.ReversibleGradient::new, alf);
+      long n32 = livePeak(be, l, 32, org.anode.ode.ReversibleGradient::new, alf);
+      long storeAll = livePeak(be, l, 32, StoreAllGradient::new, alf);
+      assertEquals(n4, n32, backend + " L=" + l + ": " + n4 / Z + " vs " + n32 / Z + " |z|");
+      assertTrue(n32 <= 2L * l * Z + WORK * Z, backend + " L=" + l + ": " + n32 / Z + " |z|");
+      assertTrue(n32 * 4 < storeAll, backend + ": reversible " + n32 + " vs store-all " + storeAll);
+    }
   }
 
   @ParameterizedTest

@@ -142,6 +142,15 @@ public final class OdeBlock extends org.anode.nn.Module {
 
   // ---- for gradient methods (through BlockContext) ---------------------------------------------
 
+  /**
+   * What a gradient method sees of this block for the current forward pass ({@link BlockContext}):
+   * also for experiments that step a block by hand, such as rebuilding z(0) by a reversible
+   * solver's inverse.
+   */
+  public BlockContext context() {
+    return new BlockContext(this);
+  }
+
   /** The forward solution without recording: the steps taken and the final state. */
   public record Solution(TimeGrid grid, Variable end) {}
 

@@ -58,7 +58,7 @@ public final class GradientErrorCommand implements Callable<Integer> {
     int[] nt = steps.stream().mapToInt(Integer::intValue).toArray();
     List<GradientErrorStudy.Row> rows = new ArrayList<>();
     System.out.printf(
-        "%-7s %-6s %4s  %-12s %-12s %-12s %-12s %-12s%n",
+        "%-7s %-15s %4s  %-12s %-12s %-12s %-12s %-12s %-12s %-12s%n",
         "field",
         "solver",
         "N_t",
@@ -66,6 +66,8 @@ public final class GradientErrorCommand implements Callable<Integer> {
         "anode dθ",
         "adjoint dz0",
         "adjoint dθ",
+        "revers. dz0",
+        "revers. dθ",
         "z0 rebuilt");
     for (String family : families) {
       for (String s : solvers) {
@@ -74,7 +76,7 @@ public final class GradientErrorCommand implements Callable<Integer> {
           rows.add(r);
           System.out.printf(
               Locale.ROOT,
-              "%-7s %-6s %4d  %-12.3e %-12.3e %-12.3e %-12.3e %-12.3e%n",
+              "%-7s %-15s %4d  %-12.3e %-12.3e %-12.3e %-12.3e %-12.3e %-12.3e %-12.3e%n",
               r.family(),
               r.solver(),
               r.steps(),
@@ -82,6 +84,8 @@ public final class GradientErrorCommand implements Callable<Integer> {
               r.anodeParams(),
               r.adjointInput(),
               r.adjointParams(),
+              r.reversibleInput(),
+              r.reversibleParams(),
               r.reconstruction());
         }
       }
@@ -89,12 +93,12 @@ public final class GradientErrorCommand implements Callable<Integer> {
     Files.createDirectories(out);
     List<String> csv = new ArrayList<>();
     csv.add(
-        "field,solver,nt,anode_input_error,anode_param_error,adjoint_input_error,adjoint_param_error,z0_reconstruction_error");
+        "field,solver,nt,anode_input_error,anode_param_error,adjoint_input_error,adjoint_param_error,reversible_input_error,reversible_param_error,z0_reconstruction_error");
     for (GradientErrorStudy.Row r : rows) {
       csv.add(
           String.format(
               Locale.ROOT,
-              "%s,%s,%d,%.6e,%.6e,%.6e,%.6e,%.6e",
+              "%s,%s,%d,%.6e,%.6e,%.6e,%.6e,%.6e,%.6e,%.6e",
               r.family(),
               r.solver(),
               r.steps(),
@@ -102,6 +106,8 @@ public final class GradientErrorCommand implements Callable<Integer> {
               r.anodeParams(),
               r.adjointInput(),
               r.adjointParams(),
+              r.reversibleInput(),
+              r.reversibleParams(),
               r.reconstruction()));
     }
     Files.write(out.resolve("gradient-error.csv"), csv);
@@ -130,6 +136,15 @@ public final class GradientErrorCommand implements Callable<Integer> {
                 e.getValue().stream()
                     .mapToDouble(r -> floor(Math.max(r.anodeInput(), r.anodeParams())))
                     .toArray()));
+        if (!Double.isNaN(e.getValue().get(0).reversibleInput())) {
+          series.add(
+              new Charts.Series(
+                  "reversible " + e.getKey(),
+                  x,
+                  e.getValue().stream()
+                      .mapToDouble(r -> floor(Math.max(r.reversibleInput(), r.reversibleParams())))
+                      .toArray()));
+        }
       }
       Charts.lines(
           out.resolve("gradient-error-" + family + ".png"),

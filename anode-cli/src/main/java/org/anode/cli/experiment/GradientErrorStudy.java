@@ -24,9 +24,12 @@ import org.anode.nn.Recomputation;
 import org.anode.nn.Sequential;
 import org.anode.nn.Tanh;
 import org.anode.ode.AdjointGradient;
+import org.anode.ode.BlockContext;
 import org.anode.ode.CheckpointedGradient;
 import org.anode.ode.GradientMethod;
 import org.anode.ode.OdeBlock;
+import org.anode.ode.ReversibleGradient;
+import org.anode.ode.ReversibleSolver;
 import org.anode.ode.Solver;
 import org.anode.ode.Stepping;
 import org.anode.ode.StoreAllGradient;
@@ -37,7 +40,9 @@ import org.anode.ode.VectorField;
  * The ANODE paper's first claim (§2, Figs. 2–4), measured: for one ODE block, in float64, the
  * relative error of the input and parameter gradients of ANODE and of the continuous adjoint
  * against store-all backprop (the exact gradient of the discrete forward pass), and the error of
- * reconstructing z(0) by integrating the block backwards from z(T), as the adjoint must.
+ * reconstructing z(0) by integrating the block backwards from z(T), as the adjoint must. For a
+ * reversible solver (ALF, reversible Heun) also the reversible method's errors, and z(0) is rebuilt
+ * by the solver's exact inverse instead.
  */
 public final class GradientErrorStudy {
   private GradientErrorStudy() {}
@@ -51,6 +56,8 @@ public final class GradientErrorStudy {
       double anodeParams,
       double adjointInput,
       double adjointParams,
+      double reversibleInput,
+      double reversibleParams,
       double reconstruction) {}
 
   static final int CHANNELS = 8;
@@ -104,11 +111,23 @@ public final class GradientErrorStudy {
     }
   }
 
-  /** ‖z0_rec − z0‖ / ‖z0‖, where z0_rec integrates back from z(T) over the same steps. */
-  private static double reconstruction(OdeBlock block, Tensor x) {
+  /**
+   * ‖z0_rec − z0‖ / ‖z0‖, where z0_rec integrates back from z(T) over the same steps — by the exact
+   * inverse for a reversible solver, else by the same solver with negated steps.
+   */
+  static double reconstruction(OdeBlock block, Tensor x) {
     try (TensorScope scope = TensorScope.open();
         Tape.Pause off = Tape.pause();
         Recomputation r = Recomputation.begin()) {
+      if (block.solver() instanceof ReversibleSolver) {
+        BlockContext ctx = block.context();
+        List<Tensor> state = ctx.solveCarried(Variable.constant(x));
+        TimeGrid g = ctx.fixedGrid();
+        for (int i = g.steps() - 1; i >= 0; i--) {
+          state = ctx.inverse(g, i, state);
+        }
+        return GradientCheck.relativeError(x.toDoubleArray(), state.get(0).toDoubleArray());
+      }
       OdeBlock.Solution s = block.solveUnrecorded(Variable.constant(x));
       TimeGrid g = s.grid();
       Variable z = s.end();
@@ -133,6 +152,12 @@ public final class GradientErrorStudy {
         Grads g0 = gradients(ref, x, r);
         Grads g1 = gradients(anode, x, r);
         Grads g2 = gradients(adjoint, x, r);
+        Grads g3 = null;
+        if (ref.solver() instanceof ReversibleSolver) {
+          OdeBlock reversible = block(be, family, solver, n, new ReversibleGradient());
+          g3 = gradients(reversible, x, r);
+          reversible.close();
+        }
         rows.add(
             new Row(
                 family,
@@ -142,6 +167,8 @@ public final class GradientErrorStudy {
                 GradientCheck.relativeError(g0.params(), g1.params()),
                 GradientCheck.relativeError(g0.input(), g2.input()),
                 GradientCheck.relativeError(g0.params(), g2.params()),
+                g3 == null ? Double.NaN : GradientCheck.relativeError(g0.input(), g3.input()),
+                g3 == null ? Double.NaN : GradientCheck.relativeError(g0.params(), g3.params()),
                 reconstruction(ref, x)));
         ref.close();
         anode.close();

@@ -8,7 +8,11 @@ import picocli.CommandLine.Command;
     name = "experiment",
     mixinStandardHelpOptions = true,
     description = "Reproduce the ANODE paper's experiments.",
-    subcommands = {GradientErrorCommand.class, TrainingCurvesCommand.class})
+    subcommands = {
+      GradientErrorCommand.class,
+      ReversibilityCommand.class,
+      TrainingCurvesCommand.class
+    })
 public final class ExperimentCommand implements Runnable {
   @Override
   public void run() {

@@ -41,7 +41,9 @@ public final class TrainingCurvesCommand implements Callable<Integer> {
       names = "--methods",
       defaultValue = "anode,adjoint",
       split = ",",
-      description = "Methods to compare (default: ${DEFAULT-VALUE})")
+      description =
+          "Methods to compare, each as method or method@solver (such as reversible@alf), the"
+              + " solver then replacing --solver for that run (default: ${DEFAULT-VALUE})")
   List<String> methods;
 
   @Option(
@@ -71,8 +73,13 @@ public final class TrainingCurvesCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Map<String, List<EpochMetrics>> runs = new LinkedHashMap<>();
+    String defaultSolver = model.solver;
     for (String method : methods) {
-      model.method = method;
+      // "method@solver" trains that run with another solver than --solver.
+      int at = method.indexOf('@');
+      model.method = at < 0 ? method : method.substring(0, at);
+      model.solver = at < 0 ? defaultSolver : method.substring(at + 1);
+      model.validate();
       TrainCommand settings = new TrainCommand();
       settings.optimizer = "sgd";
       settings.momentum = 0.9;

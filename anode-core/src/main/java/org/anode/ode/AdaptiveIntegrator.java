@@ -1,17 +1,24 @@
 package org.anode.ode;
 
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
+import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
 import org.anode.autodiff.Ops;
 import org.anode.autodiff.Variable;
 import org.anode.nn.RandomKey;
 
 /**
- * Adaptive integration with {@link DormandPrince5} and the standard step-size controller (Hairer,
- * Nørsett, Wanner, "Solving ODEs I", §II.4: error norm eq. 4.11, step update eq. 4.13 with safety
- * 0.9 and factors in [0.2, 10], initial step by the algorithm of §II.4 "Starting step size"). Runs
- * with recording paused; returns the accepted steps so that gradient methods replay them.
+ * Adaptive integration with the standard step-size controller (Hairer, Nørsett, Wanner, "Solving
+ * ODEs I", §II.4: error norm eq. 4.11, step update eq. 4.13 with safety 0.9, factors in [0.2, 10]
+ * and exponent 1/(q + 1) for an error estimate of order q, initial step by the algorithm of §II.4
+ * "Starting step size"), for any solver whose {@link Solver#trial} estimates its local error
+ * (Dormand–Prince's embedded pair, MALI's ALF). Runs with recording paused on the solver's carried
+ * state; returns the accepted steps so that gradient methods replay them, and the final carried
+ * state.
  */
 final class AdaptiveIntegrator {
   private static final double SAFETY = 0.9;
@@ -20,12 +27,16 @@ final class AdaptiveIntegrator {
 
   private AdaptiveIntegrator() {}
 
-  static OdeBlock.Solution solve(
-      OdeBlock block, Stepping.Adaptive s, Variable z0, double t0, double t1) {
-    DormandPrince5 solver = (DormandPrince5) block.solver();
+  /** The accepted steps and the final carried state (z first). */
+  record Carried(TimeGrid grid, List<Variable> state) {}
+
+  static Carried solve(OdeBlock block, Stepping.Adaptive s, Variable z0, double t0, double t1) {
+    Solver solver = block.solver();
     VectorField f = block.field();
-    Variable y = Variable.constant(z0.value());
-    double h = initialStep(f, y, t0, t1, s);
+    Variable start = Variable.constant(z0.value());
+    double h = initialStep(f, start, t0, t1, s);
+    List<Variable> state = block.begin(new TimeGrid(new double[] {t0, t1}, block.pass()), start);
+    double exponent = -1.0 / (solver.errorOrder() + 1);
     List<Double> times = new ArrayList<>();
     times.add(t0);
     double t = t0;
@@ -39,26 +50,27 @@ final class AdaptiveIntegrator {
       if (last) {
         h = t1 - t;
       }
-      DormandPrince5.Trial trial;
+      Solver.Trial trial;
       double err;
       try (TensorScope scope = TensorScope.open()) {
-        trial = solver.trial(keyed(f, block.pass(), times.size() - 1), t, h, y);
-        err = errorNorm(trial.error(), y.value().toDoubleArray(), trial.solution(), s);
+        trial = solver.trial(keyed(f, block.pass(), times.size() - 1), t, h, state);
+        err =
+            errorNorm(trial.error(), state.get(0).value().toDoubleArray(), trial.state().get(0), s);
         if (err <= 1.0) {
-          scope.keep(trial.solution().value());
+          for (Variable v : trial.state()) {
+            scope.keep(v.value());
+          }
         }
       }
       double factor =
           err == 0
               ? MAX_FACTOR
-              : Math.min(MAX_FACTOR, Math.max(MIN_FACTOR, SAFETY * Math.pow(err, -1.0 / 5)));
+              : Math.min(MAX_FACTOR, Math.max(MIN_FACTOR, SAFETY * Math.pow(err, exponent)));
       if (err <= 1.0) {
         t = last ? t1 : t + h;
         times.add(t);
-        if (y.value() != z0.value()) {
-          y.value().close(); // only the newest accepted state is needed
-        }
-        y = trial.solution();
+        free(state, trial.state(), z0.value()); // only the newest accepted state is needed
+        state = trial.state();
         h *= factor;
       } else {
         h *= Math.min(1.0, factor);
@@ -68,7 +80,21 @@ final class AdaptiveIntegrator {
     for (int i = 0; i < grid.length; i++) {
       grid[i] = times.get(i);
     }
-    return new OdeBlock.Solution(new TimeGrid(grid, block.pass()), y);
+    return new Carried(new TimeGrid(grid, block.pass()), state);
+  }
+
+  /** Closes the tensors of {@code old} that {@code next} does not carry on, except the input. */
+  private static void free(List<Variable> old, List<Variable> next, Tensor input) {
+    Set<Tensor> kept = Collections.newSetFromMap(new IdentityHashMap<>());
+    kept.add(input);
+    for (Variable v : next) {
+      kept.add(v.value());
+    }
+    for (Variable v : old) {
+      if (kept.add(v.value())) {
+        v.value().close();
+      }
+    }
   }
 
   /**

@@ -71,13 +71,50 @@ public final class AsynchronousLeapfrog extends ReversibleSolver {
   @Override
   public <S> List<S> advance(
       StateSpace<S> space, StateSpace.Field<S> f, double t, double h, List<S> state) {
+    return stepWithStage(space, f, t, h, state).next();
+  }
+
+  private record Stepped<S>(List<S> next, S u) {}
+
+  private <S> Stepped<S> stepWithStage(
+      StateSpace<S> space, StateSpace.Field<S> f, double t, double h, List<S> state) {
     S z = state.get(0);
     S v = state.get(1);
     S s = space.combine(z, h, new double[] {0.5}, List.of(v));
     S u = f.evaluate(t + h / 2, s);
     S vNext = space.combine(v, 1, new double[] {2 * eta, -2 * eta}, List.of(u, v));
     S zNext = space.combine(s, h, new double[] {0.5}, List.of(vNext));
-    return List.of(zNext, vNext);
+    return new Stepped<>(List.of(zNext, vNext), u);
+  }
+
+  @Override
+  public boolean estimatesError() {
+    return true;
+  }
+
+  /**
+   * {@link #advance} with MALI's local error estimate {@code h/2 · (u − v)} (Zhuang et al. 2021,
+   * §3.1: the difference between the midpoint evaluation and the carried estimate of f).
+   */
+  @Override
+  public Trial trial(
+      StateSpace.Field<org.anode.autodiff.Variable> f,
+      double t,
+      double h,
+      List<org.anode.autodiff.Variable> state) {
+    Stepped<org.anode.autodiff.Variable> s = stepWithStage(VARIABLES, f, t, h, state);
+    double[] u = s.u().value().toDoubleArray();
+    double[] v = state.get(1).value().toDoubleArray();
+    double[] err = new double[u.length];
+    for (int i = 0; i < err.length; i++) {
+      err[i] = h / 2 * (u[i] - v[i]);
+    }
+    return new Trial(s.next(), err);
+  }
+
+  @Override
+  public int errorOrder() {
+    return 1;
   }
 
   @Override

@@ -123,22 +123,40 @@ public final class BlockContext {
 
   // ---- the carried state of a solver (Solver#carried), for reversible methods -------------------
 
+  /** The steps a solve took and the solver's final carried state (z(T) first). */
+  public record CarriedSolution(TimeGrid grid, List<Tensor> state) {}
+
   /**
-   * Solves a fixed-step block from {@code z0} with recording paused and returns the solver's final
-   * carried state (z(T) first; {@link Solver#carried()} tensors, in the caller's scope).
+   * Solves from {@code z0} with recording paused — a fixed grid, or adaptive steps — and returns
+   * the steps and the solver's final carried state ({@link Solver#carried()} tensors, in the
+   * caller's scope).
    */
-  public List<Tensor> solveCarried(Variable z0) {
-    TimeGrid grid = fixedGrid();
+  public CarriedSolution solveCarried(Variable z0) {
     try (Tape.Pause off = Tape.pause();
         TensorScope scope = TensorScope.open()) {
       Variable start = Variable.constant(z0.value());
-      List<Variable> state =
-          block.advanceState(block.begin(grid, start), z0.value(), grid, 0, grid.steps());
+      TimeGrid grid;
+      List<Variable> state;
+      if (fixedSteps()) {
+        grid = fixedGrid();
+        state = block.advanceState(block.begin(grid, start), z0.value(), grid, 0, grid.steps());
+      } else {
+        AdaptiveIntegrator.Carried c =
+            AdaptiveIntegrator.solve(
+                block,
+                (Stepping.Adaptive) block.stepping(),
+                start,
+                block.startTime(),
+                block.endTime());
+        grid = c.grid();
+        state = c.state();
+      }
       List<Tensor> out = new ArrayList<>(state.size());
       for (Variable v : state) {
         out.add(scope.keep(v.value()));
       }
-      return out;
+      block.solved(grid);
+      return new CarriedSolution(grid, out);
     }
   }
 

@@ -45,11 +45,15 @@ public final class DormandPrince5 extends Solver {
     return 5;
   }
 
-  /** A trial step: the fifth-order solution and the local error estimate {@code y5 − y4}. */
-  public record Trial(Variable solution, double[] error) {}
+  @Override
+  public boolean estimatesError() {
+    return true;
+  }
 
-  /** One step with its error estimate (seven evaluations), for the step-size controller. */
-  public Trial trial(StateSpace.Field<Variable> field, double t, double h, Variable y) {
+  /** The fifth-order solution and the local error estimate {@code y5 − y4} (seven evaluations). */
+  @Override
+  public Trial trial(StateSpace.Field<Variable> field, double t, double h, List<Variable> state) {
+    Variable y = state.get(0);
     List<Variable> k = new ArrayList<>(7);
     Variable y5 = step(VARIABLES, field, t, h, y, k, 7);
     double[][] values = new double[7][];
@@ -67,6 +71,6 @@ public final class DormandPrince5 extends Solver {
         err[j] += e * values[i][j];
       }
     }
-    return new Trial(y5, err);
+    return new Trial(List.of(y5), err);
   }
 }

@@ -47,9 +47,10 @@ public final class OdeBlock extends org.anode.nn.Module {
     if (!(t1 > t0)) {
       throw new IllegalArgumentException("OdeBlock: t1 must be > t0, got [" + t0 + ", " + t1 + "]");
     }
-    if (stepping instanceof Stepping.Adaptive && !(solver instanceof DormandPrince5)) {
+    if (stepping instanceof Stepping.Adaptive && !solver.estimatesError()) {
       throw new IllegalArgumentException(
-          "OdeBlock: adaptive stepping needs an embedded pair (DormandPrince5), got " + solver);
+          "OdeBlock: adaptive stepping needs a solver that estimates its error (dopri5, alf), got "
+              + solver);
     }
     this.field = registerModule("field", field);
     this.solver = solver;
@@ -101,6 +102,11 @@ public final class OdeBlock extends org.anode.nn.Module {
   /** The shape of the last input this block saw, or null before its first forward pass. */
   public org.anode.api.Shape lastInputShape() {
     return lastInputShape;
+  }
+
+  /** Notes the steps a forward solve took (an adaptive one's accepted steps). */
+  void solved(TimeGrid grid) {
+    lastSteps = grid.steps();
   }
 
   /** Steps of a fixed-step block; for an adaptive one, the steps of its last forward pass. */
@@ -166,7 +172,14 @@ public final class OdeBlock extends org.anode.nn.Module {
         TimeGrid grid = TimeGrid.uniform(t0, t1, fixed.steps(), passes);
         s = new Solution(grid, advance(Variable.constant(z0.value()), grid, 0, grid.steps()));
       } else {
-        s = AdaptiveIntegrator.solve(this, (Stepping.Adaptive) stepping, z0, t0, t1);
+        AdaptiveIntegrator.Carried c =
+            AdaptiveIntegrator.solve(this, (Stepping.Adaptive) stepping, z0, t0, t1);
+        for (int i = 1; i < c.state().size(); i++) {
+          if (c.state().get(i).value() != c.state().get(0).value()) {
+            c.state().get(i).value().close(); // z alone is the solution
+          }
+        }
+        s = new Solution(c.grid(), c.state().get(0));
       }
       scope.keep(s.end().value());
       lastSteps = s.grid().steps();

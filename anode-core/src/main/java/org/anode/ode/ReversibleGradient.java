@@ -30,12 +30,10 @@ public final class ReversibleGradient implements GradientMethod {
           "gradient method reversible needs a reversible solver (alf, reversible-heun), got "
               + block.solver());
     }
-    if (!block.fixedSteps()) {
-      throw new IllegalArgumentException(
-          "gradient method reversible: fixed steps only, got " + block.stepping());
-    }
-    TimeGrid grid = block.fixedGrid();
-    List<Tensor> end = block.solveCarried(z0);
+    // Fixed steps, or the accepted steps of an adaptive solve (ALF with MALI's error estimate).
+    BlockContext.CarriedSolution forward = block.solveCarried(z0);
+    TimeGrid grid = forward.grid();
+    List<Tensor> end = forward.state();
     Variable out =
         block.checkpointNode(
             z0,

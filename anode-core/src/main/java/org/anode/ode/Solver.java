@@ -75,6 +75,29 @@ public abstract class Solver {
     return List.of(step(space, f, t, h, state.get(0)));
   }
 
+  /** One step of the carried state with an estimate of its local error in z (elementwise). */
+  public record Trial(List<Variable> state, double[] error) {}
+
+  /** Whether {@link #trial} estimates the local error, as adaptive stepping needs. */
+  public boolean estimatesError() {
+    return false;
+  }
+
+  /**
+   * {@link #advance} on Variables with its local error estimate, for the step-size controller; the
+   * state it returns is the one {@code advance} would (same arithmetic), so accepted steps replay
+   * exactly.
+   */
+  public Trial trial(StateSpace.Field<Variable> f, double t, double h, List<Variable> state) {
+    throw new UnsupportedOperationException(
+        name() + " estimates no local error: it takes fixed steps only");
+  }
+
+  /** The order of {@link #trial}'s error estimate, for the controller's exponent 1/(q + 1). */
+  public int errorOrder() {
+    return order() - 1;
+  }
+
   /** One step from {@code (t, y)} of size {@code h} (negative to integrate backwards). */
   public final <S> S step(StateSpace<S> space, StateSpace.Field<S> f, double t, double h, S y) {
     return step(space, f, t, h, y, new ArrayList<>(evaluated), evaluated);

@@ -80,6 +80,73 @@ class ReversibleGradientTest {
     }
   }
 
+  /**
+   * Adaptive ALF (MALI's error estimate h/2·(u − v)): the reversible method replays the accepted
+   * steps backwards and equals store-all, which replays them forwards; the solve meets its
+   * tolerance on an ODE with a known solution.
+   */
+  @Test
+  void adaptiveAlfReplaysItsAcceptedSteps() {
+    Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
+    Tensor r = OdeNets.input(be, DType.FLOAT64, 2, 2, 4, 6, 6);
+    Stepping adaptive = Stepping.adaptive(1e-4, 1e-4);
+    OdeNets.Step ref =
+        OdeNets.step(
+            new OdeNets.Stack(
+                be,
+                DType.FLOAT64,
+                23,
+                2,
+                4,
+                true,
+                AsynchronousLeapfrog::new,
+                adaptive,
+                StoreAllGradient::new),
+            x,
+            r);
+    OdeNets.Stack rev =
+        new OdeNets.Stack(
+            be,
+            DType.FLOAT64,
+            23,
+            2,
+            4,
+            true,
+            AsynchronousLeapfrog::new,
+            adaptive,
+            ReversibleGradient::new);
+    compare("adaptive alf reversible", ref, OdeNets.step(rev, x, r), 1e-10);
+    assertTrue(rev.blocks.get(0).steps() > 1, "steps " + rev.blocks.get(0).steps());
+    try (TensorScope scope = TensorScope.open()) {
+      for (double tol : new double[] {1e-3, 1e-5}) {
+        OdeBlock block =
+            new OdeBlock(
+                new SolverConvergenceTest.Forced(),
+                new AsynchronousLeapfrog(),
+                0,
+                1.5,
+                Stepping.adaptive(tol, tol),
+                new StoreAllGradient());
+        Variable z = Variable.constant(be.fromArray(new double[] {0.7}, org.anode.api.Shape.of(1)));
+        OdeBlock.Solution s = block.solveUnrecorded(z);
+        double err = Math.abs(s.end().value().item() - SolverConvergenceTest.exact(0.7, 1.5));
+        assertTrue(err < 20 * tol, "tol " + tol + ": error " + err + " in " + s.grid().steps());
+        System.out.printf(
+            "alf adaptive tol %.0e: %d steps, error %.2e%n", tol, s.grid().steps(), err);
+      }
+    }
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            new OdeBlock(
+                new SolverConvergenceTest.Forced(),
+                new ReversibleHeun(),
+                0,
+                1,
+                Stepping.adaptive(1e-3, 1e-3),
+                new StoreAllGradient()));
+  }
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("solvers")
   void theInverseRebuildsTheStartingState(Case c) {
@@ -96,8 +163,9 @@ class ReversibleGradientTest {
               new ReversibleGradient());
       Tensor z0 = OdeNets.input(be, DType.FLOAT64, 3, 2, 6);
       BlockContext ctx = new BlockContext(block);
-      List<Tensor> state = ctx.solveCarried(Variable.constant(z0));
-      TimeGrid grid = block.fixedGrid();
+      BlockContext.CarriedSolution solved = ctx.solveCarried(Variable.constant(z0));
+      List<Tensor> state = solved.state();
+      TimeGrid grid = solved.grid();
       for (int i = grid.steps() - 1; i >= 0; i--) {
         state = ctx.inverse(grid, i, state);
       }

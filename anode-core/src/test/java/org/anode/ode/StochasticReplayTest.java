@@ -52,6 +52,33 @@ class StochasticReplayTest {
     }
   }
 
+  /**
+   * The reversible method's inverse and recorded steps evaluate f as the forward pass did (ALF: the
+   * same step; reversible Heun: the step before), so they draw the same masks.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"alf", "reversible-heun"})
+  void reversibleStepsReplayTheMasks(String solverName) {
+    Supplier<Solver> solver =
+        solverName.equals("alf") ? AsynchronousLeapfrog::new : ReversibleHeun::new;
+    try (TensorScope scope = TensorScope.open()) {
+      Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 3, 5, 5);
+      Tensor r = OdeNets.input(be, DType.FLOAT64, 2, 2, 3, 5, 5);
+      Stepping stepping = Stepping.fixed(4);
+      OdeNets.Step ref =
+          OdeNets.step(new Net(be, solver.get(), stepping, new StoreAllGradient()), x, r);
+      OdeNets.Step rev =
+          OdeNets.step(new Net(be, solver.get(), stepping, new ReversibleGradient()), x, r);
+      assertEquals(ref.loss(), rev.loss(), 1e-12 * Math.abs(ref.loss()));
+      double e = GradientCheck.relativeError(ref.inputGrad(), rev.inputGrad());
+      assertTrue(e <= 1e-10, solverName + ": input gradient " + e);
+      for (Map.Entry<String, double[]> g : ref.paramGrads().entrySet()) {
+        double pe = GradientCheck.relativeError(g.getValue(), rev.paramGrads().get(g.getKey()));
+        assertTrue(pe <= 1e-10, solverName + " " + g.getKey() + ": " + pe);
+      }
+    }
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"rk4", "dopri5-adaptive"})
   void recomputationsReplayTheMasks(String solverName) {

@@ -121,8 +121,9 @@ public final class GradientErrorStudy {
         Recomputation r = Recomputation.begin()) {
       if (block.solver() instanceof ReversibleSolver) {
         BlockContext ctx = block.context();
-        List<Tensor> state = ctx.solveCarried(Variable.constant(x));
-        TimeGrid g = ctx.fixedGrid();
+        BlockContext.CarriedSolution solved = ctx.solveCarried(Variable.constant(x));
+        List<Tensor> state = solved.state();
+        TimeGrid g = solved.grid();
         for (int i = g.steps() - 1; i >= 0; i--) {
           state = ctx.inverse(g, i, state);
         }

@@ -18,6 +18,13 @@ import picocli.CommandLine.Command;
       org.anode.cli.experiment.BenchCommand.class
     })
 public final class AnodeCommand implements Runnable {
+  /** Read by {@link Main} before parsing (logging must be set before any backend loads). */
+  @picocli.CommandLine.Option(
+      names = "--verbose",
+      scope = picocli.CommandLine.ScopeType.INHERIT,
+      description = "Also show the native libraries' log lines (banners, warnings)")
+  boolean verbose;
+
   @Override
   public void run() {
     new picocli.CommandLine(this).usage(System.out);

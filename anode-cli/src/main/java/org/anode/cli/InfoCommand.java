@@ -28,6 +28,11 @@ public final class InfoCommand implements Callable<Integer> {
       Backend b = Backends.get();
       System.out.println("default: " + b.name() + ", " + b.threads() + " threads");
       System.out.println("processors: " + Runtime.getRuntime().availableProcessors());
+      System.out.println(
+          "note: ND4J 1.0.0-M2.1 ships OpenBLAS built for JavaCPP 1.5.7, while TensorFlow Java and"
+              + " DJL need JavaCPP 1.5.11 on the same class path; JavaCPP warns that the versions"
+              + " differ (anode --verbose shows it). It is harmless here: the ND4J conformance suite"
+              + " passes on this combination.");
       return 0;
     } catch (BackendNotFoundException e) {
       System.out.println("default: none — " + e.getMessage());

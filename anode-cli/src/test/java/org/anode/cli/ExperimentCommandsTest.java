@@ -30,6 +30,9 @@ class ExperimentCommandsTest {
 
   static void assertFinite(String[] row, int from) {
     for (int i = from; i < row.length; i++) {
+      if (row[i].isEmpty()) {
+        continue; // does not apply to this row
+      }
       double v = Double.parseDouble(row[i]);
       assertTrue(Double.isFinite(v), String.join(",", row));
     }
@@ -48,13 +51,21 @@ class ExperimentCommandsTest {
             "--families",
             "resnet,sqnxt,tanh",
             "--solvers",
-            "euler,rk2",
+            "euler,rk2,alf",
             "--nt",
             "1,2,4"));
     List<String[]> rows = rows(out.resolve("gradient-error.csv"));
-    assertEquals(3 * 2 * 3, rows.size());
+    assertEquals(3 * 3 * 3, rows.size());
     for (String[] r : rows) {
       assertFinite(r, 2);
+      if (r[1].equals("alf")) {
+        // The reversible method: the discrete gradient, z(0) rebuilt by the exact inverse.
+        assertTrue(Double.parseDouble(r[7]) <= 1e-10, "reversible input " + String.join(",", r));
+        assertTrue(Double.parseDouble(r[8]) <= 1e-10, "reversible params " + String.join(",", r));
+        assertTrue(Double.parseDouble(r[9]) <= 1e-12, "z0 rebuilt " + String.join(",", r));
+      } else {
+        assertTrue(r[7].isEmpty() && r[8].isEmpty(), "no reversible method " + String.join(",", r));
+      }
       assertTrue(Double.parseDouble(r[3]) <= 1e-12, "ANODE input error " + String.join(",", r));
       assertTrue(Double.parseDouble(r[4]) <= 1e-12, "ANODE parameter error " + String.join(",", r));
       if (r[0].equals("resnet")) {

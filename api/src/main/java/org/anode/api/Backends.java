@@ -41,24 +41,36 @@ public final class Backends {
   /** Every provider on the classpath, best rank first, with its availability. */
   public static List<Found> discover() {
     List<Found> found = new ArrayList<>();
+    for (BackendProvider provider : providers()) {
+      found.add(new Found(provider, availability(provider)));
+    }
+    return found;
+  }
+
+  /**
+   * Every provider on the classpath, best rank first, without asking whether it can run: that
+   * question loads a native library, which only the backend that is chosen should do.
+   */
+  private static List<BackendProvider> providers() {
+    List<BackendProvider> out = new ArrayList<>();
     for (ServiceLoader.Provider<BackendProvider> p :
         ServiceLoader.load(BackendProvider.class).stream().toList()) {
-      BackendProvider provider;
       try {
-        provider = p.get();
+        out.add(p.get());
       } catch (Throwable t) {
-        continue; // a broken provider class must not hide the others
+        // a broken provider class must not hide the others
       }
-      BackendProvider.Availability availability;
-      try {
-        availability = provider.availability();
-      } catch (Throwable t) {
-        availability = BackendProvider.Availability.no(t);
-      }
-      found.add(new Found(provider, availability));
     }
-    found.sort(Comparator.comparingInt((Found f) -> -f.provider().rank()));
-    return found;
+    out.sort(Comparator.comparingInt((BackendProvider p) -> -p.rank()));
+    return out;
+  }
+
+  private static BackendProvider.Availability availability(BackendProvider provider) {
+    try {
+      return provider.availability();
+    } catch (Throwable t) {
+      return BackendProvider.Availability.no(t);
+    }
   }
 
   /** The name requested by {@value #PROPERTY} or {@value #ENV}, or null. */
@@ -76,11 +88,14 @@ public final class Backends {
     if (requested != null) {
       return get(requested);
     }
-    List<Found> found = discover();
-    for (Found f : found) {
-      if (f.availability().available()) {
-        return create(f.provider());
+    // Best rank first, and no further than the first that can run: the others stay unloaded.
+    List<Found> found = new ArrayList<>();
+    for (BackendProvider provider : providers()) {
+      BackendProvider.Availability a = availability(provider);
+      if (a.available()) {
+        return create(provider);
       }
+      found.add(new Found(provider, a));
     }
     throw new BackendNotFoundException(
         found.isEmpty()
@@ -96,21 +111,23 @@ public final class Backends {
     if (existing != null) {
       return existing;
     }
-    List<Found> found = discover();
-    for (Found f : found) {
-      if (f.provider().name().equalsIgnoreCase(wanted)) {
-        if (!f.availability().available()) {
+    // Only the named provider is asked whether it can run; the others are probed for the message.
+    for (BackendProvider provider : providers()) {
+      if (provider.name().equalsIgnoreCase(wanted)) {
+        BackendProvider.Availability a = availability(provider);
+        if (!a.available()) {
           throw new BackendNotFoundException(
               "Backend '"
                   + name
                   + "' cannot run here: "
-                  + f.availability().reason()
+                  + a.reason()
                   + ". Found: "
-                  + describe(found));
+                  + describe(discover()));
         }
-        return create(f.provider());
+        return create(provider);
       }
     }
+    List<Found> found = discover();
     throw new BackendNotFoundException(
         "Unknown backend '"
             + name

@@ -20,7 +20,8 @@ class BackendsTest {
   @Test
   void discoveryRanksProvidersAndReportsAvailability() {
     List<Backends.Found> found = Backends.discover();
-    assertEquals(List.of("broken", "fake"), found.stream().map(f -> f.provider().name()).toList());
+    assertEquals(
+        List.of("broken", "fake", "lowest"), found.stream().map(f -> f.provider().name()).toList());
     assertTrue(found.get(0).toString().contains("unavailable: UnsatisfiedLinkError"));
   }
 
@@ -28,6 +29,20 @@ class BackendsTest {
   void bestAvailableProviderWinsWithoutSetting() {
     assertEquals("fake", Backends.get().name());
     assertSame(Backends.get(), Backends.get("FAKE"));
+  }
+
+  /**
+   * Asking whether a provider can run loads its native library: choosing one must not ask the
+   * others (only the chosen backend starts).
+   */
+  @Test
+  void choosingABackendAsksNoOtherProviderWhetherItCanRun() {
+    FakeBackends.ASKED.clear();
+    assertEquals("fake", Backends.get("fake").name());
+    assertEquals(java.util.Map.of(), FakeBackends.ASKED, "by name: nobody asked");
+    assertEquals("fake", Backends.get().name());
+    assertEquals(1, FakeBackends.ASKED.get("broken").get(), "by rank: the better one, once");
+    assertEquals(null, FakeBackends.ASKED.get("lowest"), "by rank: not the worse one");
   }
 
   @Test

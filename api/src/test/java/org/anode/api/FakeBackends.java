@@ -36,6 +36,42 @@ final class FakeBackends {
     }
   }
 
+  /**
+   * Times each fake provider was asked whether it can run (that loads native code for real ones).
+   */
+  static final java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> ASKED =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  static void asked(String name) {
+    ASKED
+        .computeIfAbsent(name, n -> new java.util.concurrent.atomic.AtomicInteger())
+        .incrementAndGet();
+  }
+
+  /** Lowest rank, available: choosing a better one must not even ask it. */
+  public static final class Lowest implements BackendProvider {
+    @Override
+    public String name() {
+      return "lowest";
+    }
+
+    @Override
+    public int rank() {
+      return 0;
+    }
+
+    @Override
+    public Availability availability() {
+      asked("lowest");
+      return Availability.yes();
+    }
+
+    @Override
+    public Backend create(BackendOptions options) {
+      throw new AssertionError("must not be created");
+    }
+  }
+
   /** Higher rank but cannot run: discovery must skip it and explain why. */
   public static final class Unavailable implements BackendProvider {
     @Override
@@ -50,6 +86,7 @@ final class FakeBackends {
 
     @Override
     public Availability availability() {
+      asked("broken");
       return Availability.no(new UnsatisfiedLinkError("no libbroken in java.library.path"));
     }
 

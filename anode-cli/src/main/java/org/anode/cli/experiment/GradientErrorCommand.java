@@ -98,7 +98,7 @@ public final class GradientErrorCommand implements Callable<Integer> {
       csv.add(
           String.format(
               Locale.ROOT,
-              "%s,%s,%d,%.6e,%.6e,%.6e,%.6e,%.6e,%.6e,%.6e",
+              "%s,%s,%d,%.6e,%.6e,%.6e,%.6e,%s,%s,%.6e",
               r.family(),
               r.solver(),
               r.steps(),
@@ -106,8 +106,8 @@ public final class GradientErrorCommand implements Callable<Integer> {
               r.anodeParams(),
               r.adjointInput(),
               r.adjointParams(),
-              r.reversibleInput(),
-              r.reversibleParams(),
+              orEmpty(r.reversibleInput()),
+              orEmpty(r.reversibleParams()),
               r.reconstruction()));
     }
     Files.write(out.resolve("gradient-error.csv"), csv);
@@ -157,6 +157,11 @@ public final class GradientErrorCommand implements Callable<Integer> {
     }
     System.out.println("wrote " + out.resolve("gradient-error.csv") + " and one PNG per field");
     return 0;
+  }
+
+  /** A CSV field: empty where the measurement does not apply (not a reversible solver). */
+  static String orEmpty(double v) {
+    return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.6e", v);
   }
 
   static double floor(double v) {

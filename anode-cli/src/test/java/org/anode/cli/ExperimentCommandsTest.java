@@ -121,7 +121,12 @@ class ExperimentCommandsTest {
           Long.parseLong(r[7]) >= Long.parseLong(r[6]), "live bytes hold the saved bytes: " + r[3]);
     }
     assertTrue(Long.parseLong(anode[6]) < Long.parseLong(storeAll[6]));
-    assertTrue(Files.readString(out.resolve("bench.json")).contains("\"method\":\"revolve:2\""));
+    var json =
+        new com.fasterxml.jackson.databind.ObjectMapper()
+            .readTree(out.resolve("bench.json").toFile());
+    assertEquals(rows.size(), json.size());
+    assertEquals("revolve:2", json.get(6).get("method").asText());
+    assertEquals(Long.parseLong(anode[7]), json.get(5).get("peak_live_bytes").asLong());
     assertPng(out.resolve("bench-time.png"));
     assertPng(out.resolve("bench-memory.png"));
   }

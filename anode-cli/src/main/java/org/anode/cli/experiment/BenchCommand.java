@@ -175,6 +175,25 @@ public final class BenchCommand implements Callable<Integer> {
       double timeRatio,
       double bytesRatio) {
 
+    /** The fields under the names of the CSV and JSON outputs, in their order. */
+    Map<String, Object> fields() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("backend", backend);
+      m.put("solver", solver);
+      m.put("nt", steps);
+      m.put("method", method);
+      m.put("step_seconds", seconds);
+      m.put("time_ratio_to_store_all", timeRatio);
+      m.put("peak_saved_bytes", peakSavedBytes);
+      m.put("peak_live_bytes", peakLiveBytes);
+      m.put("predicted_bytes", predictedBytes);
+      m.put("bytes_ratio_to_store_all", bytesRatio);
+      m.put("peak_rss_bytes", peakRssBytes);
+      m.put("f_evals_forward", forwardEvaluations);
+      m.put("f_evals_backward", backwardEvaluations);
+      return m;
+    }
+
     /** This result with its time and saved-bytes ratios to {@code base}'s. */
     Result relativeTo(Result base) {
       return new Result(
@@ -606,9 +625,8 @@ public final class BenchCommand implements Callable<Integer> {
     List<String> csv = new ArrayList<>();
     csv.add(
         "backend,solver,nt,method,step_seconds,time_ratio_to_store_all,peak_saved_bytes,peak_live_bytes,predicted_bytes,bytes_ratio_to_store_all,peak_rss_bytes,f_evals_forward,f_evals_backward");
-    StringBuilder json = new StringBuilder("[\n");
-    for (int i = 0; i < results.size(); i++) {
-      Result r = results.get(i);
+    List<Map<String, Object>> rows = new ArrayList<>();
+    for (Result r : results) {
       csv.add(
           String.format(
               Locale.ROOT,
@@ -626,32 +644,12 @@ public final class BenchCommand implements Callable<Integer> {
               r.peakRssBytes(),
               r.forwardEvaluations(),
               r.backwardEvaluations()));
-      json.append(
-          String.format(
-              Locale.ROOT,
-              "  {\"backend\":\"%s\",\"solver\":\"%s\",\"nt\":%d,\"method\":\"%s\",\"step_seconds\":%.6f,"
-                  + "\"time_ratio_to_store_all\":%.4f,\"peak_saved_bytes\":%d,\"peak_live_bytes\":%d,"
-                  + "\"predicted_bytes\":%d,"
-                  + "\"bytes_ratio_to_store_all\":%.4f,\"peak_rss_bytes\":%d,\"f_evals_forward\":%.1f,"
-                  + "\"f_evals_backward\":%.1f}%s%n",
-              r.backend(),
-              r.solver(),
-              r.steps(),
-              r.method(),
-              r.seconds(),
-              r.timeRatio(),
-              r.peakSavedBytes(),
-              r.peakLiveBytes(),
-              r.predictedBytes(),
-              r.bytesRatio(),
-              r.peakRssBytes(),
-              r.forwardEvaluations(),
-              r.backwardEvaluations(),
-              i + 1 < results.size() ? "," : ""));
+      rows.add(r.fields());
     }
-    json.append("]\n");
     Files.write(out.resolve("bench.csv"), csv);
-    Files.writeString(out.resolve("bench.json"), json.toString());
+    new com.fasterxml.jackson.databind.ObjectMapper()
+        .writerWithDefaultPrettyPrinter()
+        .writeValue(out.resolve("bench.json").toFile(), rows);
     List<String> groups = new ArrayList<>();
     Map<String, List<Double>> time = new LinkedHashMap<>();
     Map<String, List<Double>> memory = new LinkedHashMap<>();

@@ -1,5 +1,7 @@
 package org.anode.train;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -7,10 +9,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The per-epoch metrics file of one run: CSV if the name ends in {@code .csv}, else JSON lines.
@@ -20,29 +21,27 @@ import java.util.regex.Pattern;
  * appear twice). A row is appended only after that epoch's checkpoint is saved.
  */
 final class MetricsLog {
-  private static final Pattern JSON_EPOCH = Pattern.compile("\"epoch\":(\\d+)");
+  private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Path path;
   private final boolean csv;
   private final String header;
   private final String csvPrefix;
-  private final String jsonPrefix;
+  private final Map<String, String> run;
   private static final int METRIC_COLUMNS = EpochMetrics.CSV_HEADER.split(",").length;
 
   MetricsLog(Path path, Map<String, String> run) {
     this.path = path;
     this.csv = path.toString().endsWith(".csv");
+    this.run = new LinkedHashMap<>(run);
     StringBuilder h = new StringBuilder();
     StringBuilder c = new StringBuilder();
-    StringBuilder j = new StringBuilder();
     for (var e : run.entrySet()) {
       h.append(e.getKey()).append(',');
       c.append(csvValue(e.getValue())).append(',');
-      j.append(jsonString(e.getKey())).append(':').append(jsonString(e.getValue())).append(',');
     }
     this.header = h + EpochMetrics.CSV_HEADER;
     this.csvPrefix = c.toString();
-    this.jsonPrefix = j.toString();
   }
 
   /**
@@ -95,7 +94,7 @@ final class MetricsLog {
 
   /** Appends the row of one finished epoch. */
   void append(EpochMetrics m) throws IOException {
-    String line = csv ? csvPrefix + m.csv() : "{" + jsonPrefix + m.json().substring(1);
+    String line = csv ? csvPrefix + m.csv() : jsonLine(m);
     try {
       Files.write(
           path,
@@ -129,8 +128,18 @@ final class MetricsLog {
         return -1;
       }
     }
-    Matcher m = JSON_EPOCH.matcher(line);
-    return m.find() ? Integer.parseInt(m.group(1)) : -1;
+    try {
+      return JSON.readTree(line).path("epoch").asInt(-1);
+    } catch (JsonProcessingException e) {
+      return -1; // a torn last line of an interrupted run
+    }
+  }
+
+  /** One JSON object: the run's description, then the epoch's metrics. */
+  private String jsonLine(EpochMetrics m) throws IOException {
+    Map<String, Object> row = new LinkedHashMap<>(run);
+    row.putAll(m.fields());
+    return JSON.writeValueAsString(row);
   }
 
   private static String csvValue(String v) {
@@ -138,24 +147,5 @@ final class MetricsLog {
       return '"' + v.replace("\"", "\"\"") + '"';
     }
     return v;
-  }
-
-  private static String jsonString(String v) {
-    StringBuilder b = new StringBuilder("\"");
-    for (char ch : v.toCharArray()) {
-      switch (ch) {
-        case '"' -> b.append("\\\"");
-        case '\\' -> b.append("\\\\");
-        case '\n' -> b.append("\\n");
-        default -> {
-          if (ch < 0x20) {
-            b.append(String.format("\\u%04x", (int) ch));
-          } else {
-            b.append(ch);
-          }
-        }
-      }
-    }
-    return b.append('"').toString();
   }
 }

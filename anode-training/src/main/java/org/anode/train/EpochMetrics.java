@@ -33,21 +33,21 @@ public record EpochMetrics(
         peakLiveBytes);
   }
 
-  String json() {
-    return String.format(
-        java.util.Locale.ROOT,
-        "{\"epoch\":%d,\"lr\":%g,\"train_loss\":%.6f,\"train_acc\":%.6f,\"test_loss\":%.6f,"
-            + "\"test_acc\":%.6f,\"seconds\":%.3f,\"images_per_s\":%.1f,\"peak_saved_bytes\":%d,"
-            + "\"peak_live_bytes\":%d}",
-        epoch,
-        learningRate,
-        trainLoss,
-        trainAccuracy,
-        testLoss,
-        testAccuracy,
-        seconds,
-        imagesPerSecond,
-        peakSavedBytes,
-        peakLiveBytes);
+  /**
+   * The fields under their CSV names, in the CSV's order (written as JSON by {@link MetricsLog}).
+   */
+  java.util.Map<String, Object> fields() {
+    java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+    m.put("epoch", epoch);
+    m.put("lr", learningRate);
+    m.put("train_loss", trainLoss);
+    m.put("train_acc", trainAccuracy);
+    m.put("test_loss", testLoss);
+    m.put("test_acc", testAccuracy);
+    m.put("seconds", seconds);
+    m.put("images_per_s", imagesPerSecond);
+    m.put("peak_saved_bytes", peakSavedBytes);
+    m.put("peak_live_bytes", peakLiveBytes);
+    return m;
   }
 }

@@ -1,6 +1,8 @@
 package org.anode.it;
 
-class DjlNativeMemoryTest extends NativeMemoryTest {
+import org.anode.conformance.NativeMemorySuite;
+
+class DjlNativeMemoryTest extends NativeMemorySuite {
   DjlNativeMemoryTest() {
     super("djl");
   }

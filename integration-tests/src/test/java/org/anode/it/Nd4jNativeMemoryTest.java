@@ -1,6 +1,8 @@
 package org.anode.it;
 
-class Nd4jNativeMemoryTest extends NativeMemoryTest {
+import org.anode.conformance.NativeMemorySuite;
+
+class Nd4jNativeMemoryTest extends NativeMemorySuite {
   Nd4jNativeMemoryTest() {
     super("nd4j");
   }

@@ -1,6 +1,8 @@
 package org.anode.it;
 
-class TensorFlowNativeMemoryTest extends NativeMemoryTest {
+import org.anode.conformance.NativeMemorySuite;
+
+class TensorFlowNativeMemoryTest extends NativeMemorySuite {
   TensorFlowNativeMemoryTest() {
     super("tensorflow");
   }

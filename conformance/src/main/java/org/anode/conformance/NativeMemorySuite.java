@@ -1,4 +1,4 @@
-package org.anode.it;
+package org.anode.conformance;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -42,8 +42,18 @@ import org.junit.jupiter.api.Test;
  * allocates (were tensors freed only by the collector, it would be all of them). Each backend's
  * test runs in a JVM of its own with a fixed, pre-touched heap, so the resident set moves only with
  * that backend's native memory.
+ *
+ * <p>A backend runs it by subclassing, in a test class of its own, with surefire set to a fresh JVM
+ * per class and a fixed, pre-touched heap ({@code <reuseForks>false</reuseForks>}, {@code <argLine>
+ * -Xms512m -Xmx512m -XX:+AlwaysPreTouch</argLine>}):
+ *
+ * <pre>{@code
+ * class MyBackendNativeMemoryTest extends NativeMemorySuite {
+ *   MyBackendNativeMemoryTest() { super("mybackend"); }
+ * }
+ * }</pre>
  */
-abstract class NativeMemoryTest {
+public abstract class NativeMemorySuite {
   static final int STEPS = 10_000;
 
   /** Malloc arenas, JIT code and ND4J's shape caches settle within ~3,000 steps (measured). */
@@ -75,13 +85,18 @@ abstract class NativeMemoryTest {
 
   private final String backend;
 
-  protected NativeMemoryTest(String backend) {
+  protected NativeMemorySuite(String backend) {
     this.backend = backend;
+  }
+
+  /** The backend under test; by default the provider named in the constructor. */
+  protected Backend backend() {
+    return Backends.get(backend);
   }
 
   @Test
   void tenThousandTrainingStepsKeepNativeMemoryFlat() throws IOException {
-    Backend be = Backends.get(backend);
+    Backend be = backend();
     ParameterFactory f = new ParameterFactory(be, DType.FLOAT32, 3);
     Sequential net =
         new Sequential(

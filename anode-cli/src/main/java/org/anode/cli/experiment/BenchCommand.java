@@ -1,14 +1,12 @@
 package org.anode.cli.experiment;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
@@ -159,60 +157,6 @@ public final class BenchCommand implements Callable<Integer> {
       description = "Output folder (default: ${DEFAULT-VALUE})")
   Path out;
 
-  /** One measured configuration. */
-  public record Result(
-      String backend,
-      String solver,
-      int steps,
-      String method,
-      double seconds,
-      long peakSavedBytes,
-      long peakLiveBytes,
-      long predictedBytes,
-      long peakRssBytes,
-      double forwardEvaluations,
-      double backwardEvaluations,
-      double timeRatio,
-      double bytesRatio) {
-
-    /** The fields under the names of the CSV and JSON outputs, in their order. */
-    Map<String, Object> fields() {
-      Map<String, Object> m = new LinkedHashMap<>();
-      m.put("backend", backend);
-      m.put("solver", solver);
-      m.put("nt", steps);
-      m.put("method", method);
-      m.put("step_seconds", seconds);
-      m.put("time_ratio_to_store_all", timeRatio);
-      m.put("peak_saved_bytes", peakSavedBytes);
-      m.put("peak_live_bytes", peakLiveBytes);
-      m.put("predicted_bytes", predictedBytes);
-      m.put("bytes_ratio_to_store_all", bytesRatio);
-      m.put("peak_rss_bytes", peakRssBytes);
-      m.put("f_evals_forward", forwardEvaluations);
-      m.put("f_evals_backward", backwardEvaluations);
-      return m;
-    }
-
-    /** This result with its time and saved-bytes ratios to {@code base}'s. */
-    Result relativeTo(Result base) {
-      return new Result(
-          backend,
-          solver,
-          steps,
-          method,
-          seconds,
-          peakSavedBytes,
-          peakLiveBytes,
-          predictedBytes,
-          peakRssBytes,
-          forwardEvaluations,
-          backwardEvaluations,
-          seconds / base.seconds,
-          (double) peakSavedBytes / base.peakSavedBytes);
-    }
-  }
-
   Module build(Backend be, String solver, int nt, String methodName) {
     ParameterFactory f = new ParameterFactory(be, DType.FLOAT32, 11);
     OdeSettings ode =
@@ -276,7 +220,7 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   /** Times one method; {@code predicted} is its predicted peak bytes, or -1. */
-  Result measure(Backend be, String solver, int nt, String methodName, long predicted)
+  BenchResult measure(Backend be, String solver, int nt, String methodName, long predicted)
       throws IOException {
     Module net = build(be, solver, nt, methodName);
     Shape in = inputShape();
@@ -332,7 +276,7 @@ public final class BenchCommand implements Callable<Integer> {
     sgd.close();
     net.close();
     Arrays.sort(times);
-    return new Result(
+    return new BenchResult(
         be.name(),
         solver,
         nt,
@@ -354,7 +298,7 @@ public final class BenchCommand implements Callable<Integer> {
       System.setProperty(BackendOptions.THREADS_PROPERTY, Integer.toString(threads));
     }
     if (row) {
-      Result r =
+      BenchResult r =
           measure(Backends.get(backends.get(0)), solvers.get(0), steps.get(0), methods.get(0), -1);
       System.out.printf(
           java.util.Locale.ROOT,
@@ -378,41 +322,27 @@ public final class BenchCommand implements Callable<Integer> {
     } else {
       names.addAll(backends);
     }
-    List<Result> results = new ArrayList<>();
-    System.out.printf(
-        "%s, batch %d, %d×%d, float32, %d warm-up + %d timed steps (median)%n",
-        model.equals("stack")
-            ? blocks + " ODE blocks of conv3×3-ReLU-conv3×3 at " + channels + " channels"
-            : model + " width " + width,
-        batch,
-        size,
-        size,
-        warmup,
-        repeats);
-    System.out.printf(
-        "%-16s %-6s %4s %-10s %9s %8s %11s %10s %11s %8s %9s %9s %9s%n",
-        "backend",
-        "solver",
-        "N_t",
-        "method",
-        "step (s)",
-        "×store",
-        "saved MiB",
-        "live MiB",
-        "predicted",
-        "×store",
-        "RSS MiB",
-        "f fwd",
-        "f bwd");
+    List<BenchResult> results = new ArrayList<>();
+    BenchReport.printHeader(
+        String.format(
+            "%s, batch %d, %d×%d, float32, %d warm-up + %d timed steps (median)",
+            model.equals("stack")
+                ? blocks + " ODE blocks of conv3×3-ReLU-conv3×3 at " + channels + " channels"
+                : model + " width " + width,
+            batch,
+            size,
+            size,
+            warmup,
+            repeats));
     for (String name : names) {
       Backend be = Backends.get(name);
       for (String solver : solvers) {
         for (int nt : steps) {
           Map<String, Long> predicted = predictions(be, solver, nt);
-          Result base = null;
+          BenchResult base = null;
           for (String m : methods) {
             long p = predicted.getOrDefault(m, -1L);
-            Result r =
+            BenchResult r =
                 sameJvm ? measure(be, solver, nt, m, p) : measureInFreshJvm(name, solver, nt, m, p);
             if (m.equals("store-all")) {
               base = r;
@@ -421,23 +351,24 @@ public final class BenchCommand implements Callable<Integer> {
               r = r.relativeTo(base);
             }
             results.add(r);
-            printRow(r);
+            BenchReport.printRow(r);
           }
         }
       }
     }
     if (reference != null) {
-      for (Result r : referenceResults()) {
+      for (BenchResult r : PytorchReference.run(reference, this)) {
         results.add(r);
-        printRow(r);
+        BenchReport.printRow(r);
       }
     }
-    write(results);
+    BenchReport.write(out, methods, results);
     return 0;
   }
 
   /** {@link #measure} in a fresh JVM ({@link FreshJvm}): the same options, one configuration. */
-  Result measureInFreshJvm(String backend, String solver, int nt, String method, long predicted)
+  BenchResult measureInFreshJvm(
+      String backend, String solver, int nt, String method, long predicted)
       throws IOException, InterruptedException {
     List<String> args =
         new ArrayList<>(
@@ -471,7 +402,7 @@ public final class BenchCommand implements Callable<Integer> {
                 "--threads",
                 Integer.toString(threads)));
     String[] f = FreshJvm.run(args);
-    return new Result(
+    return new BenchResult(
         backend,
         solver,
         nt,
@@ -485,201 +416,5 @@ public final class BenchCommand implements Callable<Integer> {
         Double.parseDouble(f[5]),
         Double.NaN,
         Double.NaN);
-  }
-
-  /**
-   * The PyTorch reference, run by {@link #reference} from this class's resource {@code
-   * anode_reference.py} on the same configuration: backend {@code pytorch VERSION}, store-all and
-   * anode. Saved bytes are not measured there (-1). A failure is reported and yields no rows.
-   */
-  List<Result> referenceResults() throws IOException, InterruptedException {
-    List<Result> rows = new ArrayList<>();
-    if (!model.equals("stack") || !solvers.contains("euler")) {
-      System.err.println("anode bench --reference: only for --model stack with the euler solver");
-      return rows;
-    }
-    List<String> wanted =
-        methods.stream().filter(m -> m.equals("store-all") || m.equals("anode")).toList();
-    Path script = Files.createTempFile("anode_reference", ".py");
-    try (InputStream in = BenchCommand.class.getResourceAsStream("anode_reference.py")) {
-      Files.copy(in, script, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    }
-    try {
-      for (int nt : steps) {
-        List<String> cmd =
-            new ArrayList<>(
-                List.of(
-                    reference,
-                    script.toString(),
-                    "--csv",
-                    "--threads",
-                    Integer.toString(threads),
-                    "--blocks",
-                    Integer.toString(blocks),
-                    "--channels",
-                    Integer.toString(channels),
-                    "--batch",
-                    Integer.toString(batch),
-                    "--size",
-                    Integer.toString(size),
-                    "--nt",
-                    Integer.toString(nt),
-                    "--warmup",
-                    Integer.toString(warmup),
-                    "--repeats",
-                    Integer.toString(repeats),
-                    "--methods",
-                    String.join(",", wanted)));
-        rows.addAll(runReference(cmd, nt));
-      }
-    } finally {
-      Files.deleteIfExists(script);
-    }
-    return rows;
-  }
-
-  private static List<Result> runReference(List<String> cmd, int nt)
-      throws IOException, InterruptedException {
-    List<Result> rows = new ArrayList<>();
-    Process p;
-    try {
-      p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    } catch (IOException e) {
-      System.err.println(
-          "anode bench --reference: cannot run " + cmd.get(0) + ": " + e.getMessage());
-      return rows;
-    }
-    List<String> lines = new String(p.getInputStream().readAllBytes()).lines().toList();
-    int exit = p.waitFor();
-    String version = null;
-    Result base = null;
-    for (String line : lines) {
-      String[] f = line.split(",");
-      if (f.length == 2 && f[0].equals("torch")) {
-        version = f[1];
-      } else if (version != null && f.length == 5) {
-        double seconds = Double.parseDouble(f[1]);
-        boolean isBase = f[0].equals("store-all");
-        double ratio = isBase ? 1.0 : base == null ? Double.NaN : seconds / base.seconds();
-        Result r =
-            new Result(
-                "pytorch " + version,
-                "euler",
-                nt,
-                f[0],
-                seconds,
-                -1,
-                -1,
-                -1,
-                Long.parseLong(f[2]),
-                Double.parseDouble(f[3]),
-                Double.parseDouble(f[4]),
-                ratio,
-                Double.NaN);
-        if (isBase) {
-          base = r;
-        }
-        rows.add(r);
-      }
-    }
-    if (exit != 0 || version == null) {
-      int from = Math.max(0, lines.size() - 5);
-      System.err.println(
-          "anode bench --reference: "
-              + String.join(" ", cmd.subList(0, 2))
-              + " exited with "
-              + exit
-              + (lines.isEmpty()
-                  ? ""
-                  : ":\n  " + String.join("\n  ", lines.subList(from, lines.size()))));
-      return List.of();
-    }
-    return rows;
-  }
-
-  private static void printRow(Result r) {
-    System.out.printf(
-        Locale.ROOT,
-        "%-16s %-6s %4d %-10s %9.3f %8.2f %11s %10s %11s %8s %9.0f %9.1f %9.1f%n",
-        r.backend(),
-        r.solver(),
-        r.steps(),
-        r.method(),
-        r.seconds(),
-        r.timeRatio(),
-        mib(r.peakSavedBytes()),
-        mib(r.peakLiveBytes()),
-        mib(r.predictedBytes()),
-        Double.isNaN(r.bytesRatio()) ? "n/a" : String.format(Locale.ROOT, "%.2f", r.bytesRatio()),
-        r.peakRssBytes() / 1048576.0,
-        r.forwardEvaluations(),
-        r.backwardEvaluations());
-  }
-
-  private static String mib(long bytes) {
-    return bytes < 0 ? "n/a" : String.format(Locale.ROOT, "%.1f", bytes / 1048576.0);
-  }
-
-  private void write(List<Result> results) throws IOException {
-    Files.createDirectories(out);
-    List<String> csv = new ArrayList<>();
-    csv.add(
-        "backend,solver,nt,method,step_seconds,time_ratio_to_store_all,peak_saved_bytes,peak_live_bytes,predicted_bytes,bytes_ratio_to_store_all,peak_rss_bytes,f_evals_forward,f_evals_backward");
-    List<Map<String, Object>> rows = new ArrayList<>();
-    for (Result r : results) {
-      csv.add(
-          String.format(
-              Locale.ROOT,
-              "%s,%s,%d,%s,%.6f,%.4f,%d,%d,%d,%.4f,%d,%.1f,%.1f",
-              r.backend(),
-              r.solver(),
-              r.steps(),
-              r.method(),
-              r.seconds(),
-              r.timeRatio(),
-              r.peakSavedBytes(),
-              r.peakLiveBytes(),
-              r.predictedBytes(),
-              r.bytesRatio(),
-              r.peakRssBytes(),
-              r.forwardEvaluations(),
-              r.backwardEvaluations()));
-      rows.add(r.fields());
-    }
-    Files.write(out.resolve("bench.csv"), csv);
-    new com.fasterxml.jackson.databind.ObjectMapper()
-        .writerWithDefaultPrettyPrinter()
-        .writeValue(out.resolve("bench.json").toFile(), rows);
-    List<String> groups = new ArrayList<>();
-    Map<String, List<Double>> time = new LinkedHashMap<>();
-    Map<String, List<Double>> memory = new LinkedHashMap<>();
-    for (Result r : results) {
-      String g = r.backend() + " " + r.solver() + " N_t=" + r.steps();
-      if (!groups.contains(g)) {
-        groups.add(g);
-      }
-    }
-    for (String m : methods) {
-      List<Double> t = new ArrayList<>();
-      List<Double> b = new ArrayList<>();
-      for (String g : groups) {
-        Result found = null;
-        for (Result r : results) {
-          if (r.method().equals(m)
-              && g.equals(r.backend() + " " + r.solver() + " N_t=" + r.steps())) {
-            found = r;
-          }
-        }
-        t.add(found == null ? 0.0 : found.seconds());
-        b.add(found == null ? 0.0 : Math.max(0, found.peakSavedBytes()) / 1048576.0);
-      }
-      time.put(m, t);
-      memory.put(m, b);
-    }
-    Charts.bars(out.resolve("bench-time.png"), "Training step time", "seconds", groups, time);
-    Charts.bars(
-        out.resolve("bench-memory.png"), "Peak saved bytes of the tape", "MiB", groups, memory);
-    System.out.println(
-        "wrote " + out.resolve("bench.csv") + ", bench.json, bench-time.png, bench-memory.png");
   }
 }

@@ -11,11 +11,9 @@ import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import org.anode.api.Backend;
 import org.anode.api.DType;
-import org.anode.api.LiveMemory;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
-import org.anode.autodiff.MemoryMeter;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
 import org.anode.data.DataLoader;
@@ -35,6 +33,7 @@ public final class Trainer {
   private final Backend backend;
   private final Module model;
   private final Optimizer optimizer;
+  private final TrainingStep trainingStep;
   private final LearningRateSchedule schedule;
   private final DType dtype;
   private final long seed;
@@ -56,6 +55,7 @@ public final class Trainer {
     this.backend = backend;
     this.model = model;
     this.optimizer = optimizer;
+    this.trainingStep = new TrainingStep(model, optimizer);
     this.schedule = schedule;
     this.dtype = dtype;
     this.seed = seed;
@@ -203,30 +203,35 @@ public final class Trainer {
         int step = 0;
         while (batches.hasNext()) {
           DataLoader.Batch b = batches.next();
-          MemoryMeter meter = new MemoryMeter();
-          long liveBefore = LiveMemory.currentBytes();
-          LiveMemory.resetPeak();
-          try (TensorScope scope = TensorScope.open();
-              Tape tape = Tape.record(meter)) {
-            Variable logits = model.forward(Variable.constant(images(b, train)));
-            Variable loss = CrossEntropyLoss.of(logits, b.labels());
-            double l = loss.value().item();
-            if (!Double.isFinite(l)) {
-              throw new NonFiniteException(
-                  "epoch " + (epoch + 1) + ", step " + (step + 1) + ": loss is " + l);
-            }
-            tape.backward(loss);
-            checkGradients(epoch, step);
-            optimizer.step(model.parameters(), lr);
-            model.zeroGrad();
-            checkFinite(
-                model.parameters(),
-                "epoch " + (epoch + 1) + ", step " + (step + 1) + ", after the update");
-            lossSum += l * b.size();
-            right += correct(logits.value(), b.labels());
-          }
-          peak = Math.max(peak, meter.peakBytes());
-          livePeak = Math.max(livePeak, LiveMemory.peakBytes() - liveBefore);
+          int e = epoch;
+          int st = step;
+          int[] correct = {0};
+          TrainingStep.Outcome o =
+              trainingStep.run(
+                  () -> images(b, train),
+                  logits -> {
+                    correct[0] = correct(logits.value(), b.labels());
+                    return CrossEntropyLoss.of(logits, b.labels());
+                  },
+                  lr,
+                  "epoch " + (epoch + 1) + ", step " + (step + 1),
+                  new TrainingStep.Checks() {
+                    @Override
+                    public void beforeUpdate() {
+                      checkGradients(e, st);
+                    }
+
+                    @Override
+                    public void afterUpdate() {
+                      checkFinite(
+                          model.parameters(),
+                          "epoch " + (e + 1) + ", step " + (st + 1) + ", after the update");
+                    }
+                  });
+          lossSum += o.loss() * b.size();
+          right += correct[0];
+          peak = Math.max(peak, o.peakSavedBytes());
+          livePeak = Math.max(livePeak, o.peakLiveBytes());
           seen += b.size();
           step++;
           if (bar != null) {

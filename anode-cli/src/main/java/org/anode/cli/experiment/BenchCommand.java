@@ -15,14 +15,8 @@ import org.anode.api.BackendOptions;
 import org.anode.api.Backends;
 import org.anode.api.Conv2dSpec;
 import org.anode.api.DType;
-import org.anode.api.LiveMemory;
 import org.anode.api.Shape;
-import org.anode.api.Tensor;
-import org.anode.api.TensorScope;
-import org.anode.autodiff.MemoryMeter;
 import org.anode.autodiff.Ops;
-import org.anode.autodiff.Tape;
-import org.anode.autodiff.Variable;
 import org.anode.cli.Choices;
 import org.anode.models.OdeResNet;
 import org.anode.models.OdeSettings;
@@ -38,6 +32,7 @@ import org.anode.ode.OdeBlock;
 import org.anode.ode.Stepping;
 import org.anode.ode.VectorField;
 import org.anode.train.Sgd;
+import org.anode.train.TrainingStep;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -239,31 +234,23 @@ public final class BenchCommand implements Callable<Integer> {
     long peak = 0;
     long livePeak = 0;
     resetPeakRss();
+    TrainingStep step = new TrainingStep(net, sgd);
     for (int i = 0; i < warmup + repeats; i++) {
       if (i == warmup) {
         odeBlocks.forEach(OdeBlock::resetCounters);
       }
-      MemoryMeter meter = new MemoryMeter();
-      long liveBefore = LiveMemory.currentBytes();
-      LiveMemory.resetPeak();
       long t0 = System.nanoTime();
-      try (TensorScope scope = TensorScope.open();
-          Tape tape = Tape.record(meter)) {
-        Tensor xt = be.fromArray(x, in);
-        Variable y = net.forward(Variable.constant(xt));
-        Variable loss = model.equals("stack") ? Ops.mean(y, false) : CrossEntropyLoss.of(y, labels);
-        // The step reads the network's output no more: freed now (the mean saves nothing), as
-        // every intermediate is, so that live bytes count what the step needs.
-        Tape.releaseIntermediate(y.value());
-        tape.backward(loss);
-        sgd.step(net.parameters(), 0.01);
-        net.zeroGrad();
-        loss.value().item(); // wait for the result
-      }
+      TrainingStep.Outcome o =
+          step.run(
+              () -> be.fromArray(x, in),
+              y -> model.equals("stack") ? Ops.mean(y, false) : CrossEntropyLoss.of(y, labels),
+              0.01,
+              "bench step " + (i + 1),
+              new TrainingStep.Checks() {});
       if (i >= warmup) {
         times[i - warmup] = System.nanoTime() - t0;
-        peak = Math.max(peak, meter.peakBytes());
-        livePeak = Math.max(livePeak, LiveMemory.peakBytes() - liveBefore);
+        peak = Math.max(peak, o.peakSavedBytes());
+        livePeak = Math.max(livePeak, o.peakLiveBytes());
       }
     }
     long rssPeak = rss("VmHWM");

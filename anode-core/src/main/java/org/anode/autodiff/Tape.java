@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.function.Supplier;
 import org.anode.api.Tensor;
@@ -36,49 +35,14 @@ public final class Tape implements AutoCloseable {
   private static final ThreadLocal<ArrayDeque<Tape>> STACK =
       ThreadLocal.withInitial(ArrayDeque::new);
 
-  /** The nodes whose backward functions are running on this thread, innermost first. */
-  private static final ThreadLocal<ArrayDeque<Running>> RUNNING =
-      ThreadLocal.withInitial(ArrayDeque::new);
-
   private final MemoryMeter meter;
-  private final List<Node> nodes = new ArrayList<>();
+  final List<Node> nodes = new ArrayList<>();
   private final List<AutoCloseable> onClose = new ArrayList<>();
   private final Set<Tensor> adopted = Collections.newSetFromMap(new IdentityHashMap<>());
   private Segment latestKept;
   private boolean closed;
 
-  private record Node(
-      Variable output, Variable[] inputs, Tensor[] saved, BackwardFunction backward) {}
-
-  /**
-   * A node whose backward function runs: what it may give up before it returns ({@link #lastRead}),
-   * and what it already gave up.
-   */
-  private static final class Running {
-    final Tape tape;
-    final Node node;
-    final Tensor gradient;
-    final Map<Tensor, Integer> holders;
-    final TensorScope sweepScope;
-    final Set<Tensor> givenUp = Collections.newSetFromMap(new IdentityHashMap<>());
-
-    Running(
-        Tape tape,
-        Node node,
-        Tensor gradient,
-        Map<Tensor, Integer> holders,
-        TensorScope sweepScope) {
-      this.tape = tape;
-      this.node = node;
-      this.gradient = gradient;
-      this.holders = holders;
-      this.sweepScope = sweepScope;
-    }
-
-    boolean gaveUp(Tensor t) {
-      return givenUp.contains(t);
-    }
-  }
+  record Node(Variable output, Variable[] inputs, Tensor[] saved, BackwardFunction backward) {}
 
   private Tape(MemoryMeter meter) {
     this.meter = meter;
@@ -245,26 +209,11 @@ public final class Tape implements AutoCloseable {
    * from living through its whole backward. Anything else is ignored.
    */
   public static void lastRead(Tensor t) {
-    for (Running r : RUNNING.get()) {
-      if (r.gaveUp(t)) {
-        return;
-      }
-      if (t == r.gradient) {
-        r.givenUp.add(t);
-        letGo(r.holders, t, r.sweepScope);
-        return;
-      }
-      for (Tensor saved : r.node.saved()) {
-        if (saved == t) {
-          r.givenUp.add(t);
-          r.tape.released(t);
-          return;
-        }
-      }
-    }
+    Sweep.lastRead(t);
   }
 
-  private void released(Tensor t) {
+  /** A saved tensor is no longer needed by one operation: freed when nobody holds it. */
+  void released(Tensor t) {
     meter.release(t);
     if (!meter.holds(t) && adopted.remove(t)) {
       t.close();
@@ -301,7 +250,7 @@ public final class Tape implements AutoCloseable {
     // Nothing a backward function computes is recorded here; a function that needs a tape of its
     // own (a checkpointed block's recomputation) opens an inner one, which shares this meter.
     try (Pause off = pause()) {
-      sweep(List.of(output), List.of(gradOutput));
+      new Sweep(this).run(List.of(output), List.of(gradOutput));
     }
   }
 
@@ -333,143 +282,7 @@ public final class Tape implements AutoCloseable {
       }
     }
     try (Pause off = pause()) {
-      sweep(outputs, gradients);
-    }
-  }
-
-  /**
-   * The sweep frees what it computed as soon as nobody will read it: each node's backward runs in
-   * its own scope, which keeps only the input gradients it returns; a gradient is closed once the
-   * node it flows into has used it, once it is added into a leaf (which keeps a copy), and once it
-   * is merged with another into their sum. Only tensors the sweep itself created are closed (a
-   * backward may return a tensor it did not create, such as its incoming gradient), and a tensor
-   * held in two places is closed when the last one lets go. What is left dies with the sweep.
-   */
-  private void sweep(List<Variable> outputs, List<Tensor> gradOutputs) {
-    Map<Variable, Tensor> grads = new IdentityHashMap<>();
-    Map<Tensor, Integer> holders = new IdentityHashMap<>();
-    List<Variable> borrowers = new ArrayList<>();
-    Set<Tensor> seeds = Collections.newSetFromMap(new IdentityHashMap<>());
-    try (TensorScope sweepScope = TensorScope.open()) {
-      for (int i = 0; i < outputs.size(); i++) {
-        Variable output = outputs.get(i);
-        Tensor gradOutput = gradOutputs.get(i);
-        if (gradOutput == null) {
-          continue;
-        }
-        seeds.add(gradOutput);
-        if (output.isLeaf()) {
-          if (output.requiresGrad()) {
-            output.accumulateGrad(gradOutput);
-          }
-        } else if (grads.containsKey(output)) {
-          Tensor before = grads.get(output);
-          Tensor sum = before.backend().add(before, gradOutput);
-          grads.put(output, sum);
-          hold(holders, sum);
-          letGo(holders, before, sweepScope);
-        } else {
-          grads.put(output, gradOutput);
-          hold(holders, gradOutput);
-        }
-      }
-      for (int i = nodes.size() - 1; i >= 0; i--) {
-        Node node = nodes.remove(i);
-        Tensor g = grads.remove(node.output());
-        if (g != null) {
-          Variable[] in = node.inputs();
-          boolean[] needs = new boolean[in.length];
-          for (int k = 0; k < in.length; k++) {
-            needs[k] = in[k].requiresGrad();
-          }
-          Tensor[] gin;
-          Running running = new Running(this, node, g, holders, sweepScope);
-          RUNNING.get().push(running);
-          try (TensorScope nodeScope = TensorScope.open()) {
-            gin = node.backward().apply(g, needs);
-            for (int k = 0; k < in.length; k++) {
-              if (needs[k] && gin[k] != null) {
-                nodeScope.keep(gin[k]);
-              }
-            }
-          } finally {
-            RUNNING.get().pop();
-          }
-          for (int k = 0; k < in.length; k++) {
-            if (!needs[k] || gin[k] == null) {
-              continue;
-            }
-            if (in[k].isLeaf()) {
-              if (!holders.containsKey(gin[k])
-                  && sweepScope.owns(gin[k])
-                  && !returnedTwice(gin, k)) {
-                in[k].accumulateGradOwned(
-                    TensorScope.detach(gin[k])); // no copy: nobody else has it
-              } else if (seeds.contains(gin[k]) && in[k].accumulateGradBorrowed(gin[k])) {
-                borrowers.add(in[k]); // the seed, alive until the sweep ends: no copy yet
-              } else {
-                in[k].accumulateGrad(gin[k]);
-                hold(holders, gin[k]);
-                letGo(holders, gin[k], sweepScope);
-              }
-            } else {
-              Tensor before = grads.get(in[k]);
-              if (before == null) {
-                grads.put(in[k], gin[k]);
-                hold(holders, gin[k]);
-              } else {
-                Tensor sum = before.backend().add(before, gin[k]);
-                grads.put(in[k], sum);
-                hold(holders, sum);
-                hold(holders, gin[k]);
-                letGo(holders, gin[k], sweepScope);
-                letGo(holders, before, sweepScope);
-              }
-            }
-          }
-          if (!running.gaveUp(g)) {
-            letGo(holders, g, sweepScope);
-          }
-          for (Tensor t : node.saved()) {
-            if (!running.gaveUp(t)) {
-              released(t);
-            }
-          }
-        } else {
-          for (Tensor t : node.saved()) {
-            released(t);
-          }
-        }
-      }
-    } finally {
-      for (Variable v : borrowers) {
-        v.ownBorrowedGrad();
-      }
-    }
-  }
-
-  /** Whether {@code gin[k]} is also returned for a later input (as by {@code x + x}). */
-  private static boolean returnedTwice(Tensor[] gin, int k) {
-    for (int i = k + 1; i < gin.length; i++) {
-      if (gin[i] == gin[k]) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private static void hold(Map<Tensor, Integer> holders, Tensor t) {
-    holders.merge(t, 1, Integer::sum);
-  }
-
-  /** One holder of {@code t} is done with it; the last closes it if the sweep created it. */
-  private static void letGo(Map<Tensor, Integer> holders, Tensor t, TensorScope sweepScope) {
-    Integer n = holders.merge(t, -1, Integer::sum);
-    if (n != null && n <= 0) {
-      holders.remove(t);
-      if (sweepScope.owns(t)) {
-        t.close();
-      }
+      new Sweep(this).run(outputs, gradients);
     }
   }
 

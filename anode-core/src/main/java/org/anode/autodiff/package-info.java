@@ -27,8 +27,8 @@
  *   <li><b>Random key</b> ({@link org.anode.nn.RandomKey}): set by an ODE block around every
  *       evaluation of its field to (pass, step, stage), so that a recomputation replays the same
  *       random draws (dropout masks).
- *   <li><b>Running backward functions</b> (inside {@link org.anode.autodiff.Tape}): the nodes whose
- *       backward functions are executing, innermost first, so that {@link
+ *   <li><b>Running backward functions</b> (kept by the sweep of a {@link org.anode.autodiff.Tape}):
+ *       the nodes whose backward functions are executing, innermost first, so that {@link
  *       org.anode.autodiff.Tape#lastRead} can free a node's incoming gradient or saved tensor at
  *       its last read instead of after the function returns.
  * </ul>

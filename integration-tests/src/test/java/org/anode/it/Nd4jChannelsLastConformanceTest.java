@@ -25,8 +25,13 @@ class Nd4jChannelsLastConformanceTest extends BackendConformanceSuite {
 
   @Test
   void thresholdTookEffect() throws ReflectiveOperationException {
-    Class<?> backend = Backends.get("nd4j").getClass();
-    var field = backend.getDeclaredField("CHANNELS_LAST_MIN_BYTES");
+    // The layout policy lives beside the backend class, in its package.
+    Class<?> layout =
+        Class.forName(
+            Backends.get("nd4j").getClass().getPackageName() + ".ChannelsLastLayout",
+            true,
+            Backends.get("nd4j").getClass().getClassLoader());
+    var field = layout.getDeclaredField("MIN_BYTES");
     field.setAccessible(true);
     assertEquals(0L, field.getLong(null));
   }

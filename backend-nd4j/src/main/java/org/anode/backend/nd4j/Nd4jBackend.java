@@ -1,7 +1,5 @@
 package org.anode.backend.nd4j;
 
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import org.anode.api.Backend;
 import org.anode.api.BackendOptions;
@@ -14,7 +12,6 @@ import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.api.ops.impl.reduce.floating.Mean;
@@ -36,8 +33,6 @@ import org.nd4j.linalg.api.ops.impl.transforms.strict.Exp;
 import org.nd4j.linalg.api.ops.impl.transforms.strict.Log;
 import org.nd4j.linalg.api.ops.impl.transforms.strict.Tanh;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.INDArrayIndex;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.nativeblas.NativeOpsHolder;
 
 /**
@@ -54,6 +49,7 @@ import org.nd4j.nativeblas.NativeOpsHolder;
  */
 final class Nd4jBackend implements Backend {
   private final int threads;
+  private final Nd4jConvolutions convolutions = new Nd4jConvolutions(this);
 
   Nd4jBackend(BackendOptions options) {
     if (options.threads() > 0) {
@@ -77,26 +73,18 @@ final class Nd4jBackend implements Backend {
 
   // ---- memory ---------------------------------------------------------------------------------
 
-  private Nd4jTensor own(String op, Tensor t) {
+  Nd4jTensor own(String op, Tensor t) {
     Checks.onBackend(op, this, t);
     return (Nd4jTensor) t;
   }
 
   /** {@code t}'s values as a C-ordered array of its shape (NCHW for rank 4). */
-  private INDArray arr(String op, Tensor t) {
+  INDArray arr(String op, Tensor t) {
     return own(op, t).array();
   }
 
-  private static DType dtypeOf(INDArray a) {
-    return switch (a.dataType()) {
-      case FLOAT -> DType.FLOAT32;
-      case DOUBLE -> DType.FLOAT64;
-      default -> throw new IllegalStateException("nd4j: unexpected type " + a.dataType());
-    };
-  }
-
   /** A new tensor of {@code shape} whose contents {@code fill} writes. */
-  private Tensor create(DType dtype, Shape shape, java.util.function.Consumer<INDArray> fill) {
+  Tensor create(DType dtype, Shape shape, java.util.function.Consumer<INDArray> fill) {
     return create(dtype, shape, false, fill);
   }
 
@@ -104,7 +92,7 @@ final class Nd4jBackend implements Backend {
    * A new tensor of {@code shape} whose contents {@code fill} writes: kept channels-last when
    * {@code channelsLast} (rank 4; {@code fill} then writes a C-ordered {@code [N, H, W, C]} array).
    */
-  private Tensor create(
+  Tensor create(
       DType dtype, Shape shape, boolean channelsLast, java.util.function.Consumer<INDArray> fill) {
     Nd4jMemory.Block b =
         Nd4jMemory.scratch(dtype, channelsLast ? Nd4jTensor.channelsLastShape(shape) : shape);
@@ -115,71 +103,6 @@ final class Nd4jBackend implements Backend {
       throw e;
     }
     return new Nd4jTensor(this, b.handOver(), shape, dtype, channelsLast);
-  }
-
-  /** Scratch memory freed when the kernel returns. */
-  private static final class Scratch implements AutoCloseable {
-    private final List<Nd4jMemory.Block> blocks = new ArrayList<>();
-
-    INDArray get(DType dtype, Shape shape) {
-      Nd4jMemory.Block b = Nd4jMemory.scratch(dtype, shape);
-      blocks.add(b);
-      return b.array();
-    }
-
-    /** {@code a} broadcast to {@code shape} (the same array when it already has that shape). */
-    INDArray expand(INDArray a, Shape shape) {
-      if (Arrays.equals(a.shape(), shape.dimsAsLong())) {
-        return a;
-      }
-      INDArray out = get(dtypeOf(a), shape);
-      broadcastInto(a, out);
-      return out;
-    }
-
-    /** {@code t} as a C-ordered {@code [N, H, W, C]} array: its own, or a copy of its values. */
-    INDArray channelsLast(Nd4jTensor t) {
-      INDArray own = t.channelsLastOrNull();
-      if (own != null) {
-        return own;
-      }
-      INDArray nchw = t.array();
-      INDArray out = get(dtypeOf(nchw), Nd4jTensor.channelsLastShape(t.shape()));
-      out.assign(nchw.permute(0, 2, 3, 1));
-      return out;
-    }
-
-    /** A C-ordered copy of a view, such as one group's channels. */
-    INDArray copy(INDArray view) {
-      INDArray out = get(dtypeOf(view), Shape.of(toInt(view.shape())));
-      out.assign(view);
-      return out;
-    }
-
-    @Override
-    public void close() {
-      blocks.forEach(Nd4jMemory.Block::free);
-    }
-  }
-
-  /** {@code out = broadcast(a)}, exactly: {@code 0 + a}. */
-  private static void broadcastInto(INDArray a, INDArray out) {
-    out.assign(0.0);
-    Nd4j.exec(new AddOp(out, a, out));
-  }
-
-  private static int[] toInt(long[] dims) {
-    int[] out = new int[dims.length];
-    for (int i = 0; i < dims.length; i++) {
-      out[i] = Math.toIntExact(dims[i]);
-    }
-    return out;
-  }
-
-  /** Bytewise copy between two C-ordered arrays of the same dtype and element count. */
-  private static void memcpy(INDArray dst, INDArray src) {
-    long bytes = src.length() * src.dataType().width();
-    Pointer.memcpy(dst.data().addressPointer(), src.data().addressPointer(), bytes);
   }
 
   // ---- creation -------------------------------------------------------------------------------
@@ -205,7 +128,7 @@ final class Nd4jBackend implements Backend {
   public Tensor cast(Tensor x, DType dtype) {
     INDArray a = arr("cast", x);
     if (dtype == x.dtype()) {
-      return create(dtype, x.shape(), out -> memcpy(out, a));
+      return create(dtype, x.shape(), out -> Nd4jArrays.memcpy(out, a));
     }
     return create(dtype, x.shape(), out -> out.assign(a));
   }
@@ -227,13 +150,15 @@ final class Nd4jBackend implements Backend {
     Nd4jTensor tb = own(op, b);
     Shape out = Checks.broadcast(op, a, b);
     boolean channelsLast = ta.channelsLastOrNull() != null || tb.channelsLastOrNull() != null;
-    if (channelsLast && fitsChannelsLast(a, out) && fitsChannelsLast(b, out)) {
+    if (channelsLast
+        && ChannelsLastLayout.fitsElementwise(a, out)
+        && ChannelsLastLayout.fitsElementwise(b, out)) {
       return create(
           a.dtype(),
           out,
           true,
           z -> {
-            try (Scratch s = new Scratch()) {
+            try (Nd4jScratch s = new Nd4jScratch()) {
               INDArray x = a.shape().equals(out) ? s.channelsLast(ta) : ta.array();
               INDArray y = b.shape().equals(out) ? s.channelsLast(tb) : tb.array();
               f.exec(x, y, z);
@@ -243,11 +168,6 @@ final class Nd4jBackend implements Backend {
     INDArray x = ta.array();
     INDArray y = tb.array();
     return create(a.dtype(), out, z -> f.exec(x, y, z));
-  }
-
-  /** Whether an operand of {@code shape} can join a channels-last op with result {@code out}. */
-  private static boolean fitsChannelsLast(Tensor t, Shape out) {
-    return t.shape().equals(out) || t.shape().numel() == 1;
   }
 
   @Override
@@ -405,7 +325,7 @@ final class Nd4jBackend implements Backend {
         a.dtype(),
         out,
         z -> {
-          try (Scratch s = new Scratch()) {
+          try (Nd4jScratch s = new Nd4jScratch()) {
             INDArray cond = s.expand(m, out).neq(0.0); // a small BOOL array that ND4J owns
             try {
               Nd4j.exec(
@@ -424,14 +344,13 @@ final class Nd4jBackend implements Backend {
   public Tensor broadcastTo(Tensor x, Shape shape) {
     INDArray a = arr("broadcastTo", x);
     Checks.broadcastableTo("broadcastTo", x.shape(), shape);
-    if (x.dtype() == DType.FLOAT32
-        && shape.rank() == 4
-        && shape.numel() * x.dtype().byteSize() >= CHANNELS_LAST_MIN_BYTES) {
+    if (ChannelsLastLayout.broadcast(x.dtype(), shape)) {
       // An image-sized broadcast is the gradient of a mean or a global average pool, and what reads
       // it next is a convolution's backward in NHWC: written channels-last, it needs no NHWC copy.
-      return create(x.dtype(), shape, true, z -> broadcastInto(a, z.permute(0, 3, 1, 2)));
+      return create(
+          x.dtype(), shape, true, z -> Nd4jArrays.broadcastInto(a, z.permute(0, 3, 1, 2)));
     }
-    return create(x.dtype(), shape, z -> broadcastInto(a, z));
+    return create(x.dtype(), shape, z -> Nd4jArrays.broadcastInto(a, z));
   }
 
   // ---- reductions -----------------------------------------------------------------------------
@@ -470,7 +389,7 @@ final class Nd4jBackend implements Backend {
   public Tensor reshape(Tensor x, Shape shape) {
     INDArray a = arr("reshape", x);
     Checks.reshape(x, shape);
-    return create(x.dtype(), shape, z -> memcpy(z, a));
+    return create(x.dtype(), shape, z -> Nd4jArrays.memcpy(z, a));
   }
 
   @Override
@@ -492,28 +411,7 @@ final class Nd4jBackend implements Backend {
     for (int i = 0; i < arrays.length; i++) {
       arrays[i] = arr("concat", parts.get(i));
     }
-    return create(parts.get(0).dtype(), out, z -> concatInto(arrays, ax, z));
-  }
-
-  private static void concatInto(INDArray[] arrays, int axis, INDArray out) {
-    if (arrays.length == 1) {
-      memcpy(out, arrays[0]);
-      return;
-    }
-    Nd4j.exec(
-        DynamicCustomOp.builder("concat")
-            .addInputs(arrays)
-            .addOutputs(out)
-            .addIntegerArguments(axis)
-            .build());
-  }
-
-  private static INDArray sliceView(INDArray a, int axis, int start, int end) {
-    INDArrayIndex[] idx = new INDArrayIndex[a.rank()];
-    for (int d = 0; d < idx.length; d++) {
-      idx[d] = d == axis ? NDArrayIndex.interval(start, end) : NDArrayIndex.all();
-    }
-    return a.get(idx);
+    return create(parts.get(0).dtype(), out, z -> Nd4jArrays.concatInto(arrays, ax, z));
   }
 
   @Override
@@ -521,7 +419,7 @@ final class Nd4jBackend implements Backend {
     INDArray a = arr("slice", x);
     Shape out = Checks.slice(x, axis, start, end);
     int ax = x.shape().normalizeAxis(axis);
-    return create(x.dtype(), out, z -> z.assign(sliceView(a, ax, start, end)));
+    return create(x.dtype(), out, z -> z.assign(Nd4jArrays.sliceView(a, ax, start, end)));
   }
 
   // ---- linear algebra and convolution ---------------------------------------------------------
@@ -537,247 +435,25 @@ final class Nd4jBackend implements Backend {
         z -> Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(x, y).addOutputs(z).build()));
   }
 
-  private static int[] convArgs(Shape w, Conv2dSpec s, boolean nhwc) {
-    return new int[] {
-      w.dim(2),
-      w.dim(3),
-      s.strideH(),
-      s.strideW(),
-      s.padH(),
-      s.padW(),
-      s.dilationH(),
-      s.dilationW(),
-      0, // explicit padding
-      nhwc ? 1 : 0, // data format: NHWC or NCHW
-      1 // weights [out, in, kH, kW]
-    };
-  }
-
-  private void checkConv(String op, Tensor x, Tensor w, Tensor bias) {
-    own(op, x);
-    own(op, w);
-    if (bias != null) {
-      own(op, bias);
-    }
-    Checks.convolution(op, x, w, bias);
-  }
-
   @Override
   public Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
-    checkConv("conv2d", x, w, bias);
-    Shape outShape = spec.outputShape(x.shape(), w.shape());
-    Nd4jTensor tx = own("conv2d", x);
-    INDArray wa = arr("conv2d", w);
-    INDArray ba = bias == null ? null : arr("conv2d", bias);
-    int g = spec.groups();
-    if (channelsLastKernel(x.dtype(), spec)) {
-      INDArray xl = tx.channelsLastOrNull();
-      if (xl != null || outShape.numel() * x.dtype().byteSize() >= CHANNELS_LAST_MIN_BYTES) {
-        // oneDNN's direct kernel reads and writes NHWC. A channels-last input is read as it is; an
-        // NCHW one is reordered by oneDNN. The output stays channels-last: handed an NCHW output,
-        // oneDNN reorders it in a transpose that costs ~half a convolution.
-        INDArray xa = xl != null ? xl : tx.array();
-        return create(
-            x.dtype(),
-            outShape,
-            true,
-            z -> {
-              if (xl != null) {
-                conv(xa, wa, ba, w.shape(), spec, true, z);
-              } else {
-                conv(xa, wa, ba, w.shape(), spec, false, z.permute(0, 3, 1, 2));
-              }
-            });
-      }
-    }
-    INDArray xa = tx.array();
-    if (g == 1) {
-      return create(x.dtype(), outShape, z -> conv(xa, wa, ba, w.shape(), spec, false, z));
-    }
-    int cin = x.shape().dim(1) / g;
-    int cout = w.shape().dim(0) / g;
-    Shape wg = w.shape().with(0, cout);
-    return create(
-        x.dtype(),
-        outShape,
-        z -> {
-          try (Scratch s = new Scratch()) {
-            INDArray[] outs = new INDArray[g];
-            for (int i = 0; i < g; i++) {
-              outs[i] = s.get(x.dtype(), outShape.with(1, cout));
-              conv(
-                  s.copy(sliceView(xa, 1, i * cin, (i + 1) * cin)),
-                  s.copy(sliceView(wa, 0, i * cout, (i + 1) * cout)),
-                  ba == null ? null : s.copy(sliceView(ba, 0, i * cout, (i + 1) * cout)),
-                  wg,
-                  spec,
-                  false,
-                  outs[i]);
-            }
-            concatInto(outs, 1, z);
-          }
-        });
-  }
-
-  /**
-   * libnd4j's {@code conv2d}: {@code x} and {@code out} are {@code [N, H, W, C]} when {@code nhwc},
-   * else NCHW (possibly views with other strides, which oneDNN reads as they are).
-   */
-  private static void conv(
-      INDArray x,
-      INDArray w,
-      INDArray b,
-      Shape wShape,
-      Conv2dSpec spec,
-      boolean nhwc,
-      INDArray out) {
-    DynamicCustomOp.DynamicCustomOpsBuilder op =
-        DynamicCustomOp.builder("conv2d").addIntegerArguments(convArgs(wShape, spec, nhwc));
-    op = b == null ? op.addInputs(x, w) : op.addInputs(x, w, b);
-    execConv(op.addOutputs(out).build(), spec);
-  }
-
-  /**
-   * A float32 convolution whose output has at least this many bytes (or whose input is already
-   * channels-last) writes a channels-last result. Measured on 2 AVX-512 cores (ND4J 1.0.0-M2.1 with
-   * oneDNN, batch 32): an NHWC output took 0.59–0.95 of the time of an NCHW one for every output of
-   * 4 MiB or more (3×3 at 64 channels and 32×32, 128 and 16×16, stride 2, 1×1) and 0.95–1.37 below
-   * it (16 channels at 32×32, 128 at 4×4); an NHWC input saves oneDNN's reorder of it (1.5 ms of an
-   * 11 ms 3×3 convolution at 64 channels, 32×32, batch 32). The system property {@value
-   * #CHANNELS_LAST_PROPERTY} overrides it (0: every float32 convolution; tests use that).
-   */
-  static final long CHANNELS_LAST_MIN_BYTES =
-      Long.getLong(Nd4jBackend.CHANNELS_LAST_PROPERTY, 4L << 20);
-
-  static final String CHANNELS_LAST_PROPERTY = "anode.nd4j.channelsLastMinBytes";
-
-  /** Whether oneDNN's NHWC kernels serve this convolution: float32, not dilated, not grouped. */
-  private static boolean channelsLastKernel(DType dtype, Conv2dSpec spec) {
-    return dtype == DType.FLOAT32
-        && spec.groups() == 1
-        && spec.dilationH() == 1
-        && spec.dilationW() == 1;
-  }
-
-  /**
-   * Runs a convolution op. ND4J 1.0.0-M2.1 hands dilations to oneDNN in a form oneDNN rejects
-   * ("could not create a descriptor for a dilated convolution"), so dilated convolutions run on
-   * libnd4j's own kernels with the oneDNN helpers switched off for that call.
-   */
-  private static void execConv(DynamicCustomOp op, Conv2dSpec spec) {
-    if (spec.dilationH() == 1 && spec.dilationW() == 1) {
-      Nd4j.exec(op);
-      return;
-    }
-    synchronized (Nd4jBackend.class) {
-      boolean helpers = Nd4j.getEnvironment().helpersAllowed();
-      Nd4j.getEnvironment().allowHelpers(false);
-      try {
-        Nd4j.exec(op);
-      } finally {
-        Nd4j.getEnvironment().allowHelpers(helpers);
-      }
-    }
+    return convolutions.conv2d(x, w, bias, spec);
   }
 
   @Override
   public Tensor conv2dBackwardInput(Tensor gradOut, Tensor w, Shape inputShape, Conv2dSpec spec) {
-    try (Tensor x = zeros(inputShape, w.dtype())) {
-      return conv2dBackward(x, w, gradOut, spec, true, false).input();
-    }
+    return convolutions.conv2dBackwardInput(gradOut, w, inputShape, spec);
   }
 
   @Override
   public Tensor conv2dBackwardWeight(Tensor x, Tensor gradOut, Shape weightShape, Conv2dSpec spec) {
-    try (Tensor w = zeros(weightShape, x.dtype())) {
-      return conv2dBackward(x, w, gradOut, spec, false, true).weight();
-    }
+    return convolutions.conv2dBackwardWeight(x, gradOut, weightShape, spec);
   }
 
-  /**
-   * libnd4j's {@code conv2d_bp} yields both gradients from one call. When the input or the output
-   * gradient is kept channels-last, the call runs in NHWC (the other operand copied to it) and the
-   * input gradient is channels-last too: oneDNN reorders NHWC operands to its blocked layouts no
-   * slower than NCHW ones, while NCHW views of NHWC memory took it twice as long.
-   */
   @Override
   public Conv2dGradients conv2dBackward(
       Tensor x, Tensor w, Tensor gradOut, Conv2dSpec spec, boolean input, boolean weight) {
-    checkConv("conv2dBackward", x, w, null);
-    Nd4jTensor tg = own("conv2dBackward", gradOut);
-    Checks.convolutionGradient("conv2dBackward", x.shape(), w, gradOut, spec);
-    Nd4jTensor tx = own("conv2dBackward", x);
-    INDArray wa = arr("conv2dBackward", w);
-    boolean nhwc =
-        channelsLastKernel(x.dtype(), spec)
-            && (tx.channelsLastOrNull() != null || tg.channelsLastOrNull() != null);
-    DType dt = x.dtype();
-    int g = spec.groups();
-    Shape gxShape = nhwc ? Nd4jTensor.channelsLastShape(x.shape()) : x.shape();
-    // libnd4j always writes both gradients: the one not requested goes to scratch memory.
-    Nd4jMemory.Block gxBlock = input ? Nd4jMemory.scratch(dt, gxShape) : null;
-    Nd4jMemory.Block gwBlock = weight ? Nd4jMemory.scratch(dt, w.shape()) : null;
-    try (Scratch s = new Scratch()) {
-      INDArray gx = gxBlock != null ? gxBlock.array() : s.get(dt, gxShape);
-      INDArray gw = gwBlock != null ? gwBlock.array() : s.get(dt, w.shape());
-      if (nhwc) {
-        convBp(s.channelsLast(tx), wa, s.channelsLast(tg), w.shape(), spec, true, gx, gw);
-      } else if (g == 1) {
-        convBp(tx.array(), wa, tg.array(), w.shape(), spec, false, gx, gw);
-      } else {
-        INDArray xa = tx.array();
-        INDArray ga = tg.array();
-        int cin = x.shape().dim(1) / g;
-        int cout = w.shape().dim(0) / g;
-        Shape wg = w.shape().with(0, cout);
-        INDArray[] gxs = new INDArray[g];
-        INDArray[] gws = new INDArray[g];
-        for (int i = 0; i < g; i++) {
-          gxs[i] = s.get(dt, x.shape().with(1, cin));
-          gws[i] = s.get(dt, wg);
-          convBp(
-              s.copy(sliceView(xa, 1, i * cin, (i + 1) * cin)),
-              s.copy(sliceView(wa, 0, i * cout, (i + 1) * cout)),
-              s.copy(sliceView(ga, 1, i * cout, (i + 1) * cout)),
-              wg,
-              spec,
-              false,
-              gxs[i],
-              gws[i]);
-        }
-        concatInto(gxs, 1, gx);
-        concatInto(gws, 0, gw);
-      }
-    } catch (RuntimeException | Error e) {
-      if (gxBlock != null) {
-        gxBlock.free();
-      }
-      if (gwBlock != null) {
-        gwBlock.free();
-      }
-      throw e;
-    }
-    return new Conv2dGradients(
-        gxBlock == null ? null : new Nd4jTensor(this, gxBlock.handOver(), x.shape(), dt, nhwc),
-        gwBlock == null ? null : new Nd4jTensor(this, gwBlock.handOver(), w.shape(), dt, false));
-  }
-
-  private static void convBp(
-      INDArray x,
-      INDArray w,
-      INDArray gradOut,
-      Shape wShape,
-      Conv2dSpec spec,
-      boolean nhwc,
-      INDArray gx,
-      INDArray gw) {
-    execConv(
-        DynamicCustomOp.builder("conv2d_bp")
-            .addInputs(x, w, gradOut)
-            .addOutputs(gx, gw)
-            .addIntegerArguments(convArgs(wShape, spec, nhwc))
-            .build(),
-        spec);
+    return convolutions.conv2dBackward(x, w, gradOut, spec, input, weight);
   }
 
   // ---- pooling and softmax --------------------------------------------------------------------
@@ -823,7 +499,7 @@ final class Nd4jBackend implements Backend {
         gradOut.dtype(),
         inputShape,
         gx -> {
-          try (Scratch s = new Scratch()) {
+          try (Nd4jScratch s = new Nd4jScratch()) {
             INDArray x = s.get(gradOut.dtype(), inputShape); // only its shape is read
             Nd4j.exec(
                 DynamicCustomOp.builder("avgpool2d_bp")
@@ -845,7 +521,7 @@ final class Nd4jBackend implements Backend {
         gradOut.dtype(),
         inputShape,
         z -> {
-          broadcastInto(g, z);
+          Nd4jArrays.broadcastInto(g, z);
           Nd4j.exec(new ScalarMultiplication(z, null, z, scale));
         });
   }

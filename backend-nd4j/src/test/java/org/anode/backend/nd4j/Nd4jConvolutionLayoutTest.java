@@ -16,9 +16,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The channels-last route of float32 forward convolutions (outputs of at least {@link
- * Nd4jBackend#CHANNELS_LAST_MIN_BYTES}): the result is kept channels-last and equals the same
- * convolution in float64 (which takes libnd4j's NCHW kernel) to float32 round-off, both from an
- * NCHW input and from a channels-last one.
+ * ChannelsLastLayout#MIN_BYTES}): the result is kept channels-last and equals the same convolution
+ * in float64 (which takes libnd4j's NCHW kernel) to float32 round-off, both from an NCHW input and
+ * from a channels-last one.
  */
 class Nd4jConvolutionLayoutTest {
   final Backend be = Backends.get("nd4j");

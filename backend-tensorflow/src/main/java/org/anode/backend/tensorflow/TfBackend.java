@@ -48,7 +48,7 @@ final class TfBackend implements Backend {
 
   private final int threads;
   private final ConfigProto config;
-  private final Map<String, TfKernel> kernels = new ConcurrentHashMap<>();
+  private final Map<KernelKey, TfKernel> kernels = new ConcurrentHashMap<>();
 
   TfBackend(BackendOptions options) {
     this.threads =
@@ -134,7 +134,6 @@ final class TfBackend implements Backend {
   /** As {@link #run} for a kernel with several outputs. */
   private List<Tensor> runAll(
       String op, String attrs, DType scalarType, List<Object> args, TfKernel.MultiBuilder b) {
-    StringBuilder key = new StringBuilder(op).append('|').append(attrs);
     List<TfKernel.Input> signature = new ArrayList<>(args.size());
     List<org.tensorflow.Tensor> feeds = new ArrayList<>(args.size());
     List<org.tensorflow.Tensor> temporary = new ArrayList<>();
@@ -144,7 +143,6 @@ final class TfBackend implements Backend {
           TType v = tf(op, t);
           feeds.add(v);
           signature.add(new TfKernel.Input(type(t.dtype()), tfShape(t.shape())));
-          key.append('|').append(t.dtype()).append(t.shape());
         } else {
           double s = (Double) a;
           org.tensorflow.Tensor v =
@@ -153,11 +151,11 @@ final class TfBackend implements Backend {
           feeds.add(v);
           signature.add(
               new TfKernel.Input(type(scalarType), org.tensorflow.ndarray.Shape.scalar()));
-          key.append("|s").append(scalarType);
         }
       }
       TfKernel kernel =
-          kernels.computeIfAbsent(key.toString(), k -> new TfKernel(signature, b, config));
+          kernels.computeIfAbsent(
+              KernelKey.of(op, attrs, signature, b), k -> new TfKernel(signature, b, config));
       List<Tensor> out = new ArrayList<>();
       for (TType t : kernel.run(feeds)) {
         out.add(wrap(t));

@@ -212,13 +212,8 @@ public final class AdjointGradient implements GradientMethod {
 
       private Tensor[] advance(
           Tensor[] y, double h, double[] coefficients, List<Tensor[]> terms, boolean last) {
-        double[] scaled = new double[terms.size()];
-        boolean any = false;
-        for (int i = 0; i < scaled.length; i++) {
-          scaled[i] = h * coefficients[i];
-          any |= scaled[i] != 0;
-        }
-        if (!any) {
+        double[] scaled = StateSpace.scaled(h, coefficients, terms.size());
+        if (scaled == null) {
           return y;
         }
         Tensor[] out = new Tensor[y.length];

@@ -125,13 +125,8 @@ public abstract class Solver {
   /** Variables combined with {@link Ops}: recorded on the current tape, if any. */
   public static final StateSpace<Variable> VARIABLES =
       (y, h, coefficients, terms) -> {
-        double[] scaled = new double[terms.size()];
-        boolean any = false;
-        for (int i = 0; i < scaled.length; i++) {
-          scaled[i] = h * coefficients[i];
-          any |= scaled[i] != 0;
-        }
-        if (!any) {
+        double[] scaled = StateSpace.scaled(h, coefficients, terms.size());
+        if (scaled == null) {
           return y;
         }
         return Ops.addScaled(y, scaled, terms.toArray(new Variable[0]));

@@ -22,6 +22,20 @@ public interface StateSpace<S> {
     return combine(y, h, weights, stages);
   }
 
+  /**
+   * {@code h·cᵢ} for the first {@code n} coefficients (one per term), or null when all are zero and
+   * the combination is {@code y} itself.
+   */
+  static double[] scaled(double h, double[] coefficients, int n) {
+    double[] scaled = new double[n];
+    boolean any = false;
+    for (int i = 0; i < n; i++) {
+      scaled[i] = h * coefficients[i];
+      any |= scaled[i] != 0;
+    }
+    return any ? scaled : null;
+  }
+
   /** The right-hand side on this state space. */
   @FunctionalInterface
   interface Field<S> {

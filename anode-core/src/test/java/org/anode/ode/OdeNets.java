@@ -27,7 +27,10 @@ import org.anode.nn.Sequential;
 final class OdeNets {
   private OdeNets() {}
 
-  /** f = BN(conv3×3(ReLU(BN(conv3×3(z))))), as in the ODE-ResNet blocks. */
+  /**
+   * f = BN(conv3×3(ReLU(BN(conv3×3(z))))): the ODE-ResNet field ({@code OdeResNet.field}) without
+   * its final ReLU, so that f can be negative.
+   */
   static Module convBnReluField(ParameterFactory f, int c, boolean batchNorm) {
     List<Module> layers = new ArrayList<>();
     layers.add(new Conv2d(f, c, c, 3, Conv2dSpec.of(1, 1), false));

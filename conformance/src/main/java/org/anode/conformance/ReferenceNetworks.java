@@ -37,7 +37,10 @@ import org.anode.ode.VectorField;
 public final class ReferenceNetworks {
   private ReferenceNetworks() {}
 
-  /** f = BN(conv3×3(ReLU(BN(conv3×3(z))))), bias-free convs, as in the ODE-ResNet blocks. */
+  /**
+   * f = BN(conv3×3(ReLU(BN(conv3×3(z))))), bias-free convs: the ODE-ResNet field without its final
+   * ReLU, so that f can be negative.
+   */
   public static Module resnetField(ParameterFactory f, int c) {
     return new Sequential(
         new Conv2d(f, c, c, 3, Conv2dSpec.of(1, 1), false),

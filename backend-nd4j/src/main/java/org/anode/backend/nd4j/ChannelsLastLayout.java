@@ -18,11 +18,8 @@ final class ChannelsLastLayout {
 
   /**
    * A float32 convolution whose output has at least this many bytes (or whose input is already
-   * channels-last) writes a channels-last result. Measured on 2 AVX-512 cores (ND4J 1.0.0-M2.1 with
-   * oneDNN, batch 32): an NHWC output took 0.59–0.95 of the time of an NCHW one for every output of
-   * 4 MiB or more (3×3 at 64 channels and 32×32, 128 and 16×16, stride 2, 1×1) and 0.95–1.37 below
-   * it (16 channels at 32×32, 128 at 4×4); an NHWC input saves oneDNN's reorder of it (1.5 ms of an
-   * 11 ms 3×3 convolution at 64 channels, 32×32, batch 32). The system property {@value #PROPERTY}
+   * channels-last) writes a channels-last result: above it oneDNN's NHWC kernels were faster, below
+   * it not (the measurements: docs/nd4j-measurements.md). The system property {@value #PROPERTY}
    * overrides it (0: every float32 convolution; tests use that).
    */
   static final long MIN_BYTES = Long.getLong(ChannelsLastLayout.PROPERTY, 4L << 20);

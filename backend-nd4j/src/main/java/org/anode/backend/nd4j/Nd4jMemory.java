@@ -17,11 +17,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * Native memory that anode owns and frees itself, wrapped as ND4J arrays.
  *
  * <p>Why: in ND4J 1.0.0-M2.1, {@code INDArray.close()} returns large buffers at once but keeps
- * small ones (measured: 64 KiB arrays created and closed in a loop grew the resident set by 64 KiB
- * per iteration) until the garbage collector runs ND4J's deallocator. A training step makes
- * hundreds of small arrays, so the process grew by ~300 KiB per step. Memory allocated by JavaCPP
+ * small ones until the garbage collector runs ND4J's deallocator, and a training step makes
+ * hundreds of small arrays (measurements: docs/nd4j-measurements.md). Memory allocated by JavaCPP
  * and handed to ND4J as an external buffer is freed by {@link Pointer#close()} the moment a tensor
- * closes; only ND4J's small per-array bookkeeping (about 1 KiB) is left to the collector.
+ * closes; only ND4J's small per-array bookkeeping is left to the collector.
  */
 final class Nd4jMemory {
   private Nd4jMemory() {}

@@ -38,10 +38,9 @@ final class TrainingModule extends AbstractModule {
   @Provides
   @Singleton
   Backend backend() {
-    if (model.threads > 0) {
-      System.setProperty(BackendOptions.THREADS_PROPERTY, Integer.toString(model.threads));
-    }
-    return model.backend == null ? Backends.get() : Backends.get(model.backend);
+    // --threads, else whatever the backend was created with (or the environment's setting).
+    BackendOptions options = model.threads > 0 ? new BackendOptions(model.threads) : null;
+    return model.backend == null ? Backends.get(options) : Backends.get(model.backend, options);
   }
 
   @Provides

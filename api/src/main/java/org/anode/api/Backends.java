@@ -22,6 +22,7 @@ public final class Backends {
   public static final String ENV = "ANODE_BACKEND";
 
   private static final Map<String, Backend> CREATED = new ConcurrentHashMap<>();
+  private static final Map<String, BackendOptions> OPTIONS = new ConcurrentHashMap<>();
 
   private Backends() {}
 
@@ -84,16 +85,24 @@ public final class Backends {
 
   /** The backend named by the setting, or else the best-ranked one that can run here. */
   public static Backend get() {
+    return get((BackendOptions) null);
+  }
+
+  /**
+   * As {@link #get()}, the backend created with {@code options} (null: from the environment, {@link
+   * BackendOptions#fromEnvironment()}).
+   */
+  public static Backend get(BackendOptions options) {
     String requested = requestedName();
     if (requested != null) {
-      return get(requested);
+      return get(requested, options);
     }
     // Best rank first, and no further than the first that can run: the others stay unloaded.
     List<Found> found = new ArrayList<>();
     for (BackendProvider provider : providers()) {
       BackendProvider.Availability a = availability(provider);
       if (a.available()) {
-        return create(provider);
+        return create(provider, options);
       }
       found.add(new Found(provider, a));
     }
@@ -106,10 +115,20 @@ public final class Backends {
 
   /** The backend called {@code name}, or an error listing what was found. */
   public static Backend get(String name) {
+    return get(name, null);
+  }
+
+  /**
+   * The backend called {@code name}, created with {@code options} (null: the options it was created
+   * with, or those of the environment). A process holds one instance per backend, since tensors
+   * belong to the instance that made them: asking for other options than it was created with is an
+   * error that names both.
+   */
+  public static Backend get(String name, BackendOptions options) {
     String wanted = name.trim().toLowerCase(Locale.ROOT);
     Backend existing = CREATED.get(wanted);
     if (existing != null) {
-      return existing;
+      return checked(wanted, existing, options);
     }
     // Only the named provider is asked whether it can run; the others are probed for the message.
     for (BackendProvider provider : providers()) {
@@ -124,7 +143,7 @@ public final class Backends {
                   + ". Found: "
                   + describe(discover()));
         }
-        return create(provider);
+        return create(provider, options);
       }
     }
     List<Found> found = discover();
@@ -141,10 +160,31 @@ public final class Backends {
             + (found.isEmpty() ? "no providers on the classpath" : describe(found)));
   }
 
-  private static Backend create(BackendProvider provider) {
-    return CREATED.computeIfAbsent(
-        provider.name().toLowerCase(Locale.ROOT),
-        n -> provider.create(BackendOptions.fromEnvironment()));
+  private static Backend create(BackendProvider provider, BackendOptions options) {
+    String name = provider.name().toLowerCase(Locale.ROOT);
+    Backend b =
+        CREATED.computeIfAbsent(
+            name,
+            n -> {
+              BackendOptions o = options != null ? options : BackendOptions.fromEnvironment();
+              OPTIONS.put(n, o);
+              return provider.create(o);
+            });
+    return checked(name, b, options);
+  }
+
+  private static Backend checked(String name, Backend existing, BackendOptions options) {
+    BackendOptions had = OPTIONS.get(name);
+    if (options != null && had != null && !had.equals(options)) {
+      throw new IllegalStateException(
+          "backend "
+              + name
+              + " was already created with "
+              + had
+              + "; one instance per process, asked for "
+              + options);
+    }
+    return existing;
   }
 
   private static String describe(List<Found> found) {

@@ -45,6 +45,19 @@ class BackendsTest {
     assertEquals(null, FakeBackends.ASKED.get("lowest"), "by rank: not the worse one");
   }
 
+  /** One instance per backend and process: other options than it was created with are refused. */
+  @Test
+  void optionsAreGivenAtCreationAndCheckedAfter() {
+    Backend fake = Backends.get("fake");
+    assertSame(fake, Backends.get("fake", null), "no options: whatever it was created with");
+    assertSame(fake, Backends.get("fake", BackendOptions.fromEnvironment()));
+    IllegalStateException e =
+        assertThrows(
+            IllegalStateException.class, () -> Backends.get("fake", new BackendOptions(7)));
+    assertTrue(e.getMessage().contains("fake was already created with"), e.getMessage());
+    assertTrue(e.getMessage().contains("threads=7"), e.getMessage());
+  }
+
   @Test
   void unknownNameListsWhatWasFoundAndWhy() {
     System.setProperty(Backends.PROPERTY, "cuda-magic");

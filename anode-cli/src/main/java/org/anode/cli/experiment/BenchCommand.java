@@ -281,12 +281,15 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (threads > 0) {
-      System.setProperty(BackendOptions.THREADS_PROPERTY, Integer.toString(threads));
-    }
+    BackendOptions options = threads > 0 ? new BackendOptions(threads) : null;
     if (row) {
       BenchResult r =
-          measure(Backends.get(backends.get(0)), solvers.get(0), steps.get(0), methods.get(0), -1);
+          measure(
+              Backends.get(backends.get(0), options),
+              solvers.get(0),
+              steps.get(0),
+              methods.get(0),
+              -1);
       System.out.printf(
           java.util.Locale.ROOT,
           "%s,%.6f,%d,%d,%d,%.3f,%.3f%n",
@@ -322,7 +325,7 @@ public final class BenchCommand implements Callable<Integer> {
             warmup,
             repeats));
     for (String name : names) {
-      Backend be = Backends.get(name);
+      Backend be = Backends.get(name, options);
       for (String solver : solvers) {
         for (int nt : steps) {
           Map<String, Long> predicted = predictions(be, solver, nt);

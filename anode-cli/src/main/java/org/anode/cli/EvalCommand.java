@@ -13,9 +13,7 @@ import org.anode.data.DataLoader;
 import org.anode.data.ImageDataset;
 import org.anode.nn.Module;
 import org.anode.train.Checkpoint;
-import org.anode.train.LearningRateSchedule;
-import org.anode.train.Sgd;
-import org.anode.train.Trainer;
+import org.anode.train.Evaluation;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -37,10 +35,7 @@ public final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     model.validate();
-    TrainCommand defaults = new TrainCommand();
-    defaults.optimizer = "sgd";
-    defaults.schedule = "constant";
-    Injector injector = Guice.createInjector(new TrainingModule(model, defaults));
+    Injector injector = Guice.createInjector(new TrainingModule(model, null));
     Backend be = injector.getInstance(Backend.class);
     Module net = injector.getInstance(Module.class);
     try (TensorScope scope = TensorScope.open()) {
@@ -53,15 +48,7 @@ public final class EvalCommand implements Callable<Integer> {
     }
     DataLoader testLoader = injector.getInstance(Key.get(DataLoader.class, Names.named("test")));
     ImageDataset test = testLoader.data();
-    double[] r =
-        new Trainer(
-                be,
-                net,
-                new Sgd(0, false, 0),
-                LearningRateSchedule.constant(0),
-                injector.getInstance(DType.class),
-                model.seed)
-            .evaluate(testLoader);
+    double[] r = Evaluation.run(be, net, injector.getInstance(DType.class), testLoader);
     System.out.printf(
         "test loss %.4f, test accuracy %.2f%% on %,d images%n", r[0], 100 * r[1], test.size());
     if (!Double.isFinite(r[0])) {

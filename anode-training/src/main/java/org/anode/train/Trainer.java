@@ -11,11 +11,8 @@ import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import org.anode.api.Backend;
 import org.anode.api.DType;
-import org.anode.api.Shape;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
-import org.anode.autodiff.Tape;
-import org.anode.autodiff.Variable;
 import org.anode.data.DataLoader;
 import org.anode.nn.CrossEntropyLoss;
 import org.anode.nn.Module;
@@ -142,35 +139,6 @@ public final class Trainer {
    */
   public int savedEpochs() {
     return savedEpochs;
-  }
-
-  private Tensor images(DataLoader.Batch b, DataLoader loader) {
-    var d = loader.data();
-    Shape s = Shape.of(b.size(), d.channels(), d.height(), d.width());
-    if (dtype == DType.FLOAT32) {
-      return backend.fromArray(b.images(), s);
-    }
-    double[] v = new double[b.images().length];
-    for (int i = 0; i < v.length; i++) {
-      v[i] = b.images()[i];
-    }
-    return backend.fromArray(v, s);
-  }
-
-  private static int correct(Tensor logits, int[] labels) {
-    double[] v = logits.toDoubleArray();
-    int k = logits.shape().dim(1);
-    int right = 0;
-    for (int i = 0; i < labels.length; i++) {
-      int best = 0;
-      for (int c = 1; c < k; c++) {
-        if (v[i * k + c] > v[i * k + best]) {
-          best = c;
-        }
-      }
-      right += best == labels[i] ? 1 : 0;
-    }
-    return right;
   }
 
   /** Trains epochs {@code first} to {@code epochs − 1}; returns each epoch's metrics. */
@@ -313,30 +281,17 @@ public final class Trainer {
     }
   }
 
-  /** Mean loss and top-1 accuracy over {@code data}, in evaluation mode, without a tape. */
+  /** Mean loss and top-1 accuracy over {@code data}, in evaluation mode ({@link Evaluation}). */
   public double[] evaluate(DataLoader data) {
-    if (data.data().size() == 0) {
-      throw new IllegalArgumentException("Trainer: the evaluation set has no images");
-    }
-    model.eval();
-    double lossSum = 0;
-    int right = 0;
-    int seen = 0;
-    try (DataLoader.Epoch batches = data.epoch(0);
-        Tape.Pause off = Tape.pause()) {
-      while (batches.hasNext()) {
-        DataLoader.Batch b = batches.next();
-        try (TensorScope scope = TensorScope.open()) {
-          Variable logits = model.forward(Variable.constant(images(b, data)));
-          lossSum += CrossEntropyLoss.of(logits, b.labels()).value().item() * b.size();
-          right += correct(logits.value(), b.labels());
-          seen += b.size();
-        }
-      }
-    } finally {
-      model.train(true);
-    }
-    return new double[] {lossSum / seen, (double) right / seen};
+    return Evaluation.run(backend, model, dtype, data);
+  }
+
+  private Tensor images(DataLoader.Batch b, DataLoader loader) {
+    return Evaluation.images(backend, dtype, b, loader);
+  }
+
+  private static int correct(Tensor logits, int[] labels) {
+    return Evaluation.correct(logits, labels);
   }
 
   private void writeMetrics(EpochMetrics m) throws IOException {

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 
 /** The meter's byte counts for a small network, computed by hand from the shapes. */
 class MemoryMeterTest {
-  final Backend be = Backends.get("nd4j");
+  final Backend be = Backends.get();
 
   @Test
   void smallNetworkBytesByHand() {

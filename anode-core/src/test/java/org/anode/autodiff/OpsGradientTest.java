@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 /** Every differentiable op against central finite differences in float64 (≤ 1e-6 relative). */
 class OpsGradientTest {
   static final double TOL = 1e-6;
-  final Backend be = Backends.get("nd4j");
+  final Backend be = Backends.get();
   Rand r;
   TensorScope scope;
 

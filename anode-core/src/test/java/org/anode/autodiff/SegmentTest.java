@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
 
 /** A kept segment: same gradients as recording in place, and every tensor freed either way. */
 class SegmentTest {
-  final Backend be = Backends.get("nd4j");
+  final Backend be = Backends.get();
 
   Sequential net() {
     ParameterFactory f = new ParameterFactory(be, DType.FLOAT64, 4);

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
  * output at once ({@link Segment#releaseOutput}). Values are checked, not just counts.
  */
 class SweepOwnershipTest {
-  final Backend be = Backends.get("nd4j");
+  final Backend be = Backends.get();
 
   private Tensor values(double... v) {
     return be.fromArray(v, Shape.of(v.length));

@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 
 /** Every layer's input and parameter gradients against finite differences in float64. */
 class LayerGradientTest {
-  final Backend be = Backends.get("nd4j");
+  final Backend be = Backends.get();
   final ParameterFactory f = new ParameterFactory(be, DType.FLOAT64, 11);
   Rand r;
   TensorScope scope;

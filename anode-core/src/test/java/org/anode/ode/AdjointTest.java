@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  * than ANODE's at the same N_t (the ANODE paper's finding).
  */
 class AdjointTest {
-  final Backend be = Backends.get("nd4j");
+  final Backend be = Backends.get();
 
   /** Largest relative error over the input and parameter gradients. */
   static double maxError(OdeNets.Step ref, OdeNets.Step other) {

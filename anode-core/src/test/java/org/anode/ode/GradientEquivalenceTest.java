@@ -24,7 +24,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * 1e-5 in float32), and batch norm's running statistics after the step are identical.
  */
 class GradientEquivalenceTest {
-  final Backend be = Backends.get("nd4j");
+  final Backend be = Backends.get();
   TensorScope scope;
 
   @BeforeEach

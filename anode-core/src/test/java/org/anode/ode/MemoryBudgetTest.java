@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
 /** The budget helper's predictions and choices on three Euler blocks with N_t = 8. */
 class MemoryBudgetTest {
   static final long Z = MemoryLawTest.Z;
-  final Backend be = Backends.get("nd4j");
+  final Backend be = Backends.get();
   final Shape input = Shape.of(2, 4, 6, 6);
 
   OdeNets.Stack net() {

@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
  */
 class MemoryLawTest {
   static final long Z = 2 * 4 * 6 * 6 * 8; // |z| in bytes
-  final Backend be = Backends.get("nd4j");
+  final Backend be = Backends.get();
 
   long peak(int blocks, int steps, Supplier<GradientMethod> method) {
     try (TensorScope scope = TensorScope.open()) {

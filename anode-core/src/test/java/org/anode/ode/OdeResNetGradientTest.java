@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Test;
  * batch-norm statistics agree, and the meter reports the block inputs as checkpoints.
  */
 class OdeResNetGradientTest {
-  final Backend be = Backends.get("nd4j");
+  final Backend be = Backends.get();
 
   static final class MiniOdeResNet extends Module {
     final Sequential net;

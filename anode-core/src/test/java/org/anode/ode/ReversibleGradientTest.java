@@ -25,7 +25,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * statistics replayed), ANODE works with them too, and live memory does not grow with N_t.
  */
 class ReversibleGradientTest {
-  final Backend be = Backends.get("nd4j");
+  final Backend be = Backends.get();
 
   record Case(String name, Supplier<Solver> solver) {
     @Override

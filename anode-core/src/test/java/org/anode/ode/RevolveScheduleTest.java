@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /** The binomial schedule's recomputation count, in closed form and as actually executed. */
 class RevolveScheduleTest {
-  final Backend be = Backends.get("nd4j");
+  final Backend be = Backends.get();
 
   @ParameterizedTest(name = "n={0}, s={1}: {2} extra steps")
   @CsvSource({"10,1,45", "10,2,20", "10,3,15", "20,3,45", "50,4,144", "100,5,316"})

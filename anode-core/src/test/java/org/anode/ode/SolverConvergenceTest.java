@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
  * within ±0.2 of the theoretical order. The field uses t, so the stage times are checked too.
  */
 class SolverConvergenceTest {
-  final Backend be = Backends.get("nd4j");
+  final Backend be = Backends.get();
 
   static final class Forced extends VectorField {
     @Override

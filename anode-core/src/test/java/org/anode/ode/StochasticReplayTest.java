@@ -28,7 +28,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * their gradients still equal store-all's to round-off; a new forward pass draws new masks.
  */
 class StochasticReplayTest {
-  final Backend be = Backends.get("nd4j");
+  final Backend be = Backends.get();
 
   static final class Net extends Module {
     final OdeBlock block;

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** Issue 16, item 7: every damaged checkpoint is "<path>: corrupt checkpoint (<reason>)". */
 class CheckpointFormatTest {
   @TempDir Path tmp;
-  final Backend be = Backends.get("nd4j");
+  final Backend be = Backends.get();
   TensorScope scope;
 
   @BeforeEach

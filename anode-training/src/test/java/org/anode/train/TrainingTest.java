@@ -39,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Optimizers, schedules, checkpoints, exact resume and the non-finite guard. */
 class TrainingTest {
-  final Backend be = Backends.get("nd4j");
+  final Backend be = Backends.get();
   @TempDir Path tmp;
 
   Parameter param(double... v) {

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
  * two batch norms of the basic block it replaces.
  */
 class ParameterCountTest {
-  final Backend be = Backends.get("nd4j");
+  final Backend be = Backends.get();
 
   static int sc(int c, double w) {
     return Math.max(1, (int) Math.round(c * w));

@@ -18,11 +18,8 @@ import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.ReduceMax;
 import org.tensorflow.op.core.ReduceSum;
-import org.tensorflow.op.core.Split;
 import org.tensorflow.op.math.Mean;
 import org.tensorflow.op.nn.Conv2d;
-import org.tensorflow.op.nn.Conv2dBackpropFilter;
-import org.tensorflow.op.nn.Conv2dBackpropInput;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TFloat32;
@@ -41,11 +38,6 @@ import org.tensorflow.types.family.TType;
  */
 @SuppressWarnings({"unchecked", "rawtypes"})
 final class TfBackend implements Backend {
-  private static final int[] NCHW_TO_NHWC = {0, 2, 3, 1};
-  private static final int[] NHWC_TO_NCHW = {0, 3, 1, 2};
-  private static final int[] OIHW_TO_HWIO = {2, 3, 1, 0};
-  private static final int[] HWIO_TO_OIHW = {3, 2, 0, 1};
-
   private final int threads;
   private final ConfigProto config;
   private final Map<KernelKey, TfKernel> kernels = new ConcurrentHashMap<>();
@@ -177,11 +169,11 @@ final class TfBackend implements Backend {
     return run(op, attrs, scalarType, args, b);
   }
 
-  private static Operand transpose(Ops tf, Operand x, int[] perm) {
+  static Operand transpose(Ops tf, Operand x, int[] perm) {
     return tf.linalg.transpose(x, tf.constant(perm));
   }
 
-  private static List<Long> longs(long... v) {
+  static List<Long> longs(long... v) {
     List<Long> out = new ArrayList<>(v.length);
     for (long x : v) {
       out.add(x);
@@ -439,77 +431,6 @@ final class TfBackend implements Backend {
     Checks.convolution(op, x, w, bias);
   }
 
-  private static List<Long> strides(Conv2dSpec s) {
-    return longs(1, s.strideH(), s.strideW(), 1);
-  }
-
-  private static List<Long> paddings(Conv2dSpec s) {
-    return longs(0, 0, s.padH(), s.padH(), s.padW(), s.padW(), 0, 0);
-  }
-
-  private static List<Long> dilations(Conv2dSpec s) {
-    return longs(1, 1, 1, 1); // dilation is carried by the kernel: see dilateKernel
-  }
-
-  /**
-   * TensorFlow's CPU convolution gradients reject dilation, so a dilated convolution runs as an
-   * ordinary one with a dilated kernel: {@code [kH, kW, I, O]} with {@code d − 1} zeros between
-   * taps, built by padding {@code [kH, 1, kW, 1, I, O]} to {@code [kH, dH, kW, dW, I, O]}. Exact.
-   */
-  private static Operand dilateKernel(Ops tf, Operand w, Shape oihw, Conv2dSpec s, Operand zero) {
-    int kh = oihw.dim(2);
-    int kw = oihw.dim(3);
-    int i = oihw.dim(1);
-    int o = oihw.dim(0);
-    int dh = s.dilationH();
-    int dw = s.dilationW();
-    Operand r = tf.reshape(w, tf.constant(new int[] {kh, 1, kw, 1, i, o}));
-    int[][] pad = {{0, 0}, {0, dh - 1}, {0, 0}, {0, dw - 1}, {0, 0}, {0, 0}};
-    Operand p = tf.pad(r, tf.constant(pad), zero);
-    Operand flat = tf.reshape(p, tf.constant(new int[] {kh * dh, kw * dw, i, o}));
-    return tf.slice(
-        flat,
-        tf.constant(new int[] {0, 0, 0, 0}),
-        tf.constant(new int[] {(kh - 1) * dh + 1, (kw - 1) * dw + 1, i, o}));
-  }
-
-  /** The gradient of the taps of a kernel from the gradient of its dilated form. */
-  private static Operand undilateGradient(
-      Ops tf, Operand g, Shape oihw, Conv2dSpec s, Operand zero) {
-    int kh = oihw.dim(2);
-    int kw = oihw.dim(3);
-    int i = oihw.dim(1);
-    int o = oihw.dim(0);
-    int dh = s.dilationH();
-    int dw = s.dilationW();
-    int[][] pad = {{0, dh - 1}, {0, dw - 1}, {0, 0}, {0, 0}};
-    Operand full = tf.pad(g, tf.constant(pad), zero);
-    Operand r = tf.reshape(full, tf.constant(new int[] {kh, dh, kw, dw, i, o}));
-    Operand taps =
-        tf.slice(
-            r,
-            tf.constant(new int[] {0, 0, 0, 0, 0, 0}),
-            tf.constant(new int[] {kh, 1, kw, 1, i, o}));
-    return tf.reshape(taps, tf.constant(new int[] {kh, kw, i, o}));
-  }
-
-  private static boolean dilated(Conv2dSpec s) {
-    return s.dilationH() > 1 || s.dilationW() > 1;
-  }
-
-  /** Splits an NHWC (or HWIO) operand into {@code g} parts along its last axis. */
-  private static List<Operand> groups(Ops tf, Operand x, int g) {
-    if (g == 1) {
-      return List.of(x);
-    }
-    Split split = tf.split(tf.constant(3), x, (long) g);
-    return new ArrayList<>(split.output());
-  }
-
-  private static Operand joinGroups(Ops tf, List<Operand> parts) {
-    return parts.size() == 1 ? parts.get(0) : tf.concat((List) parts, tf.constant(3));
-  }
-
   @Override
   public Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
     checkConv("conv2d", x, w, bias);
@@ -523,97 +444,34 @@ final class TfBackend implements Backend {
         args,
         (tf, in) -> {
           int g = spec.groups();
-          List<Operand> xs = groups(tf, transpose(tf, in.get(0), NCHW_TO_NHWC), g);
-          Operand wh = transpose(tf, in.get(1), OIHW_TO_HWIO);
-          if (dilated(spec)) {
-            wh = dilateKernel(tf, wh, ws0, spec, in.get(2));
+          List<Operand> xs =
+              TfConvolutionGraphs.groups(
+                  tf, transpose(tf, in.get(0), TfConvolutionGraphs.NCHW_TO_NHWC), g);
+          Operand wh = transpose(tf, in.get(1), TfConvolutionGraphs.OIHW_TO_HWIO);
+          if (TfConvolutionGraphs.dilated(spec)) {
+            wh = TfConvolutionGraphs.dilateKernel(tf, wh, ws0, spec, in.get(2));
           }
-          List<Operand> ws = groups(tf, wh, g);
+          List<Operand> ws = TfConvolutionGraphs.groups(tf, wh, g);
           List<Operand> ys = new ArrayList<>();
           for (int i = 0; i < g; i++) {
             ys.add(
                 tf.nn.conv2d(
                     xs.get(i),
                     ws.get(i),
-                    strides(spec),
+                    TfConvolutionGraphs.strides(spec),
                     "EXPLICIT",
-                    Conv2d.explicitPaddings(paddings(spec)),
-                    Conv2d.dilations(dilations(spec)),
+                    Conv2d.explicitPaddings(TfConvolutionGraphs.paddings(spec)),
+                    Conv2d.dilations(TfConvolutionGraphs.dilations(spec)),
                     Conv2d.dataFormat("NHWC")));
           }
-          Operand y = transpose(tf, joinGroups(tf, ys), NHWC_TO_NCHW);
+          Operand y =
+              transpose(
+                  tf, TfConvolutionGraphs.joinGroups(tf, ys), TfConvolutionGraphs.NHWC_TO_NCHW);
           if (in.size() == 4) {
             y = tf.math.add(y, tf.reshape(in.get(3), tf.constant(new int[] {1, cout, 1, 1})));
           }
           return y;
         });
-  }
-
-  /**
-   * The input gradient, NCHW, from the NHWC upstream gradient {@code gh} and OIHW weight {@code w}.
-   */
-  private static Operand inputGradient(
-      Ops tf,
-      Operand gh,
-      Operand w,
-      Shape weightShape,
-      Shape inputShape,
-      Conv2dSpec spec,
-      Operand zero) {
-    int g = spec.groups();
-    int[] sizes = {inputShape.dim(0), inputShape.dim(2), inputShape.dim(3), inputShape.dim(1) / g};
-    Operand wh = transpose(tf, w, OIHW_TO_HWIO);
-    if (dilated(spec)) {
-      wh = dilateKernel(tf, wh, weightShape, spec, zero);
-    }
-    List<Operand> gs = groups(tf, gh, g);
-    List<Operand> ws = groups(tf, wh, g);
-    List<Operand> out = new ArrayList<>();
-    for (int i = 0; i < g; i++) {
-      out.add(
-          tf.nn.conv2dBackpropInput(
-              tf.constant(sizes),
-              ws.get(i),
-              gs.get(i),
-              strides(spec),
-              "EXPLICIT",
-              Conv2dBackpropInput.explicitPaddings(paddings(spec)),
-              Conv2dBackpropInput.dilations(dilations(spec)),
-              Conv2dBackpropInput.dataFormat("NHWC")));
-    }
-    return transpose(tf, joinGroups(tf, out), NHWC_TO_NCHW);
-  }
-
-  /** The weight gradient, OIHW, from NHWC input {@code xh} and upstream gradient {@code gh}. */
-  private static Operand weightGradient(
-      Ops tf, Operand xh, Operand gh, Shape weightShape, Conv2dSpec spec, Operand zero) {
-    int g = spec.groups();
-    int[] sizes = {
-      (weightShape.dim(2) - 1) * spec.dilationH() + 1,
-      (weightShape.dim(3) - 1) * spec.dilationW() + 1,
-      weightShape.dim(1),
-      weightShape.dim(0) / g
-    };
-    List<Operand> xs = groups(tf, xh, g);
-    List<Operand> gs = groups(tf, gh, g);
-    List<Operand> out = new ArrayList<>();
-    for (int i = 0; i < g; i++) {
-      out.add(
-          tf.nn.conv2dBackpropFilter(
-              xs.get(i),
-              tf.constant(sizes),
-              gs.get(i),
-              strides(spec),
-              "EXPLICIT",
-              Conv2dBackpropFilter.explicitPaddings(paddings(spec)),
-              Conv2dBackpropFilter.dilations(dilations(spec)),
-              Conv2dBackpropFilter.dataFormat("NHWC")));
-    }
-    Operand gw = joinGroups(tf, out);
-    if (dilated(spec)) {
-      gw = undilateGradient(tf, gw, weightShape, spec, zero);
-    }
-    return transpose(tf, gw, HWIO_TO_OIHW);
   }
 
   @Override
@@ -627,9 +485,9 @@ final class TfBackend implements Backend {
         spec + inputShape.toString(),
         List.of(gradOut, w, 0.0),
         (tf, in) ->
-            inputGradient(
+            TfConvolutionGraphs.inputGradient(
                 tf,
-                transpose(tf, in.get(0), NCHW_TO_NHWC),
+                transpose(tf, in.get(0), TfConvolutionGraphs.NCHW_TO_NHWC),
                 in.get(1),
                 ws,
                 inputShape,
@@ -648,10 +506,10 @@ final class TfBackend implements Backend {
         spec + weightShape.toString(),
         List.of(x, gradOut, 0.0),
         (tf, in) ->
-            weightGradient(
+            TfConvolutionGraphs.weightGradient(
                 tf,
-                transpose(tf, in.get(0), NCHW_TO_NHWC),
-                transpose(tf, in.get(1), NCHW_TO_NHWC),
+                transpose(tf, in.get(0), TfConvolutionGraphs.NCHW_TO_NHWC),
+                transpose(tf, in.get(1), TfConvolutionGraphs.NCHW_TO_NHWC),
                 weightShape,
                 spec,
                 in.get(2)));
@@ -676,11 +534,16 @@ final class TfBackend implements Backend {
             x.dtype(),
             List.of(x, w, gradOut, 0.0),
             (tf, in) -> {
-              Operand gh = transpose(tf, in.get(2), NCHW_TO_NHWC);
+              Operand gh = transpose(tf, in.get(2), TfConvolutionGraphs.NCHW_TO_NHWC);
               return List.of(
-                  inputGradient(tf, gh, in.get(1), ws, xs, spec, in.get(3)),
-                  weightGradient(
-                      tf, transpose(tf, in.get(0), NCHW_TO_NHWC), gh, ws, spec, in.get(3)));
+                  TfConvolutionGraphs.inputGradient(tf, gh, in.get(1), ws, xs, spec, in.get(3)),
+                  TfConvolutionGraphs.weightGradient(
+                      tf,
+                      transpose(tf, in.get(0), TfConvolutionGraphs.NCHW_TO_NHWC),
+                      gh,
+                      ws,
+                      spec,
+                      in.get(3)));
             });
     return new Conv2dGradients(both.get(0), both.get(1));
   }
@@ -704,10 +567,12 @@ final class TfBackend implements Backend {
         spec.toString(),
         List.of(x, 0.0),
         (tf, in) -> {
-          Operand xh = transpose(tf, in.get(0), NCHW_TO_NHWC);
+          Operand xh = transpose(tf, in.get(0), TfConvolutionGraphs.NCHW_TO_NHWC);
           Operand padded = tf.pad(xh, tf.constant(pad), (Operand) in.get(1));
           return transpose(
-              tf, tf.nn.avgPool(padded, window(spec), steps(spec), "VALID"), NHWC_TO_NCHW);
+              tf,
+              tf.nn.avgPool(padded, window(spec), steps(spec), "VALID"),
+              TfConvolutionGraphs.NHWC_TO_NCHW);
         });
   }
 
@@ -725,7 +590,7 @@ final class TfBackend implements Backend {
         spec + inputShape.toString(),
         List.of(gradOut),
         (tf, in) -> {
-          Operand gh = transpose(tf, in.get(0), NCHW_TO_NHWC);
+          Operand gh = transpose(tf, in.get(0), TfConvolutionGraphs.NCHW_TO_NHWC);
           Operand gp =
               tf.nn.avgPoolGrad(tf.constant(padded), gh, window(spec), steps(spec), "VALID");
           Operand gx =
@@ -733,7 +598,7 @@ final class TfBackend implements Backend {
                   gp,
                   tf.constant(new int[] {0, spec.padH(), spec.padW(), 0}),
                   tf.constant(new int[] {n, h, w, c}));
-          return transpose(tf, gx, NHWC_TO_NCHW);
+          return transpose(tf, gx, TfConvolutionGraphs.NHWC_TO_NCHW);
         });
   }
 

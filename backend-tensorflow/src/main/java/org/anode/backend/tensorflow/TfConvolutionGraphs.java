@@ -1,0 +1,163 @@
+package org.anode.backend.tensorflow;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.anode.api.Conv2dSpec;
+import org.anode.api.Shape;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Split;
+import org.tensorflow.op.nn.Conv2dBackpropFilter;
+import org.tensorflow.op.nn.Conv2dBackpropInput;
+
+/**
+ * The graphs of the TensorFlow backend's convolutions, as static builders over {@link Ops}: NCHW
+ * and OIHW at the edges, NHWC and HWIO inside (TensorFlow's CPU kernels), channel groups as
+ * per-group convolutions joined along channels, and dilation as a zero-stuffed kernel (its gradient
+ * gathered back), which TensorFlow's CPU kernels do not take directly.
+ */
+final class TfConvolutionGraphs {
+  private TfConvolutionGraphs() {}
+
+  static final int[] NCHW_TO_NHWC = {0, 2, 3, 1};
+  static final int[] NHWC_TO_NCHW = {0, 3, 1, 2};
+  static final int[] OIHW_TO_HWIO = {2, 3, 1, 0};
+  static final int[] HWIO_TO_OIHW = {3, 2, 0, 1};
+
+  static List<Long> strides(Conv2dSpec s) {
+    return TfBackend.longs(1, s.strideH(), s.strideW(), 1);
+  }
+
+  static List<Long> paddings(Conv2dSpec s) {
+    return TfBackend.longs(0, 0, s.padH(), s.padH(), s.padW(), s.padW(), 0, 0);
+  }
+
+  static List<Long> dilations(Conv2dSpec s) {
+    return TfBackend.longs(1, 1, 1, 1); // dilation is carried by the kernel: see dilateKernel
+  }
+
+  /**
+   * TensorFlow's CPU convolution gradients reject dilation, so a dilated convolution runs as an
+   * ordinary one with a dilated kernel: {@code [kH, kW, I, O]} with {@code d − 1} zeros between
+   * taps, built by padding {@code [kH, 1, kW, 1, I, O]} to {@code [kH, dH, kW, dW, I, O]}. Exact.
+   */
+  static Operand dilateKernel(Ops tf, Operand w, Shape oihw, Conv2dSpec s, Operand zero) {
+    int kh = oihw.dim(2);
+    int kw = oihw.dim(3);
+    int i = oihw.dim(1);
+    int o = oihw.dim(0);
+    int dh = s.dilationH();
+    int dw = s.dilationW();
+    Operand r = tf.reshape(w, tf.constant(new int[] {kh, 1, kw, 1, i, o}));
+    int[][] pad = {{0, 0}, {0, dh - 1}, {0, 0}, {0, dw - 1}, {0, 0}, {0, 0}};
+    Operand p = tf.pad(r, tf.constant(pad), zero);
+    Operand flat = tf.reshape(p, tf.constant(new int[] {kh * dh, kw * dw, i, o}));
+    return tf.slice(
+        flat,
+        tf.constant(new int[] {0, 0, 0, 0}),
+        tf.constant(new int[] {(kh - 1) * dh + 1, (kw - 1) * dw + 1, i, o}));
+  }
+
+  /** The gradient of the taps of a kernel from the gradient of its dilated form. */
+  static Operand undilateGradient(Ops tf, Operand g, Shape oihw, Conv2dSpec s, Operand zero) {
+    int kh = oihw.dim(2);
+    int kw = oihw.dim(3);
+    int i = oihw.dim(1);
+    int o = oihw.dim(0);
+    int dh = s.dilationH();
+    int dw = s.dilationW();
+    int[][] pad = {{0, dh - 1}, {0, dw - 1}, {0, 0}, {0, 0}};
+    Operand full = tf.pad(g, tf.constant(pad), zero);
+    Operand r = tf.reshape(full, tf.constant(new int[] {kh, dh, kw, dw, i, o}));
+    Operand taps =
+        tf.slice(
+            r,
+            tf.constant(new int[] {0, 0, 0, 0, 0, 0}),
+            tf.constant(new int[] {kh, 1, kw, 1, i, o}));
+    return tf.reshape(taps, tf.constant(new int[] {kh, kw, i, o}));
+  }
+
+  static boolean dilated(Conv2dSpec s) {
+    return s.dilationH() > 1 || s.dilationW() > 1;
+  }
+
+  /** Splits an NHWC (or HWIO) operand into {@code g} parts along its last axis. */
+  static List<Operand> groups(Ops tf, Operand x, int g) {
+    if (g == 1) {
+      return List.of(x);
+    }
+    Split split = tf.split(tf.constant(3), x, (long) g);
+    return new ArrayList<>(split.output());
+  }
+
+  static Operand joinGroups(Ops tf, List<Operand> parts) {
+    return parts.size() == 1 ? parts.get(0) : tf.concat((List) parts, tf.constant(3));
+  }
+
+  /**
+   * The input gradient, NCHW, from the NHWC upstream gradient {@code gh} and OIHW weight {@code w}.
+   */
+  static Operand inputGradient(
+      Ops tf,
+      Operand gh,
+      Operand w,
+      Shape weightShape,
+      Shape inputShape,
+      Conv2dSpec spec,
+      Operand zero) {
+    int g = spec.groups();
+    int[] sizes = {inputShape.dim(0), inputShape.dim(2), inputShape.dim(3), inputShape.dim(1) / g};
+    Operand wh = TfBackend.transpose(tf, w, OIHW_TO_HWIO);
+    if (dilated(spec)) {
+      wh = dilateKernel(tf, wh, weightShape, spec, zero);
+    }
+    List<Operand> gs = groups(tf, gh, g);
+    List<Operand> ws = groups(tf, wh, g);
+    List<Operand> out = new ArrayList<>();
+    for (int i = 0; i < g; i++) {
+      out.add(
+          tf.nn.conv2dBackpropInput(
+              tf.constant(sizes),
+              ws.get(i),
+              gs.get(i),
+              strides(spec),
+              "EXPLICIT",
+              Conv2dBackpropInput.explicitPaddings(paddings(spec)),
+              Conv2dBackpropInput.dilations(dilations(spec)),
+              Conv2dBackpropInput.dataFormat("NHWC")));
+    }
+    return TfBackend.transpose(tf, joinGroups(tf, out), NHWC_TO_NCHW);
+  }
+
+  /** The weight gradient, OIHW, from NHWC input {@code xh} and upstream gradient {@code gh}. */
+  static Operand weightGradient(
+      Ops tf, Operand xh, Operand gh, Shape weightShape, Conv2dSpec spec, Operand zero) {
+    int g = spec.groups();
+    int[] sizes = {
+      (weightShape.dim(2) - 1) * spec.dilationH() + 1,
+      (weightShape.dim(3) - 1) * spec.dilationW() + 1,
+      weightShape.dim(1),
+      weightShape.dim(0) / g
+    };
+    List<Operand> xs = groups(tf, xh, g);
+    List<Operand> gs = groups(tf, gh, g);
+    List<Operand> out = new ArrayList<>();
+    for (int i = 0; i < g; i++) {
+      out.add(
+          tf.nn.conv2dBackpropFilter(
+              xs.get(i),
+              tf.constant(sizes),
+              gs.get(i),
+              strides(spec),
+              "EXPLICIT",
+              Conv2dBackpropFilter.explicitPaddings(paddings(spec)),
+              Conv2dBackpropFilter.dilations(dilations(spec)),
+              Conv2dBackpropFilter.dataFormat("NHWC")));
+    }
+    Operand gw = joinGroups(tf, out);
+    if (dilated(spec)) {
+      gw = undilateGradient(tf, gw, weightShape, spec, zero);
+    }
+    return TfBackend.transpose(tf, gw, HWIO_TO_OIHW);
+  }
+}

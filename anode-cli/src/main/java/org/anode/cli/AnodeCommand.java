@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
       EvalCommand.class,
       InfoCommand.class,
       org.anode.cli.experiment.ExperimentCommand.class,
-      org.anode.cli.experiment.BenchCommand.class
+      org.anode.cli.bench.BenchCommand.class
     })
 public final class AnodeCommand implements Runnable {
   /** Read by {@link Main} before parsing (logging must be set before any backend loads). */

@@ -1,4 +1,4 @@
-package org.anode.cli.experiment;
+package org.anode.cli.bench;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package org.anode.cli.experiment;
+package org.anode.cli.bench;
 
 import java.util.LinkedHashMap;
 import java.util.Locale;

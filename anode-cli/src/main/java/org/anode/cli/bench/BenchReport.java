@@ -1,4 +1,4 @@
-package org.anode.cli.experiment;
+package org.anode.cli.bench;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.anode.cli.experiment.Charts;
 
 /** What {@code anode bench} prints and writes: the table, bench.csv, bench.json and two charts. */
 final class BenchReport {

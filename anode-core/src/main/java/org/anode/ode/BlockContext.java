@@ -139,7 +139,9 @@ public final class BlockContext {
       List<Variable> state;
       if (fixedSteps()) {
         grid = fixedGrid();
-        state = block.advanceState(block.begin(grid, start), z0.value(), grid, 0, grid.steps());
+        state =
+            block.advanceState(
+                block.begin(grid, start), List.of(z0.value()), grid, 0, grid.steps());
       } else {
         AdaptiveIntegrator.Carried c =
             AdaptiveIntegrator.solve(
@@ -189,13 +191,73 @@ public final class BlockContext {
   }
 
   /**
+   * Steps {@code from} to {@code to − 1} of {@code grid} from the carried {@code state},
+   * unrecorded; a state of z alone at step 0 is started first ({@link Solver#begin}). Returns the
+   * state at step {@code to} (new tensors in the caller's scope, the given ones untouched; with
+   * {@code from == to}, the given ones).
+   */
+  public List<Tensor> advanceCarried(List<Tensor> state, TimeGrid grid, int from, int to) {
+    try (Tape.Pause off = Tape.pause();
+        TensorScope scope = TensorScope.open()) {
+      List<Variable> start = new ArrayList<>(state.size());
+      for (Tensor t : state) {
+        start.add(Variable.constant(t));
+      }
+      List<Variable> end = block.advanceState(started(grid, from, start), state, grid, from, to);
+      List<Tensor> out = new ArrayList<>(end.size());
+      for (Variable v : end) {
+        out.add(scope.keep(v.value()));
+      }
+      return out;
+    }
+  }
+
+  /**
+   * Recomputes steps {@code from} to {@code to − 1} from the carried {@code state} on an inner tape
+   * and sweeps them once from {@code gradTo} (the gradients of the state at step {@code to}; null
+   * for none): parameters' gradients accumulate, and the gradients of {@code state} are returned
+   * when {@code needInputGrad} (else null). A state of z alone at step 0 is started first.
+   */
+  public List<Tensor> recomputeAndSweep(
+      TimeGrid grid,
+      int from,
+      int to,
+      List<Tensor> state,
+      List<Tensor> gradTo,
+      boolean needInputGrad) {
+    List<Tensor> grads =
+        recordAndSweep(
+            state,
+            needInputGrad,
+            v -> block.advanceState(started(grid, from, v), values(v), grid, from, to),
+            gradTo);
+    return needInputGrad ? grads : null;
+  }
+
+  /** {@code state}, or the solver's state started from it when it is z alone at step 0. */
+  private List<Variable> started(TimeGrid grid, int from, List<Variable> state) {
+    return from == 0 && state.size() == 1 && block.solver().carried() > 1
+        ? block.begin(grid, state.get(0))
+        : state;
+  }
+
+  private static List<Tensor> values(List<Variable> vs) {
+    List<Tensor> out = new ArrayList<>(vs.size());
+    for (Variable v : vs) {
+      out.add(v.value());
+    }
+    return out;
+  }
+
+  /**
    * Recomputes step {@code i} of {@code grid} from the carried state {@code before} on an inner
    * tape and sweeps it once from {@code gradAfter} (the gradients of the state after the step; null
    * for none): parameters' gradients accumulate, and the gradients of {@code before} are returned
    * (null where none flows), in the caller's scope.
    */
   public List<Tensor> sweepStep(TimeGrid grid, int i, List<Tensor> before, List<Tensor> gradAfter) {
-    return recordAndSweep(before, v -> Tape.inOwnScopeAll(() -> block.step(grid, i, v)), gradAfter);
+    return recordAndSweep(
+        before, true, v -> Tape.inOwnScopeAll(() -> block.step(grid, i, v)), gradAfter);
   }
 
   /**
@@ -204,11 +266,12 @@ public final class BlockContext {
    * parameters' gradients accumulate, and dL/dz0 is returned (in the caller's scope).
    */
   public Tensor sweepBegin(TimeGrid grid, Tensor z0, List<Tensor> gradBegin) {
-    return recordAndSweep(List.of(z0), v -> block.begin(grid, v.get(0)), gradBegin).get(0);
+    return recordAndSweep(List.of(z0), true, v -> block.begin(grid, v.get(0)), gradBegin).get(0);
   }
 
   private List<Tensor> recordAndSweep(
       List<Tensor> inputs,
+      boolean inputGrads,
       java.util.function.Function<List<Variable>, List<Variable>> body,
       List<Tensor> gradOutputs) {
     try (TensorScope scope = TensorScope.open();
@@ -216,7 +279,7 @@ public final class BlockContext {
         Tape tape = Tape.record()) {
       List<Variable> leaves = new ArrayList<>(inputs.size());
       for (Tensor t : inputs) {
-        leaves.add(Variable.leaf(t));
+        leaves.add(inputGrads ? Variable.leaf(t) : Variable.constant(t));
       }
       List<Variable> outputs = body.apply(leaves);
       for (Variable o : outputs) {

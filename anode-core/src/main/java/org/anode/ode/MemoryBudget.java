@@ -127,9 +127,11 @@ public final class MemoryBudget {
       // three times: forward, inverse, and recorded for its sweep.
       options.add(new Option("reversible", ordinary + carried * sumZ + maxStep, 3.0));
     }
-    for (int s = Math.max(1, maxSteps - 1); carried == 1 && s >= 1; s--) {
+    for (int s = Math.max(1, maxSteps - 1); s >= 1; s--) {
       double factor = 2.0 + (double) BinomialSchedule.extraSteps(maxSteps, s) / maxSteps;
-      options.add(new Option("revolve:" + s, ordinary + sumZ + (s - 1) * maxZ + maxStep, factor));
+      // A snapshot holds the solver's whole carried state (z, or z with v for ALF, ...).
+      options.add(
+          new Option("revolve:" + s, ordinary + sumZ + (s - 1) * carried * maxZ + maxStep, factor));
     }
     for (Option o : options) {
       if (o.predictedBytes() <= budgetBytes) {

@@ -197,18 +197,18 @@ public final class OdeBlock extends org.anode.nn.Module {
     boolean recording = Tape.current() != null;
     List<Variable> state;
     if (solver.carried() == 1) {
-      state = advanceState(List.of(z), z.value(), grid, from, to);
+      state = advanceState(List.of(z), List.of(z.value()), grid, from, to);
     } else {
       if (from != 0) {
         throw new IllegalArgumentException(
             solver
                 + " carries "
                 + solver.carried()
-                + " tensors from step to step: a block can start it only at step 0, not at step "
+                + " tensors from step to step: z alone can start it only at step 0, not at step "
                 + from
-                + " (its gradient methods: store-all, anode, reversible, adjoint)");
+                + " (BlockContext.advanceCarried steps a carried state from any step)");
       }
-      state = advanceState(begin(grid, z), z.value(), grid, from, to);
+      state = advanceState(begin(grid, z), List.of(z.value()), grid, from, to);
       for (int c = 1; c < state.size(); c++) {
         if (state.get(c).value() != state.get(0).value()) {
           Tape.releaseIntermediate(state.get(c).value());
@@ -231,10 +231,10 @@ public final class OdeBlock extends org.anode.nn.Module {
    * Steps {@code from} to {@code to − 1} of the carried {@code state}, each in its own scope: its
    * temporaries (evaluations of f, stages, h·k) die with it, what it saved for backward goes to the
    * tape, and each intermediate state is freed once the next one exists (or, when saved, after the
-   * last operation that reads it is swept) — except {@code callers}, a tensor the caller owns.
+   * last operation that reads it is swept) — except {@code callers}, tensors the caller owns.
    */
   List<Variable> advanceState(
-      List<Variable> state, org.anode.api.Tensor callers, TimeGrid grid, int from, int to) {
+      List<Variable> state, List<org.anode.api.Tensor> callers, TimeGrid grid, int from, int to) {
     if (Tape.current() == null) {
       unrecordedSteps += to - from;
     }
@@ -253,10 +253,10 @@ public final class OdeBlock extends org.anode.nn.Module {
    * Frees the tensors of {@code old} that {@code next} does not carry on, except {@code callers}.
    */
   private static void release(
-      List<Variable> old, List<Variable> next, org.anode.api.Tensor callers) {
+      List<Variable> old, List<Variable> next, List<org.anode.api.Tensor> callers) {
     java.util.Set<org.anode.api.Tensor> kept =
         java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-    kept.add(callers);
+    kept.addAll(callers);
     for (Variable v : next) {
       kept.add(v.value());
     }

@@ -6,13 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
-import java.util.Map;
-import java.util.SplittableRandom;
-import java.util.function.DoubleUnaryOperator;
 import java.util.function.Function;
 import org.anode.api.AbstractTensor;
 import org.anode.api.Backend;
-import org.anode.api.Backends;
 import org.anode.api.Conv2dSpec;
 import org.anode.api.DType;
 import org.anode.api.Pool2dSpec;
@@ -22,14 +18,7 @@ import org.anode.api.TensorScope;
 import org.anode.autodiff.GradientCheck;
 import org.anode.autodiff.Ops;
 import org.anode.autodiff.Variable;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ConditionEvaluationResult;
-import org.junit.jupiter.api.extension.ExecutionCondition;
-import org.junit.jupiter.api.extension.ExtendWith;
-import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -57,347 +46,20 @@ import org.junit.jupiter.params.provider.EnumSource;
  * A capability a backend does not claim is not tested (its cases are skipped, shown as such); a
  * skipped test is reported with its reason.
  */
-@ExtendWith(BackendConformanceSuite.Skips.class)
-public abstract class BackendConformanceSuite {
+public abstract class BackendConformanceSuite extends KernelChecks {
   /** The default tolerances: float64 to round-off, float32 to a few ulps of the sums involved. */
-  public static final double TOL64 = 1e-12;
+  public static final double TOL64 = ConformanceFixture.TOL64;
 
-  public static final double TOL32 = 2e-5;
-
-  protected final Backend be;
-  private TensorScope scope;
-  private SplittableRandom rng;
+  public static final double TOL32 = ConformanceFixture.TOL32;
 
   /** Tests the backend of the provider called {@code providerName}. */
   protected BackendConformanceSuite(String providerName) {
-    this(Backends.get(providerName));
+    super(providerName);
   }
 
   /** Tests {@code backend} (built with whatever options its author needs). */
   protected BackendConformanceSuite(Backend backend) {
-    this.be = java.util.Objects.requireNonNull(backend, "backend");
-  }
-
-  // ---- what a subclass may change ---------------------------------------------------------------
-
-  /** The relative tolerance of every kernel in {@code dtype} ({@link #TOL64}, {@link #TOL32}). */
-  protected double tolerance(DType dtype) {
-    return dtype == DType.FLOAT64 ? TOL64 : TOL32;
-  }
-
-  /** Whether the backend computes in float64 (else every float64 case is skipped). */
-  protected boolean supportsFloat64() {
-    return true;
-  }
-
-  /** Whether the backend supports dilated convolutions (else those cases are skipped). */
-  protected boolean supportsDilation() {
-    return true;
-  }
-
-  /** Whether the backend supports grouped convolutions (else those cases are skipped). */
-  protected boolean supportsGroups() {
-    return true;
-  }
-
-  /** Tests to skip, by method name, with the reason reported for each. */
-  protected Map<String, String> skipped() {
-    return Map.of();
-  }
-
-  /** Skips a test that {@link #skipped()} names, with its reason. */
-  static final class Skips implements ExecutionCondition {
-    @Override
-    public ConditionEvaluationResult evaluateExecutionCondition(ExtensionContext context) {
-      if (context.getTestMethod().isEmpty()
-          || !(context.getTestInstance().orElse(null) instanceof BackendConformanceSuite suite)) {
-        return ConditionEvaluationResult.enabled("not a test of the suite");
-      }
-      String reason = suite.skipped().get(context.getTestMethod().get().getName());
-      return reason == null
-          ? ConditionEvaluationResult.enabled("not skipped")
-          : ConditionEvaluationResult.disabled(
-              "skipped by " + suite.getClass().getSimpleName() + ": " + reason);
-    }
-  }
-
-  /** Skips a case in {@code dtype} when the backend does not claim it. */
-  protected final void assumeSupported(DType dtype) {
-    Assumptions.assumeTrue(
-        dtype != DType.FLOAT64 || supportsFloat64(), "the backend does not claim float64");
-  }
-
-  @BeforeEach
-  void openScope() {
-    scope = TensorScope.open();
-    rng = new SplittableRandom(2024);
-  }
-
-  @AfterEach
-  void closeScope() {
-    scope.close();
-  }
-
-  // ---- helpers --------------------------------------------------------------------------------
-
-  private double[] random(int n) {
-    double[] d = new double[n];
-    for (int i = 0; i < n; i++) {
-      double v = rng.nextDouble(0.1, 1.0);
-      d[i] = rng.nextBoolean() ? v : -v;
-    }
-    return d;
-  }
-
-  private Tensor tensor(double[] data, Shape shape, DType dtype) {
-    Tensor t = be.fromArray(data, shape);
-    return dtype == DType.FLOAT64 ? t : be.cast(t, dtype);
-  }
-
-  /** Values as {@code dtype} holds them, so float32 references start from the same numbers. */
-  private static double[] rounded(double[] d, DType dtype) {
-    if (dtype == DType.FLOAT64) {
-      return d;
-    }
-    double[] r = new double[d.length];
-    for (int i = 0; i < d.length; i++) {
-      r[i] = (float) d[i];
-    }
-    return r;
-  }
-
-  private double tol(DType dtype) {
-    return tolerance(dtype);
-  }
-
-  private void close(String what, double[] expected, Tensor actual, DType dtype) {
-    assertEquals(dtype, actual.dtype(), what + ": dtype");
-    double err = GradientCheck.relativeError(expected, actual.toDoubleArray());
-    assertTrue(err <= tol(dtype), what + " (" + dtype + "): relative error " + err);
-  }
-
-  private static double dot(double[] a, double[] b) {
-    double s = 0;
-    for (int i = 0; i < a.length; i++) {
-      s += a[i] * b[i];
-    }
-    return s;
-  }
-
-  // ---- creation -------------------------------------------------------------------------------
-
-  @ParameterizedTest
-  @EnumSource(DType.class)
-  void creationAndCopies(DType dtype) {
-    assumeSupported(dtype);
-    double[] d = random(24);
-    Tensor t = tensor(d, Shape.of(2, 3, 4), dtype);
-    assertEquals(Shape.of(2, 3, 4), t.shape());
-    assertEquals(24L * dtype.byteSize(), t.bytes());
-    close("fromArray", rounded(d, dtype), t, dtype);
-    float[] f = new float[24];
-    for (int i = 0; i < 24; i++) {
-      f[i] = (float) d[i];
-    }
-    assertArrayEquals(f, be.fromArray(f, Shape.of(2, 3, 4)).toFloatArray());
-    assertArrayEquals(
-        new double[] {2.5, 2.5, 2.5}, be.full(Shape.of(3), 2.5, dtype).toDoubleArray());
-    assertArrayEquals(new double[6], be.zeros(Shape.of(2, 3), dtype).toDoubleArray());
-    assertEquals(7.0, be.scalar(7.0, dtype).item());
-    assertEquals(0, be.scalar(7.0, dtype).shape().rank());
-    Tensor c = be.cast(t, DType.FLOAT64);
-    close("cast", rounded(d, dtype), c, DType.FLOAT64);
-    Tensor copy = be.copy(t);
-    t.close();
-    close("copy survives the original", rounded(d, dtype), copy, dtype);
-  }
-
-  // ---- elementwise ----------------------------------------------------------------------------
-
-  @ParameterizedTest
-  @EnumSource(DType.class)
-  void binaryOpsBroadcast(DType dtype) {
-    assumeSupported(dtype);
-    Shape sa = Shape.of(2, 3, 4, 5);
-    Shape[] others = {sa, Shape.of(1, 3, 1, 1), Shape.of(2, 1, 4, 1), Shape.scalar()};
-    double[] a = rounded(random(120), dtype);
-    Tensor ta = tensor(a, sa, dtype);
-    for (Shape sb : others) {
-      double[] b = rounded(random((int) sb.numel()), dtype);
-      Tensor tb = tensor(b, sb, dtype);
-      close("add " + sb, Reference.broadcast(a, sa, b, sb, Double::sum), be.add(ta, tb), dtype);
-      close("sub " + sb, Reference.broadcast(a, sa, b, sb, (x, y) -> x - y), be.sub(ta, tb), dtype);
-      close("mul " + sb, Reference.broadcast(a, sa, b, sb, (x, y) -> x * y), be.mul(ta, tb), dtype);
-      close("div " + sb, Reference.broadcast(a, sa, b, sb, (x, y) -> x / y), be.div(ta, tb), dtype);
-      close(
-          "add reversed " + sb,
-          Reference.broadcast(b, sb, a, sa, Double::sum),
-          be.add(tb, ta),
-          dtype);
-      close(
-          "greaterThan " + sb,
-          Reference.broadcast(a, sa, b, sb, (x, y) -> x > y ? 1 : 0),
-          be.greaterThan(ta, tb),
-          dtype);
-    }
-    // ReLU's mask: a value equal to the other operand, zero of either sign included, gives 0.
-    Tensor withZeros = tensor(new double[] {-1, 0, 0.5, 0, 2, -0.0}, Shape.of(2, 3), dtype);
-    close(
-        "greaterThan 0",
-        new double[] {0, 0, 1, 0, 1, 0},
-        be.greaterThan(withZeros, be.scalar(0.0, dtype)),
-        dtype);
-    close(
-        "greaterThan -0 (broadcast)",
-        new double[] {0, 0, 1, 0, 1, 0},
-        be.greaterThan(withZeros, tensor(new double[] {-0.0}, Shape.of(1, 1), dtype)),
-        dtype);
-  }
-
-  @ParameterizedTest
-  @EnumSource(DType.class)
-  void unaryAndScalarOps(DType dtype) {
-    assumeSupported(dtype);
-    double[] a = rounded(random(30), dtype);
-    double[] p = new double[30];
-    for (int i = 0; i < 30; i++) {
-      p[i] = Math.abs(a[i]) + 0.5;
-    }
-    Shape s = Shape.of(5, 6);
-    Tensor ta = tensor(a, s, dtype);
-    Tensor tp = tensor(p, s, dtype);
-    check1("neg", a, x -> -x, be.neg(ta), dtype);
-    check1("exp", a, Math::exp, be.exp(ta), dtype);
-    check1("log", p, Math::log, be.log(tp), dtype);
-    check1("sqrt", p, Math::sqrt, be.sqrt(tp), dtype);
-    check1("square", a, x -> x * x, be.square(ta), dtype);
-    check1("relu", a, x -> Math.max(x, 0), be.relu(ta), dtype);
-    check1("tanh", a, Math::tanh, be.tanh(ta), dtype);
-    check1("addScalar", a, x -> x + 1.25, be.addScalar(ta, 1.25), dtype);
-    check1("mulScalar", a, x -> x * -3.0, be.mulScalar(ta, -3.0), dtype);
-    check1("powScalar", p, x -> Math.pow(x, -0.5), be.powScalar(tp, -0.5), dtype);
-  }
-
-  private void check1(String what, double[] in, DoubleUnaryOperator f, Tensor actual, DType dtype) {
-    double[] expected = new double[in.length];
-    for (int i = 0; i < in.length; i++) {
-      expected[i] = f.applyAsDouble(in[i]);
-    }
-    close(what, expected, actual, dtype);
-  }
-
-  @ParameterizedTest
-  @EnumSource(DType.class)
-  void scalarResultsKeepTheirDtype(DType dtype) {
-    assumeSupported(dtype);
-    Tensor t = tensor(random(6), Shape.of(2, 3), dtype);
-    Tensor all = be.mean(t, false);
-    assertEquals(Shape.scalar(), all.shape());
-    assertEquals(dtype, all.dtype(), "mean over all axes");
-    assertEquals(dtype, be.mulScalar(all, 0.1).dtype(), "rank-0 mulScalar");
-    assertEquals(dtype, be.addScalar(all, 0.1).dtype(), "rank-0 addScalar");
-    assertEquals(dtype, be.powScalar(be.square(all), 0.5).dtype(), "rank-0 powScalar");
-    assertEquals(dtype, be.sum(t, false).dtype(), "sum over all axes");
-    assertEquals(dtype, be.max(t, false).dtype(), "max over all axes");
-  }
-
-  @ParameterizedTest
-  @EnumSource(DType.class)
-  void whereAndBroadcastTo(DType dtype) {
-    assumeSupported(dtype);
-    Shape s = Shape.of(2, 3, 4);
-    double[] a = rounded(random(24), dtype);
-    double[] b = rounded(random(24), dtype);
-    double[] m = new double[3];
-    m[1] = 1;
-    Tensor mask = tensor(m, Shape.of(1, 3, 1), dtype);
-    double[] expected = Reference.broadcast(a, s, b, s, (x, y) -> 0);
-    for (int i = 0; i < 24; i++) {
-      expected[i] = (i / 4) % 3 == 1 ? a[i] : b[i];
-    }
-    close("where", expected, be.where(mask, tensor(a, s, dtype), tensor(b, s, dtype)), dtype);
-    double[] row = rounded(random(4), dtype);
-    double[] tiled = Reference.broadcast(row, Shape.of(1, 1, 4), new double[24], s, Double::sum);
-    close("broadcastTo", tiled, be.broadcastTo(tensor(row, Shape.of(1, 1, 4), dtype), s), dtype);
-  }
-
-  // ---- reductions -----------------------------------------------------------------------------
-
-  @ParameterizedTest
-  @EnumSource(DType.class)
-  void reductions(DType dtype) {
-    assumeSupported(dtype);
-    Shape s = Shape.of(2, 3, 4, 5);
-    double[] a = rounded(random(120), dtype);
-    Tensor t = tensor(a, s, dtype);
-    int[][] axesList = {{0}, {1}, {0, 2, 3}, {2, 3}, {0, 1, 2, 3}};
-    for (int[] axes : axesList) {
-      String ax = java.util.Arrays.toString(axes);
-      double[] sum = Reference.reduce(a, s, axes, 0, Double::sum);
-      double count = (double) s.numel() / sum.length;
-      double[] mean = sum.clone();
-      for (int i = 0; i < mean.length; i++) {
-        mean[i] /= count;
-      }
-      double[] max = Reference.reduce(a, s, axes, Double.NEGATIVE_INFINITY, Math::max);
-      Tensor keep = be.sum(t, true, axes);
-      assertEquals(
-          org.anode.api.Checks.reducedShape(s, axes, true), keep.shape(), "sum keep " + ax);
-      close("sum " + ax, sum, keep, dtype);
-      Tensor drop = be.sum(t, false, axes);
-      assertEquals(org.anode.api.Checks.reducedShape(s, axes, false), drop.shape(), "sum " + ax);
-      close("sum drop " + ax, sum, drop, dtype);
-      close("mean " + ax, mean, be.mean(t, true, axes), dtype);
-      close("max " + ax, max, be.max(t, false, axes), dtype);
-    }
-    assertEquals(Shape.scalar(), be.sum(t, false).shape());
-  }
-
-  // ---- layout ---------------------------------------------------------------------------------
-
-  @ParameterizedTest
-  @EnumSource(DType.class)
-  void layoutOps(DType dtype) {
-    assumeSupported(dtype);
-    Shape s = Shape.of(2, 3, 4);
-    double[] a = rounded(random(24), dtype);
-    Tensor t = tensor(a, s, dtype);
-    Tensor r = be.reshape(t, Shape.of(4, 6));
-    assertEquals(Shape.of(4, 6), r.shape());
-    close("reshape", a, r, dtype);
-    int[] perm = {2, 0, 1};
-    Tensor p = be.permute(t, perm);
-    assertEquals(Shape.of(4, 2, 3), p.shape());
-    close("permute", Reference.permute(a, s, perm), p, dtype);
-    Tensor sl = be.slice(t, 1, 1, 3);
-    assertEquals(Shape.of(2, 2, 4), sl.shape());
-    double[] expected = new double[16];
-    for (int n = 0, k = 0; n < 2; n++) {
-      for (int c = 1; c < 3; c++) {
-        for (int w = 0; w < 4; w++) {
-          expected[k++] = a[(n * 3 + c) * 4 + w];
-        }
-      }
-    }
-    close("slice", expected, sl, dtype);
-    Tensor back = be.concat(List.of(be.slice(t, 1, 0, 1), sl), 1);
-    close("concat", a, back, dtype);
-    // A reshaped or sliced result owns its memory: closing the source must not change it.
-    t.close();
-    close("reshape after source closed", a, r, dtype);
-  }
-
-  @ParameterizedTest
-  @EnumSource(DType.class)
-  void matmul(DType dtype) {
-    assumeSupported(dtype);
-    double[] a = rounded(random(3 * 7), dtype);
-    double[] b = rounded(random(7 * 4), dtype);
-    close(
-        "matmul",
-        Reference.matmul(a, b, 3, 7, 4),
-        be.matmul(tensor(a, Shape.of(3, 7), dtype), tensor(b, Shape.of(7, 4), dtype)),
-        dtype);
+    super(backend);
   }
 
   // ---- convolution ----------------------------------------------------------------------------

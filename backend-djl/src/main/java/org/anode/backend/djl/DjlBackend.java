@@ -18,7 +18,6 @@ import org.anode.api.DType;
 import org.anode.api.Pool2dSpec;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
-import org.anode.api.TensorScope;
 
 /**
  * The anode kernels on DJL 0.36 with the PyTorch engine (libtorch 2.7.1). Convolution and pooling
@@ -32,6 +31,7 @@ import org.anode.api.TensorScope;
 final class DjlBackend implements Backend {
   private final NDManager manager;
   private final int threads;
+  private final DjlConvolutions convolutions = new DjlConvolutions(this);
   private final boolean widenFloat32Convolutions;
 
   DjlBackend(BackendOptions options) {
@@ -45,15 +45,15 @@ final class DjlBackend implements Backend {
   }
 
   /** Whether a convolution on {@code dtype} runs in float64 ({@link Float32Convolutions}). */
-  private boolean widened(DType dtype) {
+  boolean widened(DType dtype) {
     return dtype == DType.FLOAT32 && widenFloat32Convolutions;
   }
 
-  private Tensor float32(Tensor t) {
+  Tensor float32(Tensor t) {
     return t == null ? null : cast(t, DType.FLOAT32);
   }
 
-  private Tensor float64(Tensor t) {
+  Tensor float64(Tensor t) {
     return t == null ? null : cast(t, DType.FLOAT64);
   }
 
@@ -371,116 +371,25 @@ final class DjlBackend implements Backend {
     return wrap(arr("matmul", a).matMul(arr("matmul", b)));
   }
 
-  private void checkConv(String op, Tensor x, Tensor w, Tensor bias) {
-    arr(op, x);
-    arr(op, w);
-    if (bias != null) {
-      arr(op, bias);
-    }
-    Checks.convolution(op, x, w, bias);
-  }
-
-  private static PtNDArray conv(NDArray x, NDArray w, NDArray b, Conv2dSpec s) {
-    return JniUtils.convolution(
-        (PtNDArray) x,
-        (PtNDArray) w,
-        (PtNDArray) b,
-        new ai.djl.ndarray.types.Shape(s.strideH(), s.strideW()),
-        new ai.djl.ndarray.types.Shape(s.padH(), s.padW()),
-        new ai.djl.ndarray.types.Shape(s.dilationH(), s.dilationW()),
-        s.groups());
-  }
-
   @Override
   public Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
-    checkConv("conv2d", x, w, bias);
-    spec.outputShape(x.shape(), w.shape());
-    if (widened(x.dtype())) {
-      return TensorScope.keepResult(
-          () -> float32(conv2d(float64(x), float64(w), float64(bias), spec)));
-    }
-    return wrap(
-        conv(arr("conv2d", x), arr("conv2d", w), bias == null ? null : arr("conv2d", bias), spec));
+    return convolutions.conv2d(x, w, bias, spec);
   }
 
   @Override
   public Tensor conv2dBackwardInput(Tensor gradOut, Tensor w, Shape inputShape, Conv2dSpec spec) {
-    try (Tensor x = zeros(inputShape, w.dtype())) {
-      return conv2dBackward(x, w, gradOut, spec, true, false).input();
-    }
+    return convolutions.conv2dBackwardInput(gradOut, w, inputShape, spec);
   }
 
   @Override
   public Tensor conv2dBackwardWeight(Tensor x, Tensor gradOut, Shape weightShape, Conv2dSpec spec) {
-    try (Tensor w = zeros(weightShape, x.dtype())) {
-      return conv2dBackward(x, w, gradOut, spec, false, true).weight();
-    }
+    return convolutions.conv2dBackwardWeight(x, gradOut, weightShape, spec);
   }
 
-  /**
-   * libtorch's convolution backward: the convolution is re-run on detached aliases of {@code x} and
-   * {@code w} that require gradients, and swept once from {@code gradOut}.
-   */
   @Override
   public Conv2dGradients conv2dBackward(
       Tensor x, Tensor w, Tensor gradOut, Conv2dSpec spec, boolean input, boolean weight) {
-    checkConv("conv2dBackward", x, w, null);
-    Checks.convolutionGradient("conv2dBackward", x.shape(), w, gradOut, spec);
-    if (widened(x.dtype())) {
-      try (TensorScope scope = TensorScope.open()) {
-        Conv2dGradients d =
-            conv2dBackward(float64(x), float64(w), float64(gradOut), spec, input, weight);
-        Tensor gx = d.input() == null ? null : scope.keep(float32(d.input()));
-        Tensor gw = d.weight() == null ? null : scope.keep(float32(d.weight()));
-        return new Conv2dGradients(gx, gw);
-      }
-    }
-    NDArray g = arr("conv2dBackward", gradOut);
-    try (Grad gx = new Grad(arr("conv2dBackward", x), input);
-        Grad gw = new Grad(arr("conv2dBackward", w), weight);
-        GradMode on = new GradMode()) {
-      try (PtNDArray y = conv(gx.alias, gw.alias, null, spec)) {
-        JniUtils.backward(y, (PtNDArray) g, false, false);
-      }
-      return new Conv2dGradients(gx.take(), gw.take());
-    }
-  }
-
-  /** A detached alias of an array that collects a gradient when {@code wanted}. */
-  private final class Grad implements AutoCloseable {
-    final PtNDArray alias;
-    final boolean wanted;
-
-    Grad(NDArray a, boolean wanted) {
-      this.alias = (PtNDArray) a.stopGradient();
-      this.wanted = wanted;
-      if (wanted) {
-        JniUtils.attachGradient(alias, true);
-      }
-    }
-
-    Tensor take() {
-      return wanted ? wrap(JniUtils.getGradient(alias)) : null;
-    }
-
-    @Override
-    public void close() {
-      alias.close();
-    }
-  }
-
-  /** Gradient recording on for the scope of one backward kernel, restored after. */
-  private static final class GradMode implements AutoCloseable {
-    private final boolean previous = JniUtils.isGradMode();
-
-    GradMode() {
-      JniUtils.setGradMode(true);
-    }
-
-    @Override
-    public void close() {
-      JniUtils.setGradMode(previous);
-    }
+    return convolutions.conv2dBackward(x, w, gradOut, spec, input, weight);
   }
 
   // ---- pooling and softmax --------------------------------------------------------------------
@@ -507,8 +416,8 @@ final class DjlBackend implements Backend {
     Checks.gradientShape("avgPool2dBackward", gradOut, out);
     NDArray g = arr("avgPool2dBackward", gradOut);
     try (NDArray zeros = manager.zeros(dj(inputShape), dj(gradOut.dtype()));
-        Grad gx = new Grad(zeros, true);
-        GradMode on = new GradMode()) {
+        LibtorchGradient gx = new LibtorchGradient(this, zeros, true);
+        LibtorchGradient.GradMode on = new LibtorchGradient.GradMode()) {
       try (PtNDArray y = avgPool(gx.alias, spec)) {
         JniUtils.backward(y, (PtNDArray) g, false, false);
       }

@@ -14,7 +14,15 @@ import java.util.List;
  * <p>Elementwise binary kernels broadcast explicitly: equal ranks, each dimension equal or 1 (see
  * {@link Checks#broadcast}).
  */
-public interface Backend {
+public interface Backend extends AutoCloseable {
+
+  /**
+   * Releases what the backend itself holds (compiled graphs, native managers); its tensors must be
+   * closed first, and the backend is not used afterwards. Backends shared through {@link Backends}
+   * are released with {@link Backends#release}. The default holds nothing.
+   */
+  @Override
+  default void close() {}
 
   /** The provider's name, such as {@code "nd4j"}. */
   String name();

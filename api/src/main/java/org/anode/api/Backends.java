@@ -160,6 +160,16 @@ public final class Backends {
             + (found.isEmpty() ? "no providers on the classpath" : describe(found)));
   }
 
+  /**
+   * Closes {@code backend} and forgets it, so that a later {@link #get} creates a fresh one. Its
+   * tensors must be closed first.
+   */
+  public static void release(Backend backend) {
+    CREATED.entrySet().removeIf(e -> e.getValue() == backend);
+    OPTIONS.keySet().retainAll(CREATED.keySet());
+    backend.close();
+  }
+
   private static Backend create(BackendProvider provider, BackendOptions options) {
     String name = provider.name().toLowerCase(Locale.ROOT);
     Backend b =

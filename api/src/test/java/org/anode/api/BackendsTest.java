@@ -58,6 +58,16 @@ class BackendsTest {
     assertTrue(e.getMessage().contains("threads=7"), e.getMessage());
   }
 
+  /** A released backend is closed and forgotten: the next request creates a fresh one. */
+  @Test
+  void releaseForgetsTheBackend() {
+    Backend before = Backends.get("fake");
+    Backends.release(before);
+    Backend after = Backends.get("fake");
+    assertTrue(before != after, "a fresh instance after release");
+    assertSame(after, Backends.get("fake"));
+  }
+
   @Test
   void unknownNameListsWhatWasFoundAndWhy() {
     System.setProperty(Backends.PROPERTY, "cuda-magic");

@@ -31,6 +31,9 @@ final class FakeBackends {
                 if (method.getName().equals("name")) {
                   return "fake";
                 }
+                if (method.getName().equals("close")) {
+                  return null; // holds nothing
+                }
                 throw new UnsupportedOperationException(method.getName());
               });
     }

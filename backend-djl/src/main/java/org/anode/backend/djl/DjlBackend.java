@@ -113,6 +113,12 @@ final class DjlBackend implements Backend {
     return new DjlTensor(this, a, anode(a.getShape()), dtype, keepAlive);
   }
 
+  /** Closes the backend's libtorch manager (and what is still attached to it). */
+  @Override
+  public void close() {
+    manager.close();
+  }
+
   NDManager manager() {
     return manager;
   }

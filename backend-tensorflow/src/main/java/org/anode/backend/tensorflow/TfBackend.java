@@ -67,6 +67,13 @@ final class TfBackend implements Backend {
     return kernels.size();
   }
 
+  /** Closes every compiled kernel (its graph and session). */
+  @Override
+  public void close() {
+    kernels.values().forEach(TfKernel::close);
+    kernels.clear();
+  }
+
   // ---- plumbing -------------------------------------------------------------------------------
 
   TType tf(String op, Tensor t) {

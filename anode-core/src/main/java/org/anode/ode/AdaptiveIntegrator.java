@@ -1,11 +1,7 @@
 package org.anode.ode;
 
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Set;
-import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
 import org.anode.autodiff.Ops;
 import org.anode.autodiff.Variable;
@@ -69,7 +65,8 @@ final class AdaptiveIntegrator {
       if (err <= 1.0) {
         t = last ? t1 : t + h;
         times.add(t);
-        free(state, trial.state(), z0.value()); // only the newest accepted state is needed
+        // Only the newest accepted state is needed (recording is paused: freed at once).
+        OdeBlock.release(state, trial.state(), List.of(z0.value()));
         state = trial.state();
         h *= factor;
       } else {
@@ -81,20 +78,6 @@ final class AdaptiveIntegrator {
       grid[i] = times.get(i);
     }
     return new Carried(new TimeGrid(grid, block.pass()), state);
-  }
-
-  /** Closes the tensors of {@code old} that {@code next} does not carry on, except the input. */
-  private static void free(List<Variable> old, List<Variable> next, Tensor input) {
-    Set<Tensor> kept = Collections.newSetFromMap(new IdentityHashMap<>());
-    kept.add(input);
-    for (Variable v : next) {
-      kept.add(v.value());
-    }
-    for (Variable v : old) {
-      if (kept.add(v.value())) {
-        v.value().close();
-      }
-    }
   }
 
   /**

@@ -252,8 +252,7 @@ public final class OdeBlock extends org.anode.nn.Module {
   /**
    * Frees the tensors of {@code old} that {@code next} does not carry on, except {@code callers}.
    */
-  private static void release(
-      List<Variable> old, List<Variable> next, List<org.anode.api.Tensor> callers) {
+  static void release(List<Variable> old, List<Variable> next, List<org.anode.api.Tensor> callers) {
     java.util.Set<org.anode.api.Tensor> kept =
         java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     kept.addAll(callers);

@@ -179,7 +179,8 @@ public final class GradientErrorStudy {
     return rows;
   }
 
-  private static Tensor random(Backend be, long seed, Shape s) {
+  /** Values uniform in [−1, 1) from {@code seed}, float64. */
+  static Tensor random(Backend be, long seed, Shape s) {
     SplittableRandom rng = new SplittableRandom(seed);
     double[] d = new double[(int) s.numel()];
     for (int i = 0; i < d.length; i++) {

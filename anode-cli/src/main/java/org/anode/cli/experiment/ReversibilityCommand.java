@@ -5,7 +5,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import org.anode.api.Backend;
 import org.anode.api.Backends;
@@ -141,13 +140,7 @@ public final class ReversibilityCommand implements Callable<Integer> {
               1,
               Stepping.fixed(n),
               new ReversibleGradient());
-      Shape s = Shape.of(2, GradientErrorStudy.CHANNELS, 8, 8);
-      SplittableRandom rng = new SplittableRandom(1);
-      double[] d = new double[(int) s.numel()];
-      for (int i = 0; i < d.length; i++) {
-        d[i] = rng.nextDouble(-1, 1);
-      }
-      Tensor x = be.fromArray(d, s);
+      Tensor x = GradientErrorStudy.random(be, 1, Shape.of(2, GradientErrorStudy.CHANNELS, 8, 8));
       if (dtype != DType.FLOAT64) {
         x = be.cast(x, dtype);
       }

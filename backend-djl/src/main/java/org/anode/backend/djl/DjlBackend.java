@@ -10,9 +10,10 @@ import ai.djl.nn.Activation;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.List;
-import org.anode.api.Backend;
+import org.anode.api.AbstractBackend;
 import org.anode.api.BackendOptions;
 import org.anode.api.Checks;
+import org.anode.api.Conv2dBackwardArgs;
 import org.anode.api.Conv2dSpec;
 import org.anode.api.DType;
 import org.anode.api.Pool2dSpec;
@@ -28,7 +29,7 @@ import org.anode.api.Tensor;
  * <p>Every intermediate array is closed as soon as it is used: libtorch frees a tensor when its
  * last handle is closed (views keep their storage alive by reference count).
  */
-final class DjlBackend implements Backend {
+final class DjlBackend extends AbstractBackend {
   private final NDManager manager;
   private final int threads;
   private final DjlConvolutions convolutions = new DjlConvolutions(this);
@@ -69,8 +70,8 @@ final class DjlBackend implements Backend {
 
   // ---- conversions ----------------------------------------------------------------------------
 
-  NDArray arr(String op, Tensor t) {
-    Checks.onBackend(op, this, t);
+  /** {@code t}'s libtorch array ({@link AbstractBackend} has checked that it is this one's). */
+  static NDArray arr(Tensor t) {
     return ((DjlTensor) t).array();
   }
 
@@ -138,19 +139,17 @@ final class DjlBackend implements Backend {
   }
 
   @Override
-  public Tensor fromArray(float[] data, Shape shape) {
-    Checks.dataLength("fromArray", data.length, shape);
+  protected Tensor doFromArray(float[] data, Shape shape) {
     return owned(manager.create(data, dj(shape)));
   }
 
   @Override
-  public Tensor fromArray(double[] data, Shape shape) {
-    Checks.dataLength("fromArray", data.length, shape);
+  protected Tensor doFromArray(double[] data, Shape shape) {
     return owned(manager.create(data, dj(shape)));
   }
 
   @Override
-  public Tensor full(Shape shape, double value, DType dtype) {
+  protected Tensor doFull(Shape shape, double value, DType dtype) {
     if (dtype == DType.FLOAT64) {
       double[] d = new double[(int) shape.numel()];
       java.util.Arrays.fill(d, value);
@@ -160,8 +159,8 @@ final class DjlBackend implements Backend {
   }
 
   @Override
-  public Tensor cast(Tensor x, DType dtype) {
-    NDArray a = arr("cast", x);
+  protected Tensor doCast(Tensor x, DType dtype) {
+    NDArray a = arr(x);
     // libtorch's to(dtype) returns the same tensor when the dtype does not change: copy instead.
     return wrap(dtype == x.dtype() ? a.duplicate() : a.toType(dj(dtype), true));
   }
@@ -169,27 +168,23 @@ final class DjlBackend implements Backend {
   // ---- elementwise ----------------------------------------------------------------------------
 
   @Override
-  public Tensor add(Tensor a, Tensor b) {
-    Checks.broadcast("add", a, b);
-    return wrap(arr("add", a).add(arr("add", b)));
+  protected Tensor doAdd(Tensor a, Tensor b, Shape out) {
+    return wrap(arr(a).add(arr(b)));
   }
 
   @Override
-  public Tensor sub(Tensor a, Tensor b) {
-    Checks.broadcast("sub", a, b);
-    return wrap(arr("sub", a).sub(arr("sub", b)));
+  protected Tensor doSub(Tensor a, Tensor b, Shape out) {
+    return wrap(arr(a).sub(arr(b)));
   }
 
   @Override
-  public Tensor mul(Tensor a, Tensor b) {
-    Checks.broadcast("mul", a, b);
-    return wrap(arr("mul", a).mul(arr("mul", b)));
+  protected Tensor doMul(Tensor a, Tensor b, Shape out) {
+    return wrap(arr(a).mul(arr(b)));
   }
 
   @Override
-  public Tensor div(Tensor a, Tensor b) {
-    Checks.broadcast("div", a, b);
-    return wrap(arr("div", a).div(arr("div", b)));
+  protected Tensor doDiv(Tensor a, Tensor b, Shape out) {
+    return wrap(arr(a).div(arr(b)));
   }
 
   /**
@@ -201,81 +196,77 @@ final class DjlBackend implements Backend {
   }
 
   @Override
-  public Tensor addScalar(Tensor x, double s) {
-    return wrap(arr("addScalar", x).add(scalar(x, s)));
+  protected Tensor doAddScalar(Tensor x, double s) {
+    return wrap(arr(x).add(scalar(x, s)));
   }
 
   @Override
-  public Tensor mulScalar(Tensor x, double s) {
-    return wrap(arr("mulScalar", x).mul(scalar(x, s)));
+  protected Tensor doMulScalar(Tensor x, double s) {
+    return wrap(arr(x).mul(scalar(x, s)));
   }
 
   @Override
-  public Tensor powScalar(Tensor x, double p) {
-    return wrap(arr("powScalar", x).pow(scalar(x, p)));
+  protected Tensor doPowScalar(Tensor x, double p) {
+    return wrap(arr(x).pow(scalar(x, p)));
   }
 
   @Override
-  public Tensor neg(Tensor x) {
-    return wrap(arr("neg", x).neg());
+  protected Tensor doNeg(Tensor x) {
+    return wrap(arr(x).neg());
   }
 
   @Override
-  public Tensor exp(Tensor x) {
-    return wrap(arr("exp", x).exp());
+  protected Tensor doExp(Tensor x) {
+    return wrap(arr(x).exp());
   }
 
   @Override
-  public Tensor log(Tensor x) {
-    return wrap(arr("log", x).log());
+  protected Tensor doLog(Tensor x) {
+    return wrap(arr(x).log());
   }
 
   @Override
-  public Tensor sqrt(Tensor x) {
-    return wrap(arr("sqrt", x).sqrt());
+  protected Tensor doSqrt(Tensor x) {
+    return wrap(arr(x).sqrt());
   }
 
   @Override
-  public Tensor square(Tensor x) {
-    return wrap(arr("square", x).square());
+  protected Tensor doSquare(Tensor x) {
+    return wrap(arr(x).square());
   }
 
   @Override
-  public Tensor relu(Tensor x) {
-    return wrap(Activation.relu(arr("relu", x)));
+  protected Tensor doRelu(Tensor x) {
+    return wrap(Activation.relu(arr(x)));
   }
 
   @Override
-  public Tensor tanh(Tensor x) {
-    return wrap(arr("tanh", x).tanh());
+  protected Tensor doTanh(Tensor x) {
+    return wrap(arr(x).tanh());
   }
 
   @Override
-  public Tensor greaterThan(Tensor a, Tensor b) {
-    Checks.broadcast("greaterThan", a, b);
-    try (NDArray mask = arr("greaterThan", a).gt(arr("greaterThan", b))) {
+  protected Tensor doGreaterThan(Tensor a, Tensor b, Shape out) {
+    try (NDArray mask = arr(a).gt(arr(b))) {
       return wrap(mask.toType(dj(a.dtype()), false));
     }
   }
 
   @Override
-  public Tensor where(Tensor mask, Tensor a, Tensor b) {
-    Checks.sameDType("where", mask, a);
-    Shape out = Checks.broadcast("where", mask.shape(), Checks.broadcast("where", a, b));
+  protected Tensor doWhere(Tensor mask, Tensor a, Tensor b, Shape out) {
     ai.djl.ndarray.types.Shape s = dj(out);
     // DJL's where does not broadcast its condition: expand all three explicitly (views).
-    try (NDArray m = arr("where", mask).broadcast(s);
+    try (NDArray m = arr(mask).broadcast(s);
         NDArray cond = m.neq(0);
-        NDArray x = arr("where", a).broadcast(s);
-        NDArray y = arr("where", b).broadcast(s)) {
+        NDArray x = arr(a).broadcast(s);
+        NDArray y = arr(b).broadcast(s)) {
       return wrap(NDArrays.where(cond, x, y));
     }
   }
 
   @Override
-  public Tensor broadcastTo(Tensor x, Shape shape) {
-    Checks.broadcastableTo("broadcastTo", x.shape(), shape);
-    try (NDArray view = arr("broadcastTo", x).broadcast(dj(shape))) {
+  protected Tensor doBroadcastTo(Tensor x, Shape shape) {
+    try (NDArray view = arr(x).broadcast(dj(shape))) {
       return wrap(view.duplicate());
     }
   }
@@ -283,26 +274,23 @@ final class DjlBackend implements Backend {
   // ---- reductions -----------------------------------------------------------------------------
 
   @Override
-  public Tensor sum(Tensor x, boolean keepDims, int... axes) {
-    int[] ax = Checks.axes("sum", x.shape(), axes);
-    NDArray a = arr("sum", x);
+  protected Tensor doSum(Tensor x, boolean keepDims, int[] ax) {
+    NDArray a = arr(x);
     return wrap(ax.length == 0 ? a.sum() : a.sum(ax, keepDims));
   }
 
   @Override
-  public Tensor mean(Tensor x, boolean keepDims, int... axes) {
-    int[] ax = Checks.axes("mean", x.shape(), axes);
+  protected Tensor doMean(Tensor x, boolean keepDims, int[] ax) {
     double count = (double) x.shape().numel() / Checks.reducedShape(x.shape(), ax, true).numel();
     // libtorch through DJL reduces a mean over one axis only: sum, then divide.
-    try (NDArray s = ax.length == 0 ? arr("mean", x).sum() : arr("mean", x).sum(ax, keepDims)) {
+    try (NDArray s = ax.length == 0 ? arr(x).sum() : arr(x).sum(ax, keepDims)) {
       return wrap(s.div(scalar(x, count)));
     }
   }
 
   @Override
-  public Tensor max(Tensor x, boolean keepDims, int... axes) {
-    int[] ax = Checks.axes("max", x.shape(), axes);
-    NDArray cur = arr("max", x);
+  protected Tensor doMax(Tensor x, boolean keepDims, int[] ax) {
+    NDArray cur = arr(x);
     boolean owned = false;
     for (int a : ax) {
       NDArray next = cur.max(new int[] {a}, true);
@@ -327,36 +315,28 @@ final class DjlBackend implements Backend {
   // ---- layout ---------------------------------------------------------------------------------
 
   @Override
-  public Tensor reshape(Tensor x, Shape shape) {
-    Checks.reshape(x, shape);
-    return wrap(arr("reshape", x).reshape(dj(shape)), ((DjlTensor) x).keepAlive());
+  protected Tensor doReshape(Tensor x, Shape shape) {
+    return wrap(arr(x).reshape(dj(shape)), ((DjlTensor) x).keepAlive());
   }
 
   @Override
-  public Tensor permute(Tensor x, int... axes) {
-    Checks.permutation(x, axes);
-    try (NDArray view = arr("permute", x).transpose(axes)) {
+  protected Tensor doPermute(Tensor x, int[] axes) {
+    try (NDArray view = arr(x).transpose(axes)) {
       return wrap(view.duplicate());
     }
   }
 
   @Override
-  public Tensor concat(List<Tensor> parts, int axis) {
-    Shape out = Checks.concat(parts, axis);
+  protected Tensor doConcat(List<Tensor> parts, int axis, Shape out) {
     NDList list = new NDList();
     for (Tensor p : parts) {
-      list.add(arr("concat", p));
+      list.add(arr(p));
     }
-    return wrap(
-        list.size() == 1
-            ? list.get(0).duplicate()
-            : NDArrays.concat(list, out.normalizeAxis(axis)));
+    return wrap(list.size() == 1 ? list.get(0).duplicate() : NDArrays.concat(list, axis));
   }
 
   @Override
-  public Tensor slice(Tensor x, int axis, int start, int end) {
-    Checks.slice(x, axis, start, end);
-    int ax = x.shape().normalizeAxis(axis);
+  protected Tensor doSlice(Tensor x, int ax, int start, int end, Shape out) {
     StringBuilder idx = new StringBuilder();
     for (int d = 0; d < x.shape().rank(); d++) {
       if (d > 0) {
@@ -364,7 +344,7 @@ final class DjlBackend implements Backend {
       }
       idx.append(d == ax ? start + ":" + end : ":");
     }
-    try (NDArray view = arr("slice", x).get(new NDIndex(idx.toString()))) {
+    try (NDArray view = arr(x).get(new NDIndex(idx.toString()))) {
       return wrap(view.duplicate());
     }
   }
@@ -372,30 +352,18 @@ final class DjlBackend implements Backend {
   // ---- linear algebra and convolution ---------------------------------------------------------
 
   @Override
-  public Tensor matmul(Tensor a, Tensor b) {
-    Checks.matmul(a, b);
-    return wrap(arr("matmul", a).matMul(arr("matmul", b)));
+  protected Tensor doMatmul(Tensor a, Tensor b, Shape out) {
+    return wrap(arr(a).matMul(arr(b)));
   }
 
   @Override
-  public Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
+  protected Tensor doConv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Shape out) {
     return convolutions.conv2d(x, w, bias, spec);
   }
 
   @Override
-  public Tensor conv2dBackwardInput(Tensor gradOut, Tensor w, Shape inputShape, Conv2dSpec spec) {
-    return convolutions.conv2dBackwardInput(gradOut, w, inputShape, spec);
-  }
-
-  @Override
-  public Tensor conv2dBackwardWeight(Tensor x, Tensor gradOut, Shape weightShape, Conv2dSpec spec) {
-    return convolutions.conv2dBackwardWeight(x, gradOut, weightShape, spec);
-  }
-
-  @Override
-  public Conv2dGradients conv2dBackward(
-      Tensor x, Tensor w, Tensor gradOut, Conv2dSpec spec, boolean input, boolean weight) {
-    return convolutions.conv2dBackward(x, w, gradOut, spec, input, weight);
+  protected Conv2dGradients doConv2dBackward(Conv2dBackwardArgs args) {
+    return convolutions.conv2dBackward(args);
   }
 
   // ---- pooling and softmax --------------------------------------------------------------------
@@ -411,16 +379,13 @@ final class DjlBackend implements Backend {
   }
 
   @Override
-  public Tensor avgPool2d(Tensor x, Pool2dSpec spec) {
-    spec.outputShape(x.shape());
-    return wrap(avgPool(arr("avgPool2d", x), spec));
+  protected Tensor doAvgPool2d(Tensor x, Pool2dSpec spec, Shape out) {
+    return wrap(avgPool(arr(x), spec));
   }
 
   @Override
-  public Tensor avgPool2dBackward(Tensor gradOut, Shape inputShape, Pool2dSpec spec) {
-    Shape out = spec.outputShape(inputShape);
-    Checks.gradientShape("avgPool2dBackward", gradOut, out);
-    NDArray g = arr("avgPool2dBackward", gradOut);
+  protected Tensor doAvgPool2dBackward(Tensor gradOut, Shape inputShape, Pool2dSpec spec) {
+    NDArray g = arr(gradOut);
     try (NDArray zeros = manager.zeros(dj(inputShape), dj(gradOut.dtype()));
         LibtorchGradient gx = new LibtorchGradient(this, zeros, true);
         LibtorchGradient.GradMode on = new LibtorchGradient.GradMode()) {
@@ -432,18 +397,15 @@ final class DjlBackend implements Backend {
   }
 
   @Override
-  public Tensor globalAvgPoolBackward(Tensor gradOut, Shape inputShape) {
-    Shape expected = Shape.of(inputShape.dim(0), inputShape.dim(1), 1, 1);
-    Checks.gradientShape("globalAvgPoolBackward", gradOut, expected);
+  protected Tensor doGlobalAvgPoolBackward(Tensor gradOut, Shape inputShape) {
     double scale = 1.0 / (inputShape.dim(2) * (double) inputShape.dim(3));
-    try (NDArray view = arr("globalAvgPoolBackward", gradOut).broadcast(dj(inputShape))) {
+    try (NDArray view = arr(gradOut).broadcast(dj(inputShape))) {
       return wrap(view.mul(scalar(gradOut, scale)));
     }
   }
 
   @Override
-  public Tensor logSoftmax(Tensor x, int axis) {
-    int ax = x.shape().normalizeAxis(axis);
-    return wrap(arr("logSoftmax", x).logSoftmax(ax));
+  protected Tensor doLogSoftmax(Tensor x, int ax) {
+    return wrap(arr(x).logSoftmax(ax));
   }
 }

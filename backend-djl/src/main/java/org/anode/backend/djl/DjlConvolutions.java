@@ -4,9 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import org.anode.api.Backend.Conv2dGradients;
-import org.anode.api.Checks;
+import org.anode.api.Conv2dBackwardArgs;
 import org.anode.api.Conv2dSpec;
-import org.anode.api.Shape;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
 
@@ -23,15 +22,6 @@ final class DjlConvolutions {
     this.backend = backend;
   }
 
-  private void checkConv(String op, Tensor x, Tensor w, Tensor bias) {
-    backend.arr(op, x);
-    backend.arr(op, w);
-    if (bias != null) {
-      backend.arr(op, bias);
-    }
-    Checks.convolution(op, x, w, bias);
-  }
-
   private static PtNDArray conv(NDArray x, NDArray w, NDArray b, Conv2dSpec s) {
     return JniUtils.convolution(
         (PtNDArray) x,
@@ -43,9 +33,7 @@ final class DjlConvolutions {
         s.groups());
   }
 
-  public Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
-    checkConv("conv2d", x, w, bias);
-    spec.outputShape(x.shape(), w.shape());
+  Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
     if (backend.widened(x.dtype())) {
       return TensorScope.keepResult(
           () ->
@@ -54,21 +42,21 @@ final class DjlConvolutions {
     }
     return backend.wrap(
         conv(
-            backend.arr("conv2d", x),
-            backend.arr("conv2d", w),
-            bias == null ? null : backend.arr("conv2d", bias),
+            DjlBackend.arr(x),
+            DjlBackend.arr(w),
+            bias == null ? null : DjlBackend.arr(bias),
             spec));
   }
 
-  public Tensor conv2dBackwardInput(Tensor gradOut, Tensor w, Shape inputShape, Conv2dSpec spec) {
-    try (Tensor x = backend.zeros(inputShape, w.dtype())) {
-      return conv2dBackward(x, w, gradOut, spec, true, false).input();
-    }
-  }
-
-  public Tensor conv2dBackwardWeight(Tensor x, Tensor gradOut, Shape weightShape, Conv2dSpec spec) {
-    try (Tensor w = backend.zeros(weightShape, x.dtype())) {
-      return conv2dBackward(x, w, gradOut, spec, false, true).weight();
+  Conv2dGradients conv2dBackward(Conv2dBackwardArgs args) {
+    try (Tensor standIn = args.standIn(backend)) {
+      return conv2dBackward(
+          args.x() != null ? args.x() : standIn,
+          args.w() != null ? args.w() : standIn,
+          args.gradOut(),
+          args.spec(),
+          args.wantInput(),
+          args.wantWeight());
     }
   }
 
@@ -76,10 +64,8 @@ final class DjlConvolutions {
    * libtorch's convolution backward: the convolution is re-run on detached aliases of {@code x} and
    * {@code w} that require gradients, and swept once from {@code gradOut}.
    */
-  public Conv2dGradients conv2dBackward(
+  private Conv2dGradients conv2dBackward(
       Tensor x, Tensor w, Tensor gradOut, Conv2dSpec spec, boolean input, boolean weight) {
-    checkConv("conv2dBackward", x, w, null);
-    Checks.convolutionGradient("conv2dBackward", x.shape(), w, gradOut, spec);
     if (backend.widened(x.dtype())) {
       try (TensorScope scope = TensorScope.open()) {
         Conv2dGradients d =
@@ -95,11 +81,9 @@ final class DjlConvolutions {
         return new Conv2dGradients(gx, gw);
       }
     }
-    NDArray g = backend.arr("conv2dBackward", gradOut);
-    try (LibtorchGradient gx =
-            new LibtorchGradient(backend, backend.arr("conv2dBackward", x), input);
-        LibtorchGradient gw =
-            new LibtorchGradient(backend, backend.arr("conv2dBackward", w), weight);
+    NDArray g = DjlBackend.arr(gradOut);
+    try (LibtorchGradient gx = new LibtorchGradient(backend, DjlBackend.arr(x), input);
+        LibtorchGradient gw = new LibtorchGradient(backend, DjlBackend.arr(w), weight);
         LibtorchGradient.GradMode on = new LibtorchGradient.GradMode()) {
       try (PtNDArray y = conv(gx.alias, gw.alias, null, spec)) {
         JniUtils.backward(y, (PtNDArray) g, false, false);

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import org.anode.api.Backends;
+import org.anode.api.Checks;
 import org.anode.api.Tensor;
 
 /**
@@ -47,8 +48,8 @@ public final class DjlTensors {
    * tensor of the DJL backend). It stays valid after {@code tensor} closes.
    */
   public static NDArray unwrap(Tensor tensor, NDManager manager) {
-    DjlBackend be = backend();
-    NDArray alias = be.arr("DjlTensors.unwrap", tensor).stopGradient();
+    Checks.onBackend("DjlTensors.unwrap", backend(), tensor);
+    NDArray alias = DjlBackend.arr(tensor).stopGradient();
     alias.attach(manager);
     return alias;
   }

@@ -1,9 +1,10 @@
 package org.anode.backend.nd4j;
 
 import java.util.List;
-import org.anode.api.Backend;
+import org.anode.api.AbstractBackend;
 import org.anode.api.BackendOptions;
 import org.anode.api.Checks;
+import org.anode.api.Conv2dBackwardArgs;
 import org.anode.api.Conv2dSpec;
 import org.anode.api.DType;
 import org.anode.api.Pool2dSpec;
@@ -47,7 +48,7 @@ import org.nd4j.nativeblas.NativeOpsHolder;
  * Nd4jMemory}): ND4J is never left to allocate a result, so closing a tensor frees its memory at
  * once. Views ({@code permute}, {@code get}, {@code reshape}) are only read, never kept.
  */
-final class Nd4jBackend implements Backend {
+final class Nd4jBackend extends AbstractBackend {
   private final int threads;
   private final Nd4jConvolutions convolutions = new Nd4jConvolutions(this);
 
@@ -73,14 +74,14 @@ final class Nd4jBackend implements Backend {
 
   // ---- memory ---------------------------------------------------------------------------------
 
-  Nd4jTensor own(String op, Tensor t) {
-    Checks.onBackend(op, this, t);
+  /** {@code t} as this backend's tensor ({@link AbstractBackend} has checked that it is). */
+  static Nd4jTensor own(Tensor t) {
     return (Nd4jTensor) t;
   }
 
   /** {@code t}'s values as a C-ordered array of its shape (NCHW for rank 4). */
-  INDArray arr(String op, Tensor t) {
-    return own(op, t).array();
+  static INDArray arr(Tensor t) {
+    return own(t).array();
   }
 
   /** A new tensor of {@code shape} whose contents {@code fill} writes. */
@@ -108,25 +109,23 @@ final class Nd4jBackend implements Backend {
   // ---- creation -------------------------------------------------------------------------------
 
   @Override
-  public Tensor fromArray(float[] data, Shape shape) {
-    Checks.dataLength("fromArray", data.length, shape);
+  protected Tensor doFromArray(float[] data, Shape shape) {
     return create(DType.FLOAT32, shape, a -> ((FloatPointer) a.data().addressPointer()).put(data));
   }
 
   @Override
-  public Tensor fromArray(double[] data, Shape shape) {
-    Checks.dataLength("fromArray", data.length, shape);
+  protected Tensor doFromArray(double[] data, Shape shape) {
     return create(DType.FLOAT64, shape, a -> ((DoublePointer) a.data().addressPointer()).put(data));
   }
 
   @Override
-  public Tensor full(Shape shape, double value, DType dtype) {
+  protected Tensor doFull(Shape shape, double value, DType dtype) {
     return create(dtype, shape, a -> a.assign(value));
   }
 
   @Override
-  public Tensor cast(Tensor x, DType dtype) {
-    INDArray a = arr("cast", x);
+  protected Tensor doCast(Tensor x, DType dtype) {
+    INDArray a = arr(x);
     if (dtype == x.dtype()) {
       return create(dtype, x.shape(), out -> Nd4jArrays.memcpy(out, a));
     }
@@ -145,10 +144,9 @@ final class Nd4jBackend implements Backend {
    * of the same shape is copied to it): elementwise ops do not care about the order of the values,
    * and the layout stays what the next convolution reads.
    */
-  private Tensor binary(String op, Tensor a, Tensor b, PairOp f) {
-    Nd4jTensor ta = own(op, a);
-    Nd4jTensor tb = own(op, b);
-    Shape out = Checks.broadcast(op, a, b);
+  private Tensor binary(Tensor a, Tensor b, Shape out, PairOp f) {
+    Nd4jTensor ta = own(a);
+    Nd4jTensor tb = own(b);
     boolean channelsLast = ta.channelsLastOrNull() != null || tb.channelsLastOrNull() != null;
     if (channelsLast
         && ChannelsLastLayout.fitsElementwise(a, out)
@@ -171,31 +169,29 @@ final class Nd4jBackend implements Backend {
   }
 
   @Override
-  public Tensor add(Tensor a, Tensor b) {
-    return binary("add", a, b, (x, y, z) -> Nd4j.exec(new AddOp(x, y, z)));
+  protected Tensor doAdd(Tensor a, Tensor b, Shape out) {
+    return binary(a, b, out, (x, y, z) -> Nd4j.exec(new AddOp(x, y, z)));
   }
 
   @Override
-  public Tensor sub(Tensor a, Tensor b) {
-    return binary("sub", a, b, (x, y, z) -> Nd4j.exec(new SubOp(x, y, z)));
+  protected Tensor doSub(Tensor a, Tensor b, Shape out) {
+    return binary(a, b, out, (x, y, z) -> Nd4j.exec(new SubOp(x, y, z)));
   }
 
   @Override
-  public Tensor mul(Tensor a, Tensor b) {
-    return binary("mul", a, b, (x, y, z) -> Nd4j.exec(new MulOp(x, y, z)));
+  protected Tensor doMul(Tensor a, Tensor b, Shape out) {
+    return binary(a, b, out, (x, y, z) -> Nd4j.exec(new MulOp(x, y, z)));
   }
 
   @Override
-  public Tensor div(Tensor a, Tensor b) {
-    return binary("div", a, b, (x, y, z) -> Nd4j.exec(new DivOp(x, y, z)));
+  protected Tensor doDiv(Tensor a, Tensor b, Shape out) {
+    return binary(a, b, out, (x, y, z) -> Nd4j.exec(new DivOp(x, y, z)));
   }
 
   /** One pass of libnd4j's {@code relu_bp} (threshold 0 on ReLU's output). */
   @Override
-  public Tensor reluBackward(Tensor y, Tensor g) {
-    Checks.sameDType("reluBackward", y, g);
-    Checks.gradientShape("reluBackward", g, y.shape());
-    return binary("reluBackward", y, g, (x, d, z) -> Nd4j.exec(new ThresholdReluBp(x, d, z, 0.0)));
+  protected Tensor doReluBackward(Tensor y, Tensor g) {
+    return binary(y, g, y.shape(), (x, d, z) -> Nd4j.exec(new ThresholdReluBp(x, d, z, 0.0)));
   }
 
   /**
@@ -205,8 +201,7 @@ final class Nd4jBackend implements Backend {
    * tail, so a recomputation in another layout would not reproduce the forward pass exactly.
    */
   @Override
-  public Tensor addScaled(Tensor base, double[] coefficients, List<Tensor> terms) {
-    Checks.addScaled(base, coefficients, terms);
+  protected Tensor doAddScaled(Tensor base, double[] coefficients, List<Tensor> terms) {
     Tensor acc = null;
     for (int i = 0; i < coefficients.length; i++) {
       double c = coefficients[i];
@@ -215,9 +210,9 @@ final class Nd4jBackend implements Backend {
       }
       Tensor next =
           binary(
-              "addScaled",
               terms.get(i),
               acc == null ? base : acc,
+              base.shape(),
               (k, y, z) -> {
                 Nd4j.exec(new ScalarMultiplication(k, null, z, c));
                 Nd4j.exec(new AddOp(y, z, z));
@@ -235,63 +230,63 @@ final class Nd4jBackend implements Backend {
   }
 
   /** An elementwise op of one operand, in the operand's layout (see {@link #binary}). */
-  private Tensor unary(String op, Tensor x, UnaryOp f) {
-    INDArray channelsLast = own(op, x).channelsLastOrNull();
+  private Tensor unary(Tensor x, UnaryOp f) {
+    INDArray channelsLast = own(x).channelsLastOrNull();
     if (channelsLast != null) {
       return create(x.dtype(), x.shape(), true, z -> f.exec(channelsLast, z));
     }
-    INDArray a = arr(op, x);
+    INDArray a = arr(x);
     return create(x.dtype(), x.shape(), z -> f.exec(a, z));
   }
 
   @Override
-  public Tensor addScalar(Tensor x, double s) {
-    return unary("addScalar", x, (a, z) -> Nd4j.exec(new ScalarAdd(a, null, z, s)));
+  protected Tensor doAddScalar(Tensor x, double s) {
+    return unary(x, (a, z) -> Nd4j.exec(new ScalarAdd(a, null, z, s)));
   }
 
   @Override
-  public Tensor mulScalar(Tensor x, double s) {
-    return unary("mulScalar", x, (a, z) -> Nd4j.exec(new ScalarMultiplication(a, null, z, s)));
+  protected Tensor doMulScalar(Tensor x, double s) {
+    return unary(x, (a, z) -> Nd4j.exec(new ScalarMultiplication(a, null, z, s)));
   }
 
   @Override
-  public Tensor powScalar(Tensor x, double p) {
-    return unary("powScalar", x, (a, z) -> Nd4j.exec(new Pow(a, z, p)));
+  protected Tensor doPowScalar(Tensor x, double p) {
+    return unary(x, (a, z) -> Nd4j.exec(new Pow(a, z, p)));
   }
 
   @Override
-  public Tensor neg(Tensor x) {
-    return unary("neg", x, (a, z) -> Nd4j.exec(new Negative(a, z)));
+  protected Tensor doNeg(Tensor x) {
+    return unary(x, (a, z) -> Nd4j.exec(new Negative(a, z)));
   }
 
   @Override
-  public Tensor exp(Tensor x) {
-    return unary("exp", x, (a, z) -> Nd4j.exec(new Exp(a, z)));
+  protected Tensor doExp(Tensor x) {
+    return unary(x, (a, z) -> Nd4j.exec(new Exp(a, z)));
   }
 
   @Override
-  public Tensor log(Tensor x) {
-    return unary("log", x, (a, z) -> Nd4j.exec(new Log(a, z)));
+  protected Tensor doLog(Tensor x) {
+    return unary(x, (a, z) -> Nd4j.exec(new Log(a, z)));
   }
 
   @Override
-  public Tensor sqrt(Tensor x) {
-    return unary("sqrt", x, (a, z) -> Nd4j.exec(new Sqrt(a, z)));
+  protected Tensor doSqrt(Tensor x) {
+    return unary(x, (a, z) -> Nd4j.exec(new Sqrt(a, z)));
   }
 
   @Override
-  public Tensor square(Tensor x) {
-    return unary("square", x, (a, z) -> Nd4j.exec(new MulOp(a, a, z)));
+  protected Tensor doSquare(Tensor x) {
+    return unary(x, (a, z) -> Nd4j.exec(new MulOp(a, a, z)));
   }
 
   @Override
-  public Tensor relu(Tensor x) {
-    return unary("relu", x, (a, z) -> Nd4j.exec(new RectifiedLinear(a, z, 0.0)));
+  protected Tensor doRelu(Tensor x) {
+    return unary(x, (a, z) -> Nd4j.exec(new RectifiedLinear(a, z, 0.0)));
   }
 
   @Override
-  public Tensor tanh(Tensor x) {
-    return unary("tanh", x, (a, z) -> Nd4j.exec(new Tanh(a, z)));
+  protected Tensor doTanh(Tensor x) {
+    return unary(x, (a, z) -> Nd4j.exec(new Tanh(a, z)));
   }
 
   /**
@@ -299,15 +294,15 @@ final class Nd4jBackend implements Backend {
    * Against a single value (ReLU's mask compares with 0) it is one comparison pass instead.
    */
   @Override
-  public Tensor greaterThan(Tensor a, Tensor b) {
-    if (b.shape().numel() == 1 && Checks.broadcast("greaterThan", a, b).equals(a.shape())) {
-      double v = arr("greaterThan", b).getDouble(0);
-      return unary("greaterThan", a, (x, z) -> Nd4j.exec(new Step(x, z, v)));
+  protected Tensor doGreaterThan(Tensor a, Tensor b, Shape out) {
+    if (b.shape().numel() == 1 && out.equals(a.shape())) {
+      double v = arr(b).getDouble(0);
+      return unary(a, (x, z) -> Nd4j.exec(new Step(x, z, v)));
     }
     return binary(
-        "greaterThan",
         a,
         b,
+        out,
         (x, y, z) -> {
           Nd4j.exec(new SubOp(x, y, z));
           Nd4j.exec(new Step(z, z, 0.0));
@@ -315,12 +310,10 @@ final class Nd4jBackend implements Backend {
   }
 
   @Override
-  public Tensor where(Tensor mask, Tensor a, Tensor b) {
-    INDArray m = arr("where", mask);
-    INDArray x = arr("where", a);
-    INDArray y = arr("where", b);
-    Checks.sameDType("where", mask, a);
-    Shape out = Checks.broadcast("where", mask.shape(), Checks.broadcast("where", a, b));
+  protected Tensor doWhere(Tensor mask, Tensor a, Tensor b, Shape out) {
+    INDArray m = arr(mask);
+    INDArray x = arr(a);
+    INDArray y = arr(b);
     return create(
         a.dtype(),
         out,
@@ -341,9 +334,8 @@ final class Nd4jBackend implements Backend {
   }
 
   @Override
-  public Tensor broadcastTo(Tensor x, Shape shape) {
-    INDArray a = arr("broadcastTo", x);
-    Checks.broadcastableTo("broadcastTo", x.shape(), shape);
+  protected Tensor doBroadcastTo(Tensor x, Shape shape) {
+    INDArray a = arr(x);
     if (ChannelsLastLayout.broadcast(x.dtype(), shape)) {
       // An image-sized broadcast is the gradient of a mean or a global average pool, and what reads
       // it next is a convolution's backward in NHWC: written channels-last, it needs no NHWC copy.
@@ -359,9 +351,8 @@ final class Nd4jBackend implements Backend {
     void exec(INDArray x, INDArray out, int[] axes);
   }
 
-  private Tensor reduce(String op, Tensor x, boolean keepDims, int[] axes, ReduceOp f) {
-    INDArray a = arr(op, x);
-    int[] ax = Checks.axes(op, x.shape(), axes);
+  private Tensor reduce(Tensor x, boolean keepDims, int[] ax, ReduceOp f) {
+    INDArray a = arr(x);
     Shape kept = Checks.reducedShape(x.shape(), ax, true);
     Shape out = Checks.reducedShape(x.shape(), ax, keepDims);
     // The kernel writes the keep-dims layout; dropping size-1 axes keeps the same bytes.
@@ -369,33 +360,31 @@ final class Nd4jBackend implements Backend {
   }
 
   @Override
-  public Tensor sum(Tensor x, boolean keepDims, int... axes) {
-    return reduce("sum", x, keepDims, axes, (a, z, ax) -> Nd4j.exec(new Sum(a, z, true, ax)));
+  protected Tensor doSum(Tensor x, boolean keepDims, int[] axes) {
+    return reduce(x, keepDims, axes, (a, z, ax) -> Nd4j.exec(new Sum(a, z, true, ax)));
   }
 
   @Override
-  public Tensor mean(Tensor x, boolean keepDims, int... axes) {
-    return reduce("mean", x, keepDims, axes, (a, z, ax) -> Nd4j.exec(new Mean(a, z, true, ax)));
+  protected Tensor doMean(Tensor x, boolean keepDims, int[] axes) {
+    return reduce(x, keepDims, axes, (a, z, ax) -> Nd4j.exec(new Mean(a, z, true, ax)));
   }
 
   @Override
-  public Tensor max(Tensor x, boolean keepDims, int... axes) {
-    return reduce("max", x, keepDims, axes, (a, z, ax) -> Nd4j.exec(new Max(a, z, true, ax)));
+  protected Tensor doMax(Tensor x, boolean keepDims, int[] axes) {
+    return reduce(x, keepDims, axes, (a, z, ax) -> Nd4j.exec(new Max(a, z, true, ax)));
   }
 
   // ---- layout ---------------------------------------------------------------------------------
 
   @Override
-  public Tensor reshape(Tensor x, Shape shape) {
-    INDArray a = arr("reshape", x);
-    Checks.reshape(x, shape);
+  protected Tensor doReshape(Tensor x, Shape shape) {
+    INDArray a = arr(x);
     return create(x.dtype(), shape, z -> Nd4jArrays.memcpy(z, a));
   }
 
   @Override
-  public Tensor permute(Tensor x, int... axes) {
-    INDArray a = arr("permute", x);
-    Checks.permutation(x, axes);
+  protected Tensor doPermute(Tensor x, int[] axes) {
+    INDArray a = arr(x);
     int[] dims = new int[axes.length];
     for (int i = 0; i < axes.length; i++) {
       dims[i] = x.shape().dim(axes[i]);
@@ -404,31 +393,26 @@ final class Nd4jBackend implements Backend {
   }
 
   @Override
-  public Tensor concat(List<Tensor> parts, int axis) {
-    Shape out = Checks.concat(parts, axis);
-    int ax = out.normalizeAxis(axis);
+  protected Tensor doConcat(List<Tensor> parts, int ax, Shape out) {
     INDArray[] arrays = new INDArray[parts.size()];
     for (int i = 0; i < arrays.length; i++) {
-      arrays[i] = arr("concat", parts.get(i));
+      arrays[i] = arr(parts.get(i));
     }
     return create(parts.get(0).dtype(), out, z -> Nd4jArrays.concatInto(arrays, ax, z));
   }
 
   @Override
-  public Tensor slice(Tensor x, int axis, int start, int end) {
-    INDArray a = arr("slice", x);
-    Shape out = Checks.slice(x, axis, start, end);
-    int ax = x.shape().normalizeAxis(axis);
+  protected Tensor doSlice(Tensor x, int ax, int start, int end, Shape out) {
+    INDArray a = arr(x);
     return create(x.dtype(), out, z -> z.assign(Nd4jArrays.sliceView(a, ax, start, end)));
   }
 
   // ---- linear algebra and convolution ---------------------------------------------------------
 
   @Override
-  public Tensor matmul(Tensor a, Tensor b) {
-    INDArray x = arr("matmul", a);
-    INDArray y = arr("matmul", b);
-    Shape out = Checks.matmul(a, b);
+  protected Tensor doMatmul(Tensor a, Tensor b, Shape out) {
+    INDArray x = arr(a);
+    INDArray y = arr(b);
     return create(
         a.dtype(),
         out,
@@ -436,24 +420,13 @@ final class Nd4jBackend implements Backend {
   }
 
   @Override
-  public Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
-    return convolutions.conv2d(x, w, bias, spec);
+  protected Tensor doConv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Shape out) {
+    return convolutions.conv2d(x, w, bias, spec, out);
   }
 
   @Override
-  public Tensor conv2dBackwardInput(Tensor gradOut, Tensor w, Shape inputShape, Conv2dSpec spec) {
-    return convolutions.conv2dBackwardInput(gradOut, w, inputShape, spec);
-  }
-
-  @Override
-  public Tensor conv2dBackwardWeight(Tensor x, Tensor gradOut, Shape weightShape, Conv2dSpec spec) {
-    return convolutions.conv2dBackwardWeight(x, gradOut, weightShape, spec);
-  }
-
-  @Override
-  public Conv2dGradients conv2dBackward(
-      Tensor x, Tensor w, Tensor gradOut, Conv2dSpec spec, boolean input, boolean weight) {
-    return convolutions.conv2dBackward(x, w, gradOut, spec, input, weight);
+  protected Conv2dGradients doConv2dBackward(Conv2dBackwardArgs args) {
+    return convolutions.conv2dBackward(args);
   }
 
   // ---- pooling and softmax --------------------------------------------------------------------
@@ -475,9 +448,8 @@ final class Nd4jBackend implements Backend {
   }
 
   @Override
-  public Tensor avgPool2d(Tensor x, Pool2dSpec spec) {
-    INDArray a = arr("avgPool2d", x);
-    Shape out = spec.outputShape(x.shape());
+  protected Tensor doAvgPool2d(Tensor x, Pool2dSpec spec, Shape out) {
+    INDArray a = arr(x);
     return create(
         x.dtype(),
         out,
@@ -491,10 +463,8 @@ final class Nd4jBackend implements Backend {
   }
 
   @Override
-  public Tensor avgPool2dBackward(Tensor gradOut, Shape inputShape, Pool2dSpec spec) {
-    INDArray g = arr("avgPool2dBackward", gradOut);
-    Shape out = spec.outputShape(inputShape);
-    Checks.gradientShape("avgPool2dBackward", gradOut, out);
+  protected Tensor doAvgPool2dBackward(Tensor gradOut, Shape inputShape, Pool2dSpec spec) {
+    INDArray g = arr(gradOut);
     return create(
         gradOut.dtype(),
         inputShape,
@@ -512,10 +482,8 @@ final class Nd4jBackend implements Backend {
   }
 
   @Override
-  public Tensor globalAvgPoolBackward(Tensor gradOut, Shape inputShape) {
-    INDArray g = arr("globalAvgPoolBackward", gradOut);
-    Shape expected = Shape.of(inputShape.dim(0), inputShape.dim(1), 1, 1);
-    Checks.gradientShape("globalAvgPoolBackward", gradOut, expected);
+  protected Tensor doGlobalAvgPoolBackward(Tensor gradOut, Shape inputShape) {
+    INDArray g = arr(gradOut);
     double scale = 1.0 / (inputShape.dim(2) * (double) inputShape.dim(3));
     return create(
         gradOut.dtype(),
@@ -532,9 +500,7 @@ final class Nd4jBackend implements Backend {
    * where the true value is finite.
    */
   @Override
-  public Tensor logSoftmax(Tensor x, int axis) {
-    arr("logSoftmax", x);
-    int ax = x.shape().normalizeAxis(axis);
+  protected Tensor doLogSoftmax(Tensor x, int ax) {
     return TensorScope.keepResult(
         () -> {
           Tensor shifted = sub(x, max(x, true, ax));

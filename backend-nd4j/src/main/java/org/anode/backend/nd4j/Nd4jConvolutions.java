@@ -1,7 +1,7 @@
 package org.anode.backend.nd4j;
 
 import org.anode.api.Backend.Conv2dGradients;
-import org.anode.api.Checks;
+import org.anode.api.Conv2dBackwardArgs;
 import org.anode.api.Conv2dSpec;
 import org.anode.api.DType;
 import org.anode.api.Shape;
@@ -38,21 +38,10 @@ final class Nd4jConvolutions {
     };
   }
 
-  private void checkConv(String op, Tensor x, Tensor w, Tensor bias) {
-    backend.own(op, x);
-    backend.own(op, w);
-    if (bias != null) {
-      backend.own(op, bias);
-    }
-    Checks.convolution(op, x, w, bias);
-  }
-
-  public Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
-    checkConv("conv2d", x, w, bias);
-    Shape outShape = spec.outputShape(x.shape(), w.shape());
-    Nd4jTensor tx = backend.own("conv2d", x);
-    INDArray wa = backend.arr("conv2d", w);
-    INDArray ba = bias == null ? null : backend.arr("conv2d", bias);
+  Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Shape outShape) {
+    Nd4jTensor tx = Nd4jBackend.own(x);
+    INDArray wa = Nd4jBackend.arr(w);
+    INDArray ba = bias == null ? null : Nd4jBackend.arr(bias);
     int g = spec.groups();
     if (ChannelsLastLayout.convolutionKernel(x.dtype(), spec)) {
       INDArray xl = tx.channelsLastOrNull();
@@ -142,31 +131,29 @@ final class Nd4jConvolutions {
     }
   }
 
-  public Tensor conv2dBackwardInput(Tensor gradOut, Tensor w, Shape inputShape, Conv2dSpec spec) {
-    try (Tensor x = backend.zeros(inputShape, w.dtype())) {
-      return conv2dBackward(x, w, gradOut, spec, true, false).input();
-    }
-  }
-
-  public Tensor conv2dBackwardWeight(Tensor x, Tensor gradOut, Shape weightShape, Conv2dSpec spec) {
-    try (Tensor w = backend.zeros(weightShape, x.dtype())) {
-      return conv2dBackward(x, w, gradOut, spec, false, true).weight();
-    }
-  }
-
   /**
    * libnd4j's {@code conv2d_bp} yields both gradients from one call. When the input or the output
    * gradient is kept channels-last, the call runs in NHWC (the other operand copied to it) and the
    * input gradient is channels-last too: oneDNN reorders NHWC operands to its blocked layouts no
    * slower than NCHW ones, while NCHW views of NHWC memory took it twice as long.
    */
-  public Conv2dGradients conv2dBackward(
+  Conv2dGradients conv2dBackward(Conv2dBackwardArgs args) {
+    try (Tensor standIn = args.standIn(backend)) {
+      return conv2dBackward(
+          args.x() != null ? args.x() : standIn,
+          args.w() != null ? args.w() : standIn,
+          args.gradOut(),
+          args.spec(),
+          args.wantInput(),
+          args.wantWeight());
+    }
+  }
+
+  private Conv2dGradients conv2dBackward(
       Tensor x, Tensor w, Tensor gradOut, Conv2dSpec spec, boolean input, boolean weight) {
-    checkConv("conv2dBackward", x, w, null);
-    Nd4jTensor tg = backend.own("conv2dBackward", gradOut);
-    Checks.convolutionGradient("conv2dBackward", x.shape(), w, gradOut, spec);
-    Nd4jTensor tx = backend.own("conv2dBackward", x);
-    INDArray wa = backend.arr("conv2dBackward", w);
+    Nd4jTensor tg = Nd4jBackend.own(gradOut);
+    Nd4jTensor tx = Nd4jBackend.own(x);
+    INDArray wa = Nd4jBackend.arr(w);
     boolean nhwc =
         ChannelsLastLayout.convolutionKernel(x.dtype(), spec)
             && (tx.channelsLastOrNull() != null || tg.channelsLastOrNull() != null);

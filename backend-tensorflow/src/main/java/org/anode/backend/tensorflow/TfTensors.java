@@ -1,6 +1,7 @@
 package org.anode.backend.tensorflow;
 
 import org.anode.api.Backends;
+import org.anode.api.Checks;
 import org.anode.api.Tensor;
 import org.tensorflow.types.family.TType;
 
@@ -31,8 +32,7 @@ public final class TfTensors {
    * without freeing it.
    */
   public static TType unwrap(Tensor tensor) {
-    TfBackend be = backend();
-    be.tf("TfTensors.unwrap", tensor);
+    Checks.onBackend("TfTensors.unwrap", backend(), tensor);
     return ((TfTensor) tensor).transfer();
   }
 }

@@ -12,6 +12,7 @@ import org.anode.api.TensorScope;
 import org.anode.autodiff.GradientCheck;
 import org.anode.nn.Module;
 import org.anode.nn.ParameterFactory;
+import org.anode.testing.ReferenceNetworks;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,7 +24,7 @@ class AdjointTest {
   final Backend be = Backends.get();
 
   /** Largest relative error over the input and parameter gradients. */
-  static double maxError(OdeNets.Step ref, OdeNets.Step other) {
+  static double maxError(ReferenceNetworks.Step ref, ReferenceNetworks.Step other) {
     double e = GradientCheck.relativeError(ref.inputGrad(), other.inputGrad());
     for (Map.Entry<String, double[]> g : ref.paramGrads().entrySet()) {
       e =
@@ -52,18 +53,18 @@ class AdjointTest {
   @Test
   void smoothFieldAdjointErrorShrinksWithStepSize() {
     try (TensorScope scope = TensorScope.open()) {
-      Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 3, 5);
-      Tensor r = OdeNets.input(be, DType.FLOAT64, 2, 3, 5);
+      Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 1, 3, 5);
+      Tensor r = ReferenceNetworks.input(be, DType.FLOAT64, 2, 3, 5);
       for (Supplier<Solver> solver :
           java.util.List.<Supplier<Solver>>of(Euler::new, RungeKutta2::new)) {
         double previous = Double.POSITIVE_INFINITY;
         StringBuilder report = new StringBuilder(solver.get().name() + " adjoint error:");
         double first = 0;
         for (int n : new int[] {2, 4, 8, 16, 32}) {
-          OdeNets.Step ref =
-              OdeNets.step(new Smooth(be, solver.get(), n, new StoreAllGradient()), x, r);
-          OdeNets.Step adj =
-              OdeNets.step(new Smooth(be, solver.get(), n, new AdjointGradient()), x, r);
+          ReferenceNetworks.Step ref =
+              ReferenceNetworks.step(new Smooth(be, solver.get(), n, new StoreAllGradient()), x, r);
+          ReferenceNetworks.Step adj =
+              ReferenceNetworks.step(new Smooth(be, solver.get(), n, new AdjointGradient()), x, r);
           double e = maxError(ref, adj);
           report.append(String.format(" N_t=%d %.2e", n, e));
           assertTrue(e < previous, report.toString());
@@ -81,13 +82,15 @@ class AdjointTest {
   @Test
   void reluConvBlocksAdjointIsFarWorseThanAnode() {
     try (TensorScope scope = TensorScope.open()) {
-      Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
-      Tensor r = OdeNets.input(be, DType.FLOAT64, 2, 2, 4, 6, 6);
+      Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
+      Tensor r = ReferenceNetworks.input(be, DType.FLOAT64, 2, 2, 4, 6, 6);
       StringBuilder report = new StringBuilder("relu conv+BN blocks, rk2:");
       for (int n : new int[] {2, 8}) {
-        OdeNets.Step ref = OdeNets.step(stack(n, StoreAllGradient::new), x, r);
-        double anode = maxError(ref, OdeNets.step(stack(n, CheckpointedGradient::new), x, r));
-        double adjoint = maxError(ref, OdeNets.step(stack(n, AdjointGradient::new), x, r));
+        ReferenceNetworks.Step ref = ReferenceNetworks.step(stack(n, StoreAllGradient::new), x, r);
+        double anode =
+            maxError(ref, ReferenceNetworks.step(stack(n, CheckpointedGradient::new), x, r));
+        double adjoint =
+            maxError(ref, ReferenceNetworks.step(stack(n, AdjointGradient::new), x, r));
         report.append(String.format(" N_t=%d anode %.2e adjoint %.2e;", n, anode, adjoint));
         assertTrue(anode <= 1e-12, report.toString());
         assertTrue(adjoint > 1e6 * anode && adjoint > 1e-4, report.toString());
@@ -96,8 +99,8 @@ class AdjointTest {
     }
   }
 
-  OdeNets.Stack stack(int n, Supplier<GradientMethod> m) {
-    return new OdeNets.Stack(
+  ReferenceNetworks.Stack stack(int n, Supplier<GradientMethod> m) {
+    return new ReferenceNetworks.Stack(
         be, DType.FLOAT64, 17, 3, 4, true, RungeKutta2::new, Stepping.fixed(n), m);
   }
 }

@@ -13,6 +13,7 @@ import org.anode.api.DType;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
 import org.anode.autodiff.GradientCheck;
+import org.anode.testing.ReferenceNetworks;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -58,11 +59,11 @@ class GradientEquivalenceTest {
     return configs().stream().filter(c -> c.stepping() instanceof Stepping.Fixed).toList();
   }
 
-  OdeNets.Stack net(DType dtype, Config c, Supplier<GradientMethod> method) {
-    return new OdeNets.Stack(be, dtype, 17, 3, 4, true, c.solver(), c.stepping(), method);
+  ReferenceNetworks.Stack net(DType dtype, Config c, Supplier<GradientMethod> method) {
+    return new ReferenceNetworks.Stack(be, dtype, 17, 3, 4, true, c.solver(), c.stepping(), method);
   }
 
-  void compare(String what, OdeNets.Step ref, OdeNets.Step other, double tol) {
+  void compare(String what, ReferenceNetworks.Step ref, ReferenceNetworks.Step other, double tol) {
     assertEquals(ref.loss(), other.loss(), tol * Math.abs(ref.loss()), what + ": loss");
     double e = GradientCheck.relativeError(ref.inputGrad(), other.inputGrad());
     assertTrue(e <= tol, what + ": input gradient relative error " + e);
@@ -72,7 +73,7 @@ class GradientEquivalenceTest {
     }
   }
 
-  void compareRunningStats(String what, OdeNets.Stack a, OdeNets.Stack b) {
+  void compareRunningStats(String what, ReferenceNetworks.Stack a, ReferenceNetworks.Stack b) {
     Map<String, Tensor> sa = a.buffers();
     Map<String, Tensor> sb = b.buffers();
     assertEquals(sa.keySet(), sb.keySet());
@@ -85,22 +86,23 @@ class GradientEquivalenceTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("configs")
   void anodeAndRevolveEqualStoreAllInFloat64(Config c) {
-    Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
-    Tensor r = OdeNets.input(be, DType.FLOAT64, 2, 2, 4, 6, 6);
-    OdeNets.Stack storeAll = net(DType.FLOAT64, c, StoreAllGradient::new);
-    OdeNets.Stack anode = net(DType.FLOAT64, c, CheckpointedGradient::new);
-    OdeNets.Stack paper = net(DType.FLOAT64, c, CheckpointedGradient::recomputingEveryBlock);
-    OdeNets.Stack revolve = net(DType.FLOAT64, c, () -> new RevolveGradient(2));
-    OdeNets.Step ref = OdeNets.step(storeAll, x, r);
-    compare(c + " anode", ref, OdeNets.step(anode, x, r), 1e-12);
-    compare(c + " anode, every block recomputed", ref, OdeNets.step(paper, x, r), 1e-12);
-    compare(c + " revolve(2)", ref, OdeNets.step(revolve, x, r), 1e-12);
+    Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
+    Tensor r = ReferenceNetworks.input(be, DType.FLOAT64, 2, 2, 4, 6, 6);
+    ReferenceNetworks.Stack storeAll = net(DType.FLOAT64, c, StoreAllGradient::new);
+    ReferenceNetworks.Stack anode = net(DType.FLOAT64, c, CheckpointedGradient::new);
+    ReferenceNetworks.Stack paper =
+        net(DType.FLOAT64, c, CheckpointedGradient::recomputingEveryBlock);
+    ReferenceNetworks.Stack revolve = net(DType.FLOAT64, c, () -> new RevolveGradient(2));
+    ReferenceNetworks.Step ref = ReferenceNetworks.step(storeAll, x, r);
+    compare(c + " anode", ref, ReferenceNetworks.step(anode, x, r), 1e-12);
+    compare(c + " anode, every block recomputed", ref, ReferenceNetworks.step(paper, x, r), 1e-12);
+    compare(c + " revolve(2)", ref, ReferenceNetworks.step(revolve, x, r), 1e-12);
     compareRunningStats(c + " anode", storeAll, anode);
     compareRunningStats(c + " anode, every block recomputed", storeAll, paper);
     compareRunningStats(c + " revolve", storeAll, revolve);
-    for (int i = 0; i < anode.blocks.size(); i++) {
-      OdeBlock b = anode.blocks.get(i);
-      OdeBlock p = paper.blocks.get(i);
+    for (int i = 0; i < anode.blocks().size(); i++) {
+      OdeBlock b = anode.blocks().get(i);
+      OdeBlock p = paper.blocks().get(i);
       if (c.stepping() instanceof Stepping.Fixed fixed) {
         // One recomputation per block: the backward evaluates f exactly as often as the forward
         // did. The loss saves r, so the last block, kept recorded at first, gave way to it.
@@ -127,15 +129,15 @@ class GradientEquivalenceTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("fixedConfigs")
   void aThirdPartyMethodOnTheBlockContextEqualsStoreAll(Config c) {
-    Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
-    Tensor r = OdeNets.input(be, DType.FLOAT64, 2, 2, 4, 6, 6);
-    OdeNets.Stack storeAll = net(DType.FLOAT64, c, StoreAllGradient::new);
-    OdeNets.Stack midpoint =
+    Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
+    Tensor r = ReferenceNetworks.input(be, DType.FLOAT64, 2, 2, 4, 6, 6);
+    ReferenceNetworks.Stack storeAll = net(DType.FLOAT64, c, StoreAllGradient::new);
+    ReferenceNetworks.Stack midpoint =
         net(DType.FLOAT64, c, org.anode.thirdparty.MidpointCheckpointGradient::new);
     compare(
         c + " midpoint checkpoint",
-        OdeNets.step(storeAll, x, r),
-        OdeNets.step(midpoint, x, r),
+        ReferenceNetworks.step(storeAll, x, r),
+        ReferenceNetworks.step(midpoint, x, r),
         1e-12);
     compareRunningStats(c + " midpoint checkpoint", storeAll, midpoint);
     storeAll.close();
@@ -150,19 +152,20 @@ class GradientEquivalenceTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("configs")
   void keptLastBlockEqualsStoreAll(Config c) {
-    Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
-    OdeNets.Stack storeAll = net(DType.FLOAT64, c, StoreAllGradient::new);
-    OdeNets.Stack anode = net(DType.FLOAT64, c, CheckpointedGradient::new);
-    OdeNets.Stack paper = net(DType.FLOAT64, c, CheckpointedGradient::recomputingEveryBlock);
-    OdeNets.Step ref = OdeNets.step(storeAll, x, null);
-    OdeNets.Step kept = OdeNets.step(anode, x, null);
-    OdeNets.Step recomputed = OdeNets.step(paper, x, null);
+    Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
+    ReferenceNetworks.Stack storeAll = net(DType.FLOAT64, c, StoreAllGradient::new);
+    ReferenceNetworks.Stack anode = net(DType.FLOAT64, c, CheckpointedGradient::new);
+    ReferenceNetworks.Stack paper =
+        net(DType.FLOAT64, c, CheckpointedGradient::recomputingEveryBlock);
+    ReferenceNetworks.Step ref = ReferenceNetworks.step(storeAll, x, null);
+    ReferenceNetworks.Step kept = ReferenceNetworks.step(anode, x, null);
+    ReferenceNetworks.Step recomputed = ReferenceNetworks.step(paper, x, null);
     compare(c + " anode, last block kept", ref, kept, 1e-12);
     compareRunningStats(c + " anode, last block kept", storeAll, anode);
     assertEquals(recomputed.peakBytes(), kept.peakBytes(), "peak saved bytes");
-    for (int i = 0; i < anode.blocks.size(); i++) {
-      OdeBlock b = anode.blocks.get(i);
-      boolean last = i == anode.blocks.size() - 1;
+    for (int i = 0; i < anode.blocks().size(); i++) {
+      OdeBlock b = anode.blocks().get(i);
+      boolean last = i == anode.blocks().size() - 1;
       if (c.stepping() instanceof Stepping.Fixed) {
         assertEquals(
             last ? 0 : b.forwardEvaluations(),
@@ -181,14 +184,14 @@ class GradientEquivalenceTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("configs")
   void anodeAndRevolveEqualStoreAllInFloat32(Config c) {
-    Tensor x = OdeNets.input(be, DType.FLOAT32, 1, 2, 4, 6, 6);
-    Tensor r = OdeNets.input(be, DType.FLOAT32, 2, 2, 4, 6, 6);
-    OdeNets.Stack storeAll = net(DType.FLOAT32, c, StoreAllGradient::new);
-    OdeNets.Stack anode = net(DType.FLOAT32, c, CheckpointedGradient::new);
-    OdeNets.Stack revolve = net(DType.FLOAT32, c, () -> new RevolveGradient(2));
-    OdeNets.Step ref = OdeNets.step(storeAll, x, r);
-    compare(c + " anode f32", ref, OdeNets.step(anode, x, r), 1e-5);
-    compare(c + " revolve f32", ref, OdeNets.step(revolve, x, r), 1e-5);
+    Tensor x = ReferenceNetworks.input(be, DType.FLOAT32, 1, 2, 4, 6, 6);
+    Tensor r = ReferenceNetworks.input(be, DType.FLOAT32, 2, 2, 4, 6, 6);
+    ReferenceNetworks.Stack storeAll = net(DType.FLOAT32, c, StoreAllGradient::new);
+    ReferenceNetworks.Stack anode = net(DType.FLOAT32, c, CheckpointedGradient::new);
+    ReferenceNetworks.Stack revolve = net(DType.FLOAT32, c, () -> new RevolveGradient(2));
+    ReferenceNetworks.Step ref = ReferenceNetworks.step(storeAll, x, r);
+    compare(c + " anode f32", ref, ReferenceNetworks.step(anode, x, r), 1e-5);
+    compare(c + " revolve f32", ref, ReferenceNetworks.step(revolve, x, r), 1e-5);
     storeAll.close();
     anode.close();
     revolve.close();

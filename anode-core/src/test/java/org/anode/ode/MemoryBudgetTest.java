@@ -16,6 +16,7 @@ import org.anode.autodiff.MemoryMeter;
 import org.anode.autodiff.Ops;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
+import org.anode.testing.ReferenceNetworks;
 import org.junit.jupiter.api.Test;
 
 /** The budget helper's predictions and choices on three Euler blocks with N_t = 8. */
@@ -24,14 +25,14 @@ class MemoryBudgetTest {
   final Backend be = Backends.get();
   final Shape input = Shape.of(2, 4, 6, 6);
 
-  OdeNets.Stack net() {
-    return new OdeNets.Stack(
+  ReferenceNetworks.Stack net() {
+    return new ReferenceNetworks.Stack(
         be, DType.FLOAT64, 3, 3, 4, false, Euler::new, Stepping.fixed(8), StoreAllGradient::new);
   }
 
-  long measuredPeak(OdeNets.Stack net) {
+  long measuredPeak(ReferenceNetworks.Stack net) {
     try (TensorScope scope = TensorScope.open()) {
-      Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
+      Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
       MemoryMeter meter = new MemoryMeter();
       try (Tape tape = Tape.record(meter)) {
         tape.backward(Ops.sum(net.forward(Variable.leaf(x)), false));
@@ -44,7 +45,7 @@ class MemoryBudgetTest {
   @Test
   void predictionsMatchTheMemoryLawsAndTheMeasuredPeaks() {
     try (TensorScope scope = TensorScope.open()) {
-      OdeNets.Stack net = net();
+      ReferenceNetworks.Stack net = net();
       MemoryBudget.Advice a = MemoryBudget.advise(net, be, input, DType.FLOAT64, 48 * Z);
       assertEquals("store-all", a.method());
       assertEquals(48 * Z, a.predictedBytes());
@@ -81,9 +82,9 @@ class MemoryBudgetTest {
   }
 
   /** Live bytes of one real step at {@code batch}, above what was live before it. */
-  long measuredLivePeak(OdeNets.Stack net, int batch) {
+  long measuredLivePeak(ReferenceNetworks.Stack net, int batch) {
     try (TensorScope scope = TensorScope.open()) {
-      Tensor x = OdeNets.input(be, DType.FLOAT64, 1, batch, 4, 6, 6);
+      Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 1, batch, 4, 6, 6);
       long before = LiveMemory.currentBytes();
       LiveMemory.resetPeak();
       try (TensorScope step = TensorScope.open();
@@ -99,7 +100,7 @@ class MemoryBudgetTest {
   @Test
   void livePeakPredictionMatchesTheMeasuredStep() {
     try (TensorScope scope = TensorScope.open()) {
-      OdeNets.Stack net = net();
+      ReferenceNetworks.Stack net = net();
       for (String method : List.of("store-all", "anode", "revolve:2", "adjoint")) {
         MemoryBudget.blocks(net).forEach(b -> b.setMethod(GradientMethod.named(method)));
         long predicted =

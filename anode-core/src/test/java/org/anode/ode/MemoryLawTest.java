@@ -13,6 +13,7 @@ import org.anode.autodiff.Ops;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
 import org.anode.nn.ParameterFactory;
+import org.anode.testing.ReferenceNetworks;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -35,10 +36,10 @@ class MemoryLawTest {
 
   long peak(int blocks, int steps, Supplier<GradientMethod> method) {
     try (TensorScope scope = TensorScope.open()) {
-      OdeNets.Stack net =
-          new OdeNets.Stack(
+      ReferenceNetworks.Stack net =
+          new ReferenceNetworks.Stack(
               be, DType.FLOAT64, 3, blocks, 4, false, Euler::new, Stepping.fixed(steps), method);
-      Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
+      Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
       MemoryMeter meter = new MemoryMeter();
       try (Tape tape = Tape.record(meter)) {
         tape.backward(Ops.sum(net.forward(Variable.leaf(x)), false));
@@ -53,11 +54,15 @@ class MemoryLawTest {
   void oneEulerStepSavesTwoStates() {
     try (TensorScope scope = TensorScope.open()) {
       ParameterFactory f = new ParameterFactory(be, DType.FLOAT64, 3);
-      VectorField field = VectorField.autonomous(OdeNets.convBnReluField(f, 4, false));
+      VectorField field = VectorField.autonomous(ReferenceNetworks.resnetField(f, 4, false));
       MemoryMeter meter = new MemoryMeter();
       try (Tape tape = Tape.record(meter)) {
         new Euler()
-            .step(field, 0, 0.25, Variable.leaf(OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6)));
+            .step(
+                field,
+                0,
+                0.25,
+                Variable.leaf(ReferenceNetworks.input(be, DType.FLOAT64, 1, 2, 4, 6, 6)));
         assertEquals(2 * Z, meter.currentBytes());
       }
       field.close();

@@ -27,6 +27,7 @@ import org.anode.nn.Module;
 import org.anode.nn.ParameterFactory;
 import org.anode.nn.ReLU;
 import org.anode.nn.Sequential;
+import org.anode.testing.ReferenceNetworks;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -46,7 +47,7 @@ class OdeResNetGradientTest {
       ParameterFactory f = new ParameterFactory(be, DType.FLOAT64, 77);
       first =
           new OdeBlock(
-              VectorField.autonomous(OdeNets.convBnReluField(f, 4, true)),
+              VectorField.autonomous(ReferenceNetworks.resnetField(f, 4, true)),
               new RungeKutta2(),
               0,
               1,
@@ -54,7 +55,7 @@ class OdeResNetGradientTest {
               method.get());
       second =
           new OdeBlock(
-              VectorField.autonomous(OdeNets.convBnReluField(f, 6, true)),
+              VectorField.autonomous(ReferenceNetworks.resnetField(f, 6, true)),
               new RungeKutta2(),
               0,
               1,

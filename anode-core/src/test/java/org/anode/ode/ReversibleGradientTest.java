@@ -15,6 +15,7 @@ import org.anode.api.TensorScope;
 import org.anode.autodiff.GradientCheck;
 import org.anode.autodiff.Variable;
 import org.anode.nn.Module;
+import org.anode.testing.ReferenceNetworks;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -41,12 +42,12 @@ class ReversibleGradientTest {
         new Case("reversible-heun", ReversibleHeun::new));
   }
 
-  OdeNets.Stack net(Case c, int nt, Supplier<GradientMethod> method) {
-    return new OdeNets.Stack(
+  ReferenceNetworks.Stack net(Case c, int nt, Supplier<GradientMethod> method) {
+    return new ReferenceNetworks.Stack(
         be, DType.FLOAT64, 23, 2, 4, true, c.solver(), Stepping.fixed(nt), method);
   }
 
-  void compare(String what, OdeNets.Step ref, OdeNets.Step other, double tol) {
+  void compare(String what, ReferenceNetworks.Step ref, ReferenceNetworks.Step other, double tol) {
     assertEquals(ref.loss(), other.loss(), tol * Math.abs(ref.loss()), what + ": loss");
     double e = GradientCheck.relativeError(ref.inputGrad(), other.inputGrad());
     assertTrue(e <= tol, what + ": input gradient relative error " + e);
@@ -61,19 +62,20 @@ class ReversibleGradientTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("solvers")
   void reversibleAndAnodeEqualStoreAllThroughTheSameSolver(Case c) {
-    Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
-    Tensor r = OdeNets.input(be, DType.FLOAT64, 2, 2, 4, 6, 6);
+    Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
+    Tensor r = ReferenceNetworks.input(be, DType.FLOAT64, 2, 2, 4, 6, 6);
     for (int nt : new int[] {1, 4}) {
-      OdeNets.Step ref = OdeNets.step(net(c, nt, StoreAllGradient::new), x, r);
-      OdeNets.Stack reversible = net(c, nt, ReversibleGradient::new);
-      compare(c + " N_t=" + nt + " reversible", ref, OdeNets.step(reversible, x, r), 1e-10);
+      ReferenceNetworks.Step ref = ReferenceNetworks.step(net(c, nt, StoreAllGradient::new), x, r);
+      ReferenceNetworks.Stack reversible = net(c, nt, ReversibleGradient::new);
+      compare(
+          c + " N_t=" + nt + " reversible", ref, ReferenceNetworks.step(reversible, x, r), 1e-10);
       compare(
           c + " N_t=" + nt + " anode",
           ref,
-          OdeNets.step(net(c, nt, CheckpointedGradient::new), x, r),
+          ReferenceNetworks.step(net(c, nt, CheckpointedGradient::new), x, r),
           1e-12);
       int perStep = c.solver().get().evaluationsPerStep();
-      OdeBlock b = reversible.blocks.get(0);
+      OdeBlock b = reversible.blocks().get(0);
       // Forward: the start and N_t steps; backward: N_t inverses, N_t recorded steps, the start.
       assertEquals(1 + nt * perStep, b.forwardEvaluations());
       assertEquals(2 * nt * perStep + 1, b.backwardEvaluations());
@@ -87,12 +89,12 @@ class ReversibleGradientTest {
    */
   @Test
   void adaptiveAlfReplaysItsAcceptedSteps() {
-    Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
-    Tensor r = OdeNets.input(be, DType.FLOAT64, 2, 2, 4, 6, 6);
+    Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
+    Tensor r = ReferenceNetworks.input(be, DType.FLOAT64, 2, 2, 4, 6, 6);
     Stepping adaptive = Stepping.adaptive(1e-4, 1e-4);
-    OdeNets.Step ref =
-        OdeNets.step(
-            new OdeNets.Stack(
+    ReferenceNetworks.Step ref =
+        ReferenceNetworks.step(
+            new ReferenceNetworks.Stack(
                 be,
                 DType.FLOAT64,
                 23,
@@ -104,8 +106,8 @@ class ReversibleGradientTest {
                 StoreAllGradient::new),
             x,
             r);
-    OdeNets.Stack rev =
-        new OdeNets.Stack(
+    ReferenceNetworks.Stack rev =
+        new ReferenceNetworks.Stack(
             be,
             DType.FLOAT64,
             23,
@@ -115,8 +117,8 @@ class ReversibleGradientTest {
             AsynchronousLeapfrog::new,
             adaptive,
             ReversibleGradient::new);
-    compare("adaptive alf reversible", ref, OdeNets.step(rev, x, r), 1e-10);
-    assertTrue(rev.blocks.get(0).steps() > 1, "steps " + rev.blocks.get(0).steps());
+    compare("adaptive alf reversible", ref, ReferenceNetworks.step(rev, x, r), 1e-10);
+    assertTrue(rev.blocks().get(0).steps() > 1, "steps " + rev.blocks().get(0).steps());
     try (TensorScope scope = TensorScope.open()) {
       for (double tol : new double[] {1e-3, 1e-5}) {
         OdeBlock block =
@@ -161,7 +163,7 @@ class ReversibleGradientTest {
               1,
               Stepping.fixed(16),
               new ReversibleGradient());
-      Tensor z0 = OdeNets.input(be, DType.FLOAT64, 3, 2, 6);
+      Tensor z0 = ReferenceNetworks.input(be, DType.FLOAT64, 3, 2, 6);
       BlockContext ctx = new BlockContext(block);
       BlockContext.CarriedSolution solved = ctx.solveCarried(Variable.constant(z0));
       List<Tensor> state = solved.state();
@@ -189,9 +191,11 @@ class ReversibleGradientTest {
     for (int nt : new int[] {8, 32}) {
       Supplier<Module> field =
           () -> new TanhField(new org.anode.nn.ParameterFactory(be, DType.FLOAT64, 5), 6);
-      Tensor x = OdeNets.input(be, DType.FLOAT64, 3, 2, 6);
-      OdeNets.Step ref = OdeNets.step(single(field, c, nt, new StoreAllGradient()), x, null);
-      OdeNets.Step adj = OdeNets.step(single(field, c, nt, new AdjointGradient()), x, null);
+      Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 3, 2, 6);
+      ReferenceNetworks.Step ref =
+          ReferenceNetworks.step(single(field, c, nt, new StoreAllGradient()), x, null);
+      ReferenceNetworks.Step adj =
+          ReferenceNetworks.step(single(field, c, nt, new AdjointGradient()), x, null);
       errors[k++] = GradientCheck.relativeError(ref.inputGrad(), adj.inputGrad());
     }
     assertTrue(
@@ -199,14 +203,14 @@ class ReversibleGradientTest {
         c + ": adjoint errors " + errors[0] + ", " + errors[1]);
     // Revolve snapshots the whole carried state ((z, v) for ALF) and restarts the solver from
     // z0 at step 0: the same gradients as store-all through the same solver.
-    Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
-    Tensor r = OdeNets.input(be, DType.FLOAT64, 2, 2, 4, 6, 6);
-    OdeNets.Step ref = OdeNets.step(net(c, 5, StoreAllGradient::new), x, r);
+    Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
+    Tensor r = ReferenceNetworks.input(be, DType.FLOAT64, 2, 2, 4, 6, 6);
+    ReferenceNetworks.Step ref = ReferenceNetworks.step(net(c, 5, StoreAllGradient::new), x, r);
     for (int snapshots : new int[] {1, 2, 3}) {
       compare(
           c + " revolve:" + snapshots,
           ref,
-          OdeNets.step(net(c, 5, () -> new RevolveGradient(snapshots)), x, r),
+          ReferenceNetworks.step(net(c, 5, () -> new RevolveGradient(snapshots)), x, r),
           1e-12);
     }
   }
@@ -218,12 +222,12 @@ class ReversibleGradientTest {
 
   /** Peak live bytes of one training step of a 2-block stack at N_t, above what was live before. */
   long livePeak(Case c, int nt, Supplier<GradientMethod> method) {
-    OdeNets.Stack net = net(c, nt, method);
-    Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 8, 4, 8, 8);
-    OdeNets.step(net, x, null); // warm-up: lazily created buffers
+    ReferenceNetworks.Stack net = net(c, nt, method);
+    Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 1, 8, 4, 8, 8);
+    ReferenceNetworks.step(net, x, null); // warm-up: lazily created buffers
     long before = LiveMemory.currentBytes();
     LiveMemory.resetPeak();
-    OdeNets.step(net, x, null);
+    ReferenceNetworks.step(net, x, null);
     return LiveMemory.peakBytes() - before;
   }
 
@@ -246,9 +250,9 @@ class ReversibleGradientTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("solvers")
   void memoryBudgetPredictsTheirSavedBytes(Case c) {
-    Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
-    OdeNets.Stack probe =
-        new OdeNets.Stack(
+    Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 1, 2, 4, 6, 6);
+    ReferenceNetworks.Stack probe =
+        new ReferenceNetworks.Stack(
             be,
             DType.FLOAT64,
             23,
@@ -266,8 +270,8 @@ class ReversibleGradientTest {
         java.util.Set.of("store-all", "anode", "reversible", "revolve:3", "revolve:2", "revolve:1"),
         predicted.keySet());
     for (String m : predicted.keySet()) {
-      OdeNets.Stack net =
-          new OdeNets.Stack(
+      ReferenceNetworks.Stack net =
+          new ReferenceNetworks.Stack(
               be,
               DType.FLOAT64,
               23,
@@ -277,7 +281,7 @@ class ReversibleGradientTest {
               c.solver(),
               Stepping.fixed(4),
               () -> GradientMethod.named(m));
-      long measured = OdeNets.step(net, x, null).peakBytes();
+      long measured = ReferenceNetworks.step(net, x, null).peakBytes();
       if (m.equals("store-all")) {
         assertEquals(predicted.get(m), measured, c + " " + m);
       } else {
@@ -289,8 +293,8 @@ class ReversibleGradientTest {
 
   @Test
   void refusesSolversThatCannotBeInverted() {
-    OdeNets.Stack rk =
-        new OdeNets.Stack(
+    ReferenceNetworks.Stack rk =
+        new ReferenceNetworks.Stack(
             be,
             DType.FLOAT64,
             1,
@@ -300,9 +304,9 @@ class ReversibleGradientTest {
             RungeKutta2::new,
             Stepping.fixed(2),
             ReversibleGradient::new);
-    Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 1, 4, 6, 6);
+    Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 1, 1, 4, 6, 6);
     IllegalArgumentException e =
-        assertThrows(IllegalArgumentException.class, () -> OdeNets.step(rk, x, null));
+        assertThrows(IllegalArgumentException.class, () -> ReferenceNetworks.step(rk, x, null));
     assertTrue(e.getMessage().contains("reversible solver"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> new AsynchronousLeapfrog(0.5));
     assertThrows(IllegalArgumentException.class, () -> new AsynchronousLeapfrog(0));

@@ -12,6 +12,7 @@ import org.anode.api.TensorScope;
 import org.anode.autodiff.GradientCheck;
 import org.anode.nn.Module;
 import org.anode.nn.ParameterFactory;
+import org.anode.testing.ReferenceNetworks;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -56,12 +57,12 @@ class RevolveScheduleTest {
   @CsvSource({"10,1,45", "10,2,20", "10,3,15", "20,3,45", "50,4,144", "100,5,316"})
   void executedRecomputationsMatchTheFormulaAndGradientsMatchStoreAll(int n, int s, long extra) {
     try (TensorScope scope = TensorScope.open()) {
-      Tensor x = OdeNets.input(be, DType.FLOAT64, 3, 2, 3);
-      Tensor r = OdeNets.input(be, DType.FLOAT64, 4, 2, 3);
+      Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 3, 2, 3);
+      Tensor r = ReferenceNetworks.input(be, DType.FLOAT64, 4, 2, 3);
       Chain ref = new Chain(new ParameterFactory(be, DType.FLOAT64, 5), n, new StoreAllGradient());
       Chain rev = new Chain(new ParameterFactory(be, DType.FLOAT64, 5), n, new RevolveGradient(s));
-      OdeNets.Step a = OdeNets.step(ref, x, r);
-      OdeNets.Step b = OdeNets.step(rev, x, r);
+      ReferenceNetworks.Step a = ReferenceNetworks.step(ref, x, r);
+      ReferenceNetworks.Step b = ReferenceNetworks.step(rev, x, r);
       assertEquals(n + extra, rev.block.unrecordedSteps(), "forward steps without recording");
       assertEquals(n, rev.block.forwardEvaluations());
       assertEquals(n + extra, rev.block.backwardEvaluations(), "extra steps plus each step once");

@@ -20,6 +20,7 @@ import org.anode.nn.Module;
 import org.anode.nn.ParameterFactory;
 import org.anode.nn.ReLU;
 import org.anode.nn.Sequential;
+import org.anode.testing.ReferenceNetworks;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -62,13 +63,14 @@ class StochasticReplayTest {
     Supplier<Solver> solver =
         solverName.equals("alf") ? AsynchronousLeapfrog::new : ReversibleHeun::new;
     try (TensorScope scope = TensorScope.open()) {
-      Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 3, 5, 5);
-      Tensor r = OdeNets.input(be, DType.FLOAT64, 2, 2, 3, 5, 5);
+      Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 1, 2, 3, 5, 5);
+      Tensor r = ReferenceNetworks.input(be, DType.FLOAT64, 2, 2, 3, 5, 5);
       Stepping stepping = Stepping.fixed(4);
-      OdeNets.Step ref =
-          OdeNets.step(new Net(be, solver.get(), stepping, new StoreAllGradient()), x, r);
-      OdeNets.Step rev =
-          OdeNets.step(new Net(be, solver.get(), stepping, new ReversibleGradient()), x, r);
+      ReferenceNetworks.Step ref =
+          ReferenceNetworks.step(new Net(be, solver.get(), stepping, new StoreAllGradient()), x, r);
+      ReferenceNetworks.Step rev =
+          ReferenceNetworks.step(
+              new Net(be, solver.get(), stepping, new ReversibleGradient()), x, r);
       assertEquals(ref.loss(), rev.loss(), 1e-12 * Math.abs(ref.loss()));
       double e = GradientCheck.relativeError(ref.inputGrad(), rev.inputGrad());
       assertTrue(e <= 1e-10, solverName + ": input gradient " + e);
@@ -86,14 +88,15 @@ class StochasticReplayTest {
     Stepping stepping =
         solverName.equals("rk4") ? Stepping.fixed(5) : Stepping.adaptive(1e-3, 1e-3);
     try (TensorScope scope = TensorScope.open()) {
-      Tensor x = OdeNets.input(be, DType.FLOAT64, 1, 2, 3, 5, 5);
-      Tensor r = OdeNets.input(be, DType.FLOAT64, 2, 2, 3, 5, 5);
-      OdeNets.Step ref =
-          OdeNets.step(new Net(be, solver.get(), stepping, new StoreAllGradient()), x, r);
+      Tensor x = ReferenceNetworks.input(be, DType.FLOAT64, 1, 2, 3, 5, 5);
+      Tensor r = ReferenceNetworks.input(be, DType.FLOAT64, 2, 2, 3, 5, 5);
+      ReferenceNetworks.Step ref =
+          ReferenceNetworks.step(new Net(be, solver.get(), stepping, new StoreAllGradient()), x, r);
       for (Supplier<GradientMethod> m :
           java.util.List.<Supplier<GradientMethod>>of(
               CheckpointedGradient::new, () -> new RevolveGradient(2))) {
-        OdeNets.Step other = OdeNets.step(new Net(be, solver.get(), stepping, m.get()), x, r);
+        ReferenceNetworks.Step other =
+            ReferenceNetworks.step(new Net(be, solver.get(), stepping, m.get()), x, r);
         assertEquals(ref.loss(), other.loss(), 1e-12 * Math.abs(ref.loss()));
         assertTrue(GradientCheck.relativeError(ref.inputGrad(), other.inputGrad()) <= 1e-12);
         for (Map.Entry<String, double[]> g : ref.paramGrads().entrySet()) {
@@ -105,8 +108,8 @@ class StochasticReplayTest {
       }
       // A second forward pass of the same network is a new draw.
       Net net = new Net(be, solver.get(), stepping, new CheckpointedGradient());
-      double first = OdeNets.step(net, x, r).loss();
-      double second = OdeNets.step(net, x, r).loss();
+      double first = ReferenceNetworks.step(net, x, r).loss();
+      double second = ReferenceNetworks.step(net, x, r).loss();
       assertNotEquals(first, second);
     }
   }

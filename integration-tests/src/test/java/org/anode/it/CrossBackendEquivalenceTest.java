@@ -13,12 +13,12 @@ import org.anode.api.Backends;
 import org.anode.api.DType;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
-import org.anode.conformance.ReferenceNetworks;
 import org.anode.nn.Module;
 import org.anode.ode.CheckpointedGradient;
 import org.anode.ode.GradientMethod;
 import org.anode.ode.RevolveGradient;
 import org.anode.ode.StoreAllGradient;
+import org.anode.testing.ReferenceNetworks;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -69,8 +69,8 @@ class CrossBackendEquivalenceTest {
       Backend be = Backends.get(name);
       try (TensorScope scope = TensorScope.open()) {
         Module m = net.build(be, dtype, method);
-        Tensor x = ReferenceNetworks.input(be, dtype, 7);
-        steps.put(name, ReferenceNetworks.step(m, x, labels));
+        Tensor x = ReferenceNetworks.input(be, dtype, 7, 2, 4, 8, 8);
+        steps.put(name, ReferenceNetworks.classificationStep(m, x, labels));
         m.close();
       }
     }

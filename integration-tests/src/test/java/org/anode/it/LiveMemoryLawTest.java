@@ -3,12 +3,10 @@ package org.anode.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 import org.anode.api.Backend;
 import org.anode.api.Backends;
-import org.anode.api.Conv2dSpec;
 import org.anode.api.DType;
 import org.anode.api.LiveMemory;
 import org.anode.api.Shape;
@@ -17,20 +15,15 @@ import org.anode.api.TensorScope;
 import org.anode.autodiff.Ops;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
-import org.anode.nn.Conv2d;
 import org.anode.nn.Module;
-import org.anode.nn.ParameterFactory;
-import org.anode.nn.ReLU;
-import org.anode.nn.Sequential;
 import org.anode.ode.AdjointGradient;
 import org.anode.ode.CheckpointedGradient;
 import org.anode.ode.Euler;
 import org.anode.ode.GradientMethod;
-import org.anode.ode.OdeBlock;
 import org.anode.ode.RevolveGradient;
 import org.anode.ode.Stepping;
 import org.anode.ode.StoreAllGradient;
-import org.anode.ode.VectorField;
+import org.anode.testing.ReferenceNetworks;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -68,24 +61,9 @@ class LiveMemoryLawTest {
       Supplier<GradientMethod> method,
       Supplier<org.anode.ode.Solver> solver) {
     try (TensorScope outer = TensorScope.open()) {
-      ParameterFactory f = new ParameterFactory(be, DType.FLOAT64, 3);
-      List<Module> layers = new ArrayList<>();
-      for (int l = 0; l < blocks; l++) {
-        Module field =
-            new Sequential(
-                new Conv2d(f, 4, 4, 3, Conv2dSpec.of(1, 1), false),
-                new ReLU(),
-                new Conv2d(f, 4, 4, 3, Conv2dSpec.of(1, 1), false));
-        layers.add(
-            new OdeBlock(
-                VectorField.autonomous(field),
-                solver.get(),
-                0,
-                1,
-                Stepping.fixed(steps),
-                method.get()));
-      }
-      Module net = new Sequential(layers);
+      Module net =
+          new ReferenceNetworks.Stack(
+              be, DType.FLOAT64, 3, blocks, 4, false, solver, Stepping.fixed(steps), method);
       double[] x = new double[2 * 4 * 6 * 6];
       for (int i = 0; i < x.length; i++) {
         x[i] = Math.sin(i) * 0.5;

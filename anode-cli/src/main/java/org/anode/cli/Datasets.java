@@ -18,20 +18,20 @@ final class Datasets {
    * downloaded into; a {@code --data} path that does not exist is an error. The data must hold
    * images and exactly the classes of {@code --dataset}.
    */
-  static ImageDataset load(ModelOptions o, boolean train, int limit) throws IOException {
+  static ImageDataset load(RunConfig o, boolean train, int limit) throws IOException {
     ImageDataset d = find(o, train, limit);
     String split = train ? "training" : "test";
     if (d.size() == 0) {
-      throw new IOException(o.data + ": the " + split + " split holds no images");
+      throw new IOException(o.data() + ": the " + split + " split holds no images");
     }
     if (d.classes() != o.classes()) {
       throw new IllegalArgumentException(
           "--dataset "
-              + o.dataset
+              + o.dataset()
               + " has "
               + o.classes()
               + " classes, but "
-              + o.data
+              + o.data()
               + " holds "
               + d.classes()
               + " "
@@ -46,18 +46,18 @@ final class Datasets {
         : names.subList(0, 12).toString().replace("]", ", …]");
   }
 
-  private static ImageDataset find(ModelOptions o, boolean train, int limit) throws IOException {
+  private static ImageDataset find(RunConfig o, boolean train, int limit) throws IOException {
     CifarBinary.Variant variant =
         o.classes() == 10 ? CifarBinary.Variant.CIFAR10 : CifarBinary.Variant.CIFAR100_FINE;
-    Path path = o.data;
+    Path path = o.data();
     if (!Files.exists(path) && o.dataGiven()) {
       throw new IOException(path + ": no such file or directory (--data)");
     }
     if (Files.exists(path) && CifarBinary.present(path, variant)) {
-      return CifarBinary.load(path, variant, train).sample(limit, o.seed);
+      return CifarBinary.load(path, variant, train).sample(limit, o.seed());
     }
     if (Files.isRegularFile(path) || (Files.isDirectory(path) && hasImageFolder(path))) {
-      return ImageFolder.load(path, train ? "train" : "test", limit, o.seed, 32, 32);
+      return ImageFolder.load(path, train ? "train" : "test", limit, o.seed(), 32, 32);
     }
     if (o.dataGiven()) {
       throw new IOException(
@@ -72,7 +72,7 @@ final class Datasets {
             variant == CifarBinary.Variant.CIFAR10
                 ? CifarDownload.CIFAR10
                 : CifarDownload.CIFAR100);
-    return CifarBinary.load(archive, variant, train).sample(limit, o.seed);
+    return CifarBinary.load(archive, variant, train).sample(limit, o.seed());
   }
 
   private static boolean hasImageFolder(Path dir) throws IOException {

@@ -34,13 +34,13 @@ public final class EvalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    model.validate();
-    Injector injector = Guice.createInjector(new TrainingModule(model, null));
+    RunConfig config = model.config(null);
+    Injector injector = Guice.createInjector(new TrainingModule(config));
     Backend be = injector.getInstance(Backend.class);
     Module net = injector.getInstance(Module.class);
     try (TensorScope scope = TensorScope.open()) {
       Checkpoint c = Checkpoint.load(checkpoint, be);
-      String mismatch = c.identityMismatch(model.describe(), "this evaluation");
+      String mismatch = c.identityMismatch(config.describe(), "this evaluation");
       if (mismatch != null) {
         throw new IllegalArgumentException(checkpoint + " " + mismatch);
       }

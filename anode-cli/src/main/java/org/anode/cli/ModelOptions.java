@@ -1,6 +1,7 @@
 package org.anode.cli;
 
 import java.nio.file.Path;
+import org.anode.api.DType;
 import picocli.CommandLine.Option;
 
 /** Options shared by {@code train} and {@code eval}: what model, which data, which backend. */
@@ -129,21 +130,27 @@ public final class ModelOptions {
     };
   }
 
-  /** What a checkpoint records of the model, as in {@link org.anode.train.Checkpoint#IDENTITY}. */
-  java.util.Map<String, String> describe() {
-    java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
-    m.put("model", model);
-    m.put("dataset", dataset);
-    m.put("width", Double.toString(width));
-    m.put( // joined by '-': a comma would need quoting in the metrics CSV
-        "depths",
-        java.util.Arrays.stream(Choices.depths(depths))
-            .mapToObj(Integer::toString)
-            .collect(java.util.stream.Collectors.joining("-")));
-    m.put("dtype", float64 ? "float64" : "float32");
-    m.put("method", method);
-    m.put("solver", eta == 1.0 ? solver : solver + ":eta=" + eta);
-    m.put("nt", Integer.toString(nt));
-    return m;
+  /** The checked configuration these options describe; {@code optimization} may be null. */
+  public RunConfig config(RunConfig.Optimization optimization) {
+    validate();
+    return new RunConfig(
+        model,
+        dataset,
+        classes(),
+        width,
+        Choices.depths(depths),
+        solver,
+        eta,
+        nt,
+        method,
+        backend,
+        threads,
+        float64 ? DType.FLOAT64 : DType.FLOAT32,
+        batch,
+        seed,
+        data,
+        dataGiven(),
+        testLimit,
+        optimization);
   }
 }

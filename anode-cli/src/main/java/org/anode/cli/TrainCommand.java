@@ -107,22 +107,15 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--no-progress", description = "No progress bar")
   boolean noProgress;
 
-  /** Checks every option before anything starts; throws naming the option at fault. */
-  void validate() {
-    model.validate();
-    OptionChecks.atLeast("--epochs", epochs, 1);
-    OptionChecks.atLeast("--train-limit", trainLimit, 0);
-    OptionChecks.positiveFinite("--lr", lr);
-    OptionChecks.inRange("--momentum", momentum, 0, 1);
-    OptionChecks.nonNegativeFinite("--weight-decay", weightDecay);
-    if (!optimizer.equals("sgd") && !optimizer.equals("adam")) {
-      throw new IllegalArgumentException(
-          "--optimizer must be sgd or adam, got '" + optimizer + "'");
-    }
-    if (!java.util.List.of("reference", "cosine", "constant").contains(schedule)) {
-      throw new IllegalArgumentException(
-          "--schedule must be reference, cosine or constant, got '" + schedule + "'");
-    }
+  /**
+   * Checks every option before anything starts (throwing naming the option at fault) and returns
+   * the run's configuration.
+   */
+  RunConfig validate() {
+    RunConfig config =
+        model.config(
+            new RunConfig.Optimization(
+                epochs, trainLimit, lr, schedule, optimizer, momentum, nesterov, weightDecay));
     if (memory != null) {
       MemoryCheck.parseSize("--memory", memory);
     }
@@ -139,32 +132,39 @@ public final class TrainCommand implements Callable<Integer> {
               + " exists: --resume to continue that run, --overwrite to start a new one, or"
               + " another --checkpoint");
     }
+    return config;
   }
 
   @Override
   public Integer call() throws Exception {
-    validate();
+    RunConfig config = validate();
     try (CheckpointLock lock = CheckpointLock.acquire(checkpoint)) {
-      return train();
+      return train(config);
     }
   }
 
-  private Integer train() throws Exception {
-    Injector injector = Guice.createInjector(new TrainingModule(model, this));
+  private Integer train(RunConfig config) throws Exception {
+    Injector injector = Guice.createInjector(new TrainingModule(config));
     Backend be = injector.getInstance(Backend.class);
     Module net = injector.getInstance(Module.class);
     DType dtype = injector.getInstance(DType.class);
     Optimizer opt = injector.getInstance(Optimizer.class);
-    Map<String, String> run = model.describe();
+    Map<String, String> run = config.describe();
     run.put("optimizer", opt.kind());
     run.put("backend", be.name());
     long available =
         memory != null
             ? MemoryCheck.parseSize("--memory", memory)
             : MemoryCheck.available(MemoryCheck.stateBytes(net));
-    int slots = opt.kind().equals("adam") ? 2 : momentum > 0 ? 1 : 0;
     MemoryCheck.Decision fit =
-        MemoryCheck.decide(net, be, dtype, model.batch, model.method, slots, available);
+        MemoryCheck.decide(
+            net,
+            be,
+            dtype,
+            config.batch(),
+            config.method(),
+            config.optimization().stateSlots(),
+            available);
     if (fit.note() != null) {
       run.put("method", fit.method());
       System.out.printf(
@@ -177,7 +177,12 @@ public final class TrainCommand implements Callable<Integer> {
     }
     Trainer trainer =
         new Trainer(
-                be, net, opt, injector.getInstance(LearningRateSchedule.class), dtype, model.seed)
+                be,
+                net,
+                opt,
+                injector.getInstance(LearningRateSchedule.class),
+                dtype,
+                config.seed())
             .checkpointTo(checkpoint)
             .metricsTo(metrics)
             .describeRun(run)
@@ -197,11 +202,11 @@ public final class TrainCommand implements Callable<Integer> {
     ImageDataset test = testLoader.data();
     System.out.printf(
         "anode train: %s (%,d parameters) on %s, %s × N_t=%d, method %s, %s %s, %d threads%n",
-        model.model,
+        config.model(),
         net.parameterCount(),
-        model.dataset,
-        model.solver,
-        model.nt,
+        config.dataset(),
+        config.solver(),
+        config.nt(),
         run.get("method"),
         be.name(),
         dtype,

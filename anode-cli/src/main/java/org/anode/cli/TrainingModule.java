@@ -24,49 +24,57 @@ import org.anode.train.Optimizer;
 import org.anode.train.Sgd;
 
 /**
- * Wires the application from the command-line options: backend, model, data, optimizer, schedule.
+ * Wires a run from its {@link RunConfig}: backend, model, data, and for a training run the
+ * optimizer and schedule.
  */
-final class TrainingModule extends AbstractModule {
-  private final ModelOptions model;
-  private final TrainCommand train; // null for eval
+public final class TrainingModule extends AbstractModule {
+  private final RunConfig config;
 
-  TrainingModule(ModelOptions model, TrainCommand train) {
-    this.model = model;
-    this.train = train;
+  public TrainingModule(RunConfig config) {
+    this.config = config;
+  }
+
+  /** The optimization of a training run; a run that does not train never asks for it. */
+  private RunConfig.Optimization optimization() {
+    if (config.optimization() == null) {
+      throw new IllegalStateException("this run does not train: it has no optimizer or schedule");
+    }
+    return config.optimization();
   }
 
   @Provides
   @Singleton
   Backend backend() {
     // --threads, else whatever the backend was created with (or the environment's setting).
-    BackendOptions options = model.threads > 0 ? new BackendOptions(model.threads) : null;
-    return model.backend == null ? Backends.get(options) : Backends.get(model.backend, options);
+    BackendOptions options = config.threads() > 0 ? new BackendOptions(config.threads()) : null;
+    return config.backend() == null
+        ? Backends.get(options)
+        : Backends.get(config.backend(), options);
   }
 
   @Provides
   @Singleton
   DType dtype() {
-    return model.float64 ? DType.FLOAT64 : DType.FLOAT32;
+    return config.dtype();
   }
 
   @Provides
   @Singleton
   Module model(Backend be, DType dtype) {
-    ParameterFactory f = new ParameterFactory(be, dtype, model.seed);
+    ParameterFactory f = new ParameterFactory(be, dtype, config.seed());
     OdeSettings ode =
         new OdeSettings(
-            Choices.solver(model.solver, model.eta),
-            Stepping.fixed(model.nt),
+            Choices.solver(config.solver(), config.eta()),
+            Stepping.fixed(config.nt()),
             1.0,
-            Choices.method(model.method));
-    int classes = model.classes();
-    int[] depths = Choices.depths(model.depths);
-    return switch (model.model) {
-      case "resnet" -> new OdeResNet(f, classes, model.width, depths, ode);
-      case "sqnxt" -> new OdeSqueezeNext(f, classes, model.width, depths, ode);
+            Choices.method(config.method()));
+    int classes = config.classes();
+    return switch (config.model()) {
+      case "resnet" -> new OdeResNet(f, classes, config.width(), config.depths(), ode);
+      case "sqnxt" -> new OdeSqueezeNext(f, classes, config.width(), config.depths(), ode);
       default ->
           throw new IllegalArgumentException(
-              "--model must be resnet or sqnxt, got '" + model.model + "'");
+              "--model must be resnet or sqnxt, got '" + config.model() + "'");
     };
   }
 
@@ -74,52 +82,55 @@ final class TrainingModule extends AbstractModule {
   @Singleton
   @Named("test")
   ImageDataset testData() throws IOException {
-    return Datasets.load(model, false, model.testLimit);
+    return Datasets.load(config, false, config.testLimit());
   }
 
   @Provides
   @Singleton
   @Named("test")
   DataLoader testLoader(@Named("test") ImageDataset test) {
-    return new DataLoader(test, model.batch, false, Augmentation.cifarEvaluation(), model.seed);
+    return new DataLoader(
+        test, config.batch(), false, Augmentation.cifarEvaluation(), config.seed());
   }
 
   @Provides
   @Singleton
   @Named("train")
   ImageDataset trainData() throws IOException {
-    return Datasets.load(model, true, train == null ? 0 : train.trainLimit);
+    return Datasets.load(config, true, config.trainLimit());
   }
 
   @Provides
   @Singleton
   @Named("train")
   DataLoader trainLoader(@Named("train") ImageDataset data) {
-    return new DataLoader(data, model.batch, true, Augmentation.cifarTraining(), model.seed);
+    return new DataLoader(data, config.batch(), true, Augmentation.cifarTraining(), config.seed());
   }
 
   @Provides
   @Singleton
   Optimizer optimizer() {
-    return switch (train.optimizer) {
-      case "sgd" -> new Sgd(train.momentum, train.nesterov, train.weightDecay);
-      case "adam" -> new Adam(0.9, 0.999, 1e-8, train.weightDecay);
+    RunConfig.Optimization o = optimization();
+    return switch (o.optimizer()) {
+      case "sgd" -> new Sgd(o.momentum(), o.nesterov(), o.weightDecay());
+      case "adam" -> new Adam(0.9, 0.999, 1e-8, o.weightDecay());
       default ->
           throw new IllegalArgumentException(
-              "--optimizer must be sgd or adam, got '" + train.optimizer + "'");
+              "--optimizer must be sgd or adam, got '" + o.optimizer() + "'");
     };
   }
 
   @Provides
   @Singleton
   LearningRateSchedule schedule() {
-    return switch (train.schedule) {
-      case "reference" -> LearningRateSchedule.reference(train.lr);
-      case "cosine" -> LearningRateSchedule.cosine(train.lr, train.epochs);
-      case "constant" -> LearningRateSchedule.constant(train.lr);
+    RunConfig.Optimization o = optimization();
+    return switch (o.schedule()) {
+      case "reference" -> LearningRateSchedule.reference(o.lr());
+      case "cosine" -> LearningRateSchedule.cosine(o.lr(), o.epochs());
+      case "constant" -> LearningRateSchedule.constant(o.lr());
       default ->
           throw new IllegalArgumentException(
-              "--schedule must be reference, cosine or constant, got '" + train.schedule + "'");
+              "--schedule must be reference, cosine or constant, got '" + o.schedule() + "'");
     };
   }
 }

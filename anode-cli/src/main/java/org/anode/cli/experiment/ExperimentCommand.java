@@ -1,6 +1,5 @@
 package org.anode.cli.experiment;
 
-import org.anode.cli.TrainingCurvesCommand;
 import picocli.CommandLine.Command;
 
 /** {@code anode experiment}: the paper's claims as commands. */

@@ -1,4 +1,4 @@
-package org.anode.cli;
+package org.anode.cli.experiment;
 
 import com.google.inject.Guice;
 import com.google.inject.Injector;
@@ -14,7 +14,9 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.anode.api.Backend;
 import org.anode.api.DType;
-import org.anode.cli.experiment.Charts;
+import org.anode.cli.ModelOptions;
+import org.anode.cli.RunConfig;
+import org.anode.cli.TrainingModule;
 import org.anode.data.DataLoader;
 import org.anode.nn.Module;
 import org.anode.train.EpochMetrics;
@@ -73,22 +75,17 @@ public final class TrainingCurvesCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Map<String, List<EpochMetrics>> runs = new LinkedHashMap<>();
-    String defaultSolver = model.solver;
+    RunConfig base =
+        model.config(
+            new RunConfig.Optimization(epochs, trainLimit, lr, "cosine", "sgd", 0.9, false, 5e-4));
     for (String method : methods) {
       // "method@solver" trains that run with another solver than --solver.
       int at = method.indexOf('@');
-      model.method = at < 0 ? method : method.substring(0, at);
-      model.solver = at < 0 ? defaultSolver : method.substring(at + 1);
-      model.validate();
-      TrainCommand settings = new TrainCommand();
-      settings.optimizer = "sgd";
-      settings.momentum = 0.9;
-      settings.weightDecay = 5e-4;
-      settings.schedule = "cosine";
-      settings.lr = lr;
-      settings.epochs = epochs;
-      settings.trainLimit = trainLimit;
-      Injector injector = Guice.createInjector(new TrainingModule(model, settings));
+      RunConfig config =
+          base.with(
+              at < 0 ? method : method.substring(0, at),
+              at < 0 ? base.solver() : method.substring(at + 1));
+      Injector injector = Guice.createInjector(new TrainingModule(config));
       Backend be = injector.getInstance(Backend.class);
       Module net = injector.getInstance(Module.class);
       DataLoader train = injector.getInstance(Key.get(DataLoader.class, Names.named("train")));
@@ -96,9 +93,9 @@ public final class TrainingCurvesCommand implements Callable<Integer> {
       System.out.printf(
           "%s: %s, %s × N_t=%d, %,d training and %,d test images on %s%n",
           method,
-          model.model,
-          model.solver,
-          model.nt,
+          config.model(),
+          config.solver(),
+          config.nt(),
           train.data().size(),
           test.data().size(),
           be.name());
@@ -109,7 +106,7 @@ public final class TrainingCurvesCommand implements Callable<Integer> {
               injector.getInstance(Optimizer.class),
               injector.getInstance(LearningRateSchedule.class),
               injector.getInstance(DType.class),
-              model.seed);
+              config.seed());
       List<EpochMetrics> metrics = new ArrayList<>();
       for (int e = 0; e < epochs; e++) {
         EpochMetrics m = trainer.fit(train, test, e, e + 1).get(0);
@@ -155,7 +152,7 @@ public final class TrainingCurvesCommand implements Callable<Integer> {
       }
     }
     Files.write(out.resolve("training-curves.csv"), csv);
-    String what = model.model + ", " + model.solver + " N_t=" + model.nt;
+    String what = base.model() + ", " + base.solver() + " N_t=" + base.nt();
     Charts.lines(
         out.resolve("training-loss.png"),
         "Train loss, " + what,

@@ -51,6 +51,8 @@ import org.nd4j.nativeblas.NativeOpsHolder;
 final class Nd4jBackend extends AbstractBackend {
   private final int threads;
   private final Nd4jConvolutions convolutions = new Nd4jConvolutions(this);
+  private final Nd4jPooling pooling = new Nd4jPooling(this);
+  private final Nd4jElementwise elementwise = new Nd4jElementwise(this);
 
   Nd4jBackend(BackendOptions options) {
     if (options.threads() > 0) {
@@ -134,64 +136,31 @@ final class Nd4jBackend extends AbstractBackend {
 
   // ---- elementwise ----------------------------------------------------------------------------
 
-  private interface PairOp {
-    void exec(INDArray a, INDArray b, INDArray out);
-  }
-
-  /**
-   * An elementwise op of two operands. When either is kept channels-last and the other has the same
-   * shape or is a single value, the op runs in that layout and so does its result (an NCHW operand
-   * of the same shape is copied to it): elementwise ops do not care about the order of the values,
-   * and the layout stays what the next convolution reads.
-   */
-  private Tensor binary(Tensor a, Tensor b, Shape out, PairOp f) {
-    Nd4jTensor ta = own(a);
-    Nd4jTensor tb = own(b);
-    boolean channelsLast = ta.channelsLastOrNull() != null || tb.channelsLastOrNull() != null;
-    if (channelsLast
-        && ChannelsLastLayout.fitsElementwise(a, out)
-        && ChannelsLastLayout.fitsElementwise(b, out)) {
-      return create(
-          a.dtype(),
-          out,
-          true,
-          z -> {
-            try (Nd4jScratch s = new Nd4jScratch()) {
-              INDArray x = a.shape().equals(out) ? s.channelsLast(ta) : ta.array();
-              INDArray y = b.shape().equals(out) ? s.channelsLast(tb) : tb.array();
-              f.exec(x, y, z);
-            }
-          });
-    }
-    INDArray x = ta.array();
-    INDArray y = tb.array();
-    return create(a.dtype(), out, z -> f.exec(x, y, z));
-  }
-
   @Override
   protected Tensor doAdd(Tensor a, Tensor b, Shape out) {
-    return binary(a, b, out, (x, y, z) -> Nd4j.exec(new AddOp(x, y, z)));
+    return elementwise.binary(a, b, out, (x, y, z) -> Nd4j.exec(new AddOp(x, y, z)));
   }
 
   @Override
   protected Tensor doSub(Tensor a, Tensor b, Shape out) {
-    return binary(a, b, out, (x, y, z) -> Nd4j.exec(new SubOp(x, y, z)));
+    return elementwise.binary(a, b, out, (x, y, z) -> Nd4j.exec(new SubOp(x, y, z)));
   }
 
   @Override
   protected Tensor doMul(Tensor a, Tensor b, Shape out) {
-    return binary(a, b, out, (x, y, z) -> Nd4j.exec(new MulOp(x, y, z)));
+    return elementwise.binary(a, b, out, (x, y, z) -> Nd4j.exec(new MulOp(x, y, z)));
   }
 
   @Override
   protected Tensor doDiv(Tensor a, Tensor b, Shape out) {
-    return binary(a, b, out, (x, y, z) -> Nd4j.exec(new DivOp(x, y, z)));
+    return elementwise.binary(a, b, out, (x, y, z) -> Nd4j.exec(new DivOp(x, y, z)));
   }
 
   /** One pass of libnd4j's {@code relu_bp} (threshold 0 on ReLU's output). */
   @Override
   protected Tensor doReluBackward(Tensor y, Tensor g) {
-    return binary(y, g, y.shape(), (x, d, z) -> Nd4j.exec(new ThresholdReluBp(x, d, z, 0.0)));
+    return elementwise.binary(
+        y, g, y.shape(), (x, d, z) -> Nd4j.exec(new ThresholdReluBp(x, d, z, 0.0)));
   }
 
   /**
@@ -209,7 +178,7 @@ final class Nd4jBackend extends AbstractBackend {
         continue;
       }
       Tensor next =
-          binary(
+          elementwise.binary(
               terms.get(i),
               acc == null ? base : acc,
               base.shape(),
@@ -225,68 +194,54 @@ final class Nd4jBackend extends AbstractBackend {
     return acc == null ? copy(base) : acc;
   }
 
-  private interface UnaryOp {
-    void exec(INDArray x, INDArray out);
-  }
-
-  /** An elementwise op of one operand, in the operand's layout (see {@link #binary}). */
-  private Tensor unary(Tensor x, UnaryOp f) {
-    INDArray channelsLast = own(x).channelsLastOrNull();
-    if (channelsLast != null) {
-      return create(x.dtype(), x.shape(), true, z -> f.exec(channelsLast, z));
-    }
-    INDArray a = arr(x);
-    return create(x.dtype(), x.shape(), z -> f.exec(a, z));
-  }
-
   @Override
   protected Tensor doAddScalar(Tensor x, double s) {
-    return unary(x, (a, z) -> Nd4j.exec(new ScalarAdd(a, null, z, s)));
+    return elementwise.unary(x, (a, z) -> Nd4j.exec(new ScalarAdd(a, null, z, s)));
   }
 
   @Override
   protected Tensor doMulScalar(Tensor x, double s) {
-    return unary(x, (a, z) -> Nd4j.exec(new ScalarMultiplication(a, null, z, s)));
+    return elementwise.unary(x, (a, z) -> Nd4j.exec(new ScalarMultiplication(a, null, z, s)));
   }
 
   @Override
   protected Tensor doPowScalar(Tensor x, double p) {
-    return unary(x, (a, z) -> Nd4j.exec(new Pow(a, z, p)));
+    return elementwise.unary(x, (a, z) -> Nd4j.exec(new Pow(a, z, p)));
   }
 
   @Override
   protected Tensor doNeg(Tensor x) {
-    return unary(x, (a, z) -> Nd4j.exec(new Negative(a, z)));
+    return elementwise.unary(x, (a, z) -> Nd4j.exec(new Negative(a, z)));
   }
 
   @Override
   protected Tensor doExp(Tensor x) {
-    return unary(x, (a, z) -> Nd4j.exec(new Exp(a, z)));
+    return elementwise.unary(x, (a, z) -> Nd4j.exec(new Exp(a, z)));
   }
 
   @Override
   protected Tensor doLog(Tensor x) {
-    return unary(x, (a, z) -> Nd4j.exec(new Log(a, z)));
+    return elementwise.unary(x, (a, z) -> Nd4j.exec(new Log(a, z)));
   }
 
   @Override
   protected Tensor doSqrt(Tensor x) {
-    return unary(x, (a, z) -> Nd4j.exec(new Sqrt(a, z)));
+    return elementwise.unary(x, (a, z) -> Nd4j.exec(new Sqrt(a, z)));
   }
 
   @Override
   protected Tensor doSquare(Tensor x) {
-    return unary(x, (a, z) -> Nd4j.exec(new MulOp(a, a, z)));
+    return elementwise.unary(x, (a, z) -> Nd4j.exec(new MulOp(a, a, z)));
   }
 
   @Override
   protected Tensor doRelu(Tensor x) {
-    return unary(x, (a, z) -> Nd4j.exec(new RectifiedLinear(a, z, 0.0)));
+    return elementwise.unary(x, (a, z) -> Nd4j.exec(new RectifiedLinear(a, z, 0.0)));
   }
 
   @Override
   protected Tensor doTanh(Tensor x) {
-    return unary(x, (a, z) -> Nd4j.exec(new Tanh(a, z)));
+    return elementwise.unary(x, (a, z) -> Nd4j.exec(new Tanh(a, z)));
   }
 
   /**
@@ -297,9 +252,9 @@ final class Nd4jBackend extends AbstractBackend {
   protected Tensor doGreaterThan(Tensor a, Tensor b, Shape out) {
     if (b.shape().numel() == 1 && out.equals(a.shape())) {
       double v = arr(b).getDouble(0);
-      return unary(a, (x, z) -> Nd4j.exec(new Step(x, z, v)));
+      return elementwise.unary(a, (x, z) -> Nd4j.exec(new Step(x, z, v)));
     }
-    return binary(
+    return elementwise.binary(
         a,
         b,
         out,
@@ -431,67 +386,19 @@ final class Nd4jBackend extends AbstractBackend {
 
   // ---- pooling and softmax --------------------------------------------------------------------
 
-  private static int[] poolArgs(Pool2dSpec s) {
-    return new int[] {
-      s.kernelH(),
-      s.kernelW(),
-      s.strideH(),
-      s.strideW(),
-      s.padH(),
-      s.padW(),
-      1,
-      1,
-      0, // explicit padding
-      1, // divide by kH*kW: padding counts as zeros
-      0 // NCHW
-    };
-  }
-
   @Override
   protected Tensor doAvgPool2d(Tensor x, Pool2dSpec spec, Shape out) {
-    INDArray a = arr(x);
-    return create(
-        x.dtype(),
-        out,
-        z ->
-            Nd4j.exec(
-                DynamicCustomOp.builder("avgpool2d")
-                    .addInputs(a)
-                    .addOutputs(z)
-                    .addIntegerArguments(poolArgs(spec))
-                    .build()));
+    return pooling.avgPool2d(x, spec, out);
   }
 
   @Override
   protected Tensor doAvgPool2dBackward(Tensor gradOut, Shape inputShape, Pool2dSpec spec) {
-    INDArray g = arr(gradOut);
-    return create(
-        gradOut.dtype(),
-        inputShape,
-        gx -> {
-          try (Nd4jScratch s = new Nd4jScratch()) {
-            INDArray x = s.get(gradOut.dtype(), inputShape); // only its shape is read
-            Nd4j.exec(
-                DynamicCustomOp.builder("avgpool2d_bp")
-                    .addInputs(x, g)
-                    .addOutputs(gx)
-                    .addIntegerArguments(poolArgs(spec))
-                    .build());
-          }
-        });
+    return pooling.avgPool2dBackward(gradOut, inputShape, spec);
   }
 
   @Override
   protected Tensor doGlobalAvgPoolBackward(Tensor gradOut, Shape inputShape) {
-    INDArray g = arr(gradOut);
-    double scale = 1.0 / (inputShape.dim(2) * (double) inputShape.dim(3));
-    return create(
-        gradOut.dtype(),
-        inputShape,
-        z -> {
-          Nd4jArrays.broadcastInto(g, z);
-          Nd4j.exec(new ScalarMultiplication(z, null, z, scale));
-        });
+    return pooling.globalAvgPoolBackward(gradOut, inputShape);
   }
 
   /**

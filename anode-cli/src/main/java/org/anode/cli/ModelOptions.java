@@ -132,7 +132,14 @@ public final class ModelOptions {
 
   /** The checked configuration these options describe; {@code optimization} may be null. */
   public RunConfig config(RunConfig.Optimization optimization) {
+    return config(optimization, method, solver);
+  }
+
+  /** As {@link #config(RunConfig.Optimization)} with another gradient method and solver. */
+  public RunConfig config(RunConfig.Optimization optimization, String method, String solver) {
     validate();
+    Choices.method(method);
+    Choices.solver(solver, eta);
     return new RunConfig(
         model,
         dataset,

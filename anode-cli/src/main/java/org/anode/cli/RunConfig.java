@@ -78,54 +78,6 @@ public record RunConfig(
     }
   }
 
-  /** This configuration training with {@code optimization}. */
-  RunConfig training(Optimization optimization) {
-    return new RunConfig(
-        model,
-        dataset,
-        classes,
-        width,
-        depths,
-        solver,
-        eta,
-        nt,
-        method,
-        backend,
-        threads,
-        dtype,
-        batch,
-        seed,
-        data,
-        dataGiven,
-        testLimit,
-        optimization);
-  }
-
-  /** This configuration with another gradient method and solver (checked as the options are). */
-  public RunConfig with(String method, String solver) {
-    Choices.method(method);
-    Choices.solver(solver, eta);
-    return new RunConfig(
-        model,
-        dataset,
-        classes,
-        width,
-        depths,
-        solver,
-        eta,
-        nt,
-        method,
-        backend,
-        threads,
-        dtype,
-        batch,
-        seed,
-        data,
-        dataGiven,
-        testLimit,
-        optimization);
-  }
-
   /** Training images to sample (0: all; always all for a run that does not train). */
   int trainLimit() {
     return optimization == null ? 0 : optimization.trainLimit();

@@ -47,15 +47,23 @@ public record Conv2dBackwardArgs(
     return gradOut.dtype();
   }
 
+  /** A backward kernel that reads both operands, shaped like {@link Backend#conv2dBackward}. */
+  @FunctionalInterface
+  public interface BothOperands {
+    Backend.Conv2dGradients apply(
+        Tensor x, Tensor w, Tensor gradOut, Conv2dSpec spec, boolean input, boolean weight);
+  }
+
   /**
-   * A zero tensor standing in for the operand that was not given (the input when only {@code ∂L/∂x}
-   * is wanted, the weight when only {@code ∂L/∂w} is), for libraries whose backward kernel reads
-   * both; the caller closes it. Null when both operands were given.
+   * Runs {@code kernel} on both operands, for libraries whose backward kernel reads both anyway:
+   * the operand that was not given (the input when only {@code ∂L/∂x} is wanted, the weight when
+   * only {@code ∂L/∂w} is) is a zero tensor of its shape, closed afterwards.
    */
-  public Tensor standIn(Backend backend) {
-    if (x == null) {
-      return backend.zeros(inputShape, dtype());
+  public Backend.Conv2dGradients withBothOperands(Backend backend, BothOperands kernel) {
+    Shape missing = x == null ? inputShape : w == null ? weightShape : null;
+    try (Tensor standIn = missing == null ? null : backend.zeros(missing, dtype())) {
+      return kernel.apply(
+          x != null ? x : standIn, w != null ? w : standIn, gradOut, spec, wantInput, wantWeight);
     }
-    return w == null ? backend.zeros(weightShape, dtype()) : null;
   }
 }

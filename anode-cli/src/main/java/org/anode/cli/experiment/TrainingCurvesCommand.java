@@ -75,14 +75,15 @@ public final class TrainingCurvesCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Map<String, List<EpochMetrics>> runs = new LinkedHashMap<>();
-    RunConfig base =
-        model.config(
-            new RunConfig.Optimization(epochs, trainLimit, lr, "cosine", "sgd", 0.9, false, 5e-4));
+    RunConfig.Optimization cosine =
+        new RunConfig.Optimization(epochs, trainLimit, lr, "cosine", "sgd", 0.9, false, 5e-4);
+    RunConfig base = model.config(cosine);
     for (String method : methods) {
       // "method@solver" trains that run with another solver than --solver.
       int at = method.indexOf('@');
       RunConfig config =
-          base.with(
+          model.config(
+              cosine,
               at < 0 ? method : method.substring(0, at),
               at < 0 ? base.solver() : method.substring(at + 1));
       Injector injector = Guice.createInjector(new TrainingModule(config));

@@ -49,15 +49,7 @@ final class DjlConvolutions {
   }
 
   Conv2dGradients conv2dBackward(Conv2dBackwardArgs args) {
-    try (Tensor standIn = args.standIn(backend)) {
-      return conv2dBackward(
-          args.x() != null ? args.x() : standIn,
-          args.w() != null ? args.w() : standIn,
-          args.gradOut(),
-          args.spec(),
-          args.wantInput(),
-          args.wantWeight());
-    }
+    return args.withBothOperands(backend, this::conv2dBackward);
   }
 
   /**

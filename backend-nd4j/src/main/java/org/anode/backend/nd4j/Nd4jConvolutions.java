@@ -138,15 +138,7 @@ final class Nd4jConvolutions {
    * slower than NCHW ones, while NCHW views of NHWC memory took it twice as long.
    */
   Conv2dGradients conv2dBackward(Conv2dBackwardArgs args) {
-    try (Tensor standIn = args.standIn(backend)) {
-      return conv2dBackward(
-          args.x() != null ? args.x() : standIn,
-          args.w() != null ? args.w() : standIn,
-          args.gradOut(),
-          args.spec(),
-          args.wantInput(),
-          args.wantWeight());
-    }
+    return args.withBothOperands(backend, this::conv2dBackward);
   }
 
   private Conv2dGradients conv2dBackward(

@@ -4,17 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.awt.image.BufferedImage;
-import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import javax.imageio.ImageIO;
 import org.anode.api.Backend;
 import org.anode.api.Backends;
 import org.anode.api.DType;
@@ -27,146 +21,15 @@ import org.anode.nn.ParameterFactory;
 import org.anode.ode.Stepping;
 import org.anode.train.Checkpoint;
 import org.anode.train.CheckpointLock;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
-import org.apache.commons.compress.compressors.gzip.GzipCompressorOutputStream;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The command line under bad input, faults and extreme values, on small real files: the official
- * CIFAR binary layout (written here in its record format), image folders, checkpoints and metrics
- * files. Each test names the item of issue 16 it holds to.
+ * The command line under faults and extreme values: divergence, non-finite checkpoints, resume and
+ * overwrite, unwritable targets, bad options, concurrent runs on one checkpoint, and the memory a
+ * step may use. Each test names the item of issue 16 it holds to.
  */
-class TrainingGuardsTest {
-  @TempDir Path tmp;
-
-  // ---- data in the official binary layout ------------------------------------------------------
-
-  /** {@code n} records of {@code labelBytes} label bytes and 3,072 pixels; labels cycle. */
-  static byte[] records(int n, int labelBytes, int classes, int salt) {
-    byte[] b = new byte[n * (labelBytes + 3072)];
-    for (int r = 0; r < n; r++) {
-      int base = r * (labelBytes + 3072);
-      for (int k = 0; k < labelBytes; k++) {
-        b[base + k] = (byte) ((r + k) % classes);
-      }
-      for (int p = 0; p < 3072; p++) {
-        b[base + labelBytes + p] = (byte) ((p * 7 + r * 13 + salt) & 0xFF);
-      }
-    }
-    return b;
-  }
-
-  /** CIFAR-10's binary files: 5 × {@code perBatch} training and {@code test} test records. */
-  Path cifar10Folder(int perBatch, int test) throws IOException {
-    Path dir = tmp.resolve("c10/cifar-10-batches-bin");
-    Files.createDirectories(dir);
-    for (int i = 1; i <= 5; i++) {
-      Files.write(dir.resolve("data_batch_" + i + ".bin"), records(perBatch, 1, 10, i));
-    }
-    Files.write(dir.resolve("test_batch.bin"), records(test, 1, 10, 9));
-    return tmp.resolve("c10");
-  }
-
-  static Path tarGz(Path folder, Path archive) throws IOException {
-    try (OutputStream f = Files.newOutputStream(archive);
-        TarArchiveOutputStream tar = new TarArchiveOutputStream(new GzipCompressorOutputStream(f));
-        var walk = Files.walk(folder)) {
-      for (Path p : (Iterable<Path>) walk::iterator) {
-        if (Files.isRegularFile(p)) {
-          TarArchiveEntry e =
-              new TarArchiveEntry(p.toFile(), folder.relativize(p).toString().replace('\\', '/'));
-          tar.putArchiveEntry(e);
-          Files.copy(p, tar);
-          tar.closeArchiveEntry();
-        }
-      }
-    }
-    return archive;
-  }
-
-  List<String> train(Path data, String... more) {
-    List<String> a =
-        new ArrayList<>(
-            List.of(
-                "train",
-                "--data",
-                data.toString(),
-                "--backend",
-                "nd4j",
-                "--width",
-                "0.125",
-                "--epochs",
-                "1",
-                "--batch",
-                "20",
-                "--lr",
-                "0.05",
-                "--schedule",
-                "constant",
-                "--checkpoint",
-                tmp.resolve("run.ckpt").toString(),
-                "--metrics",
-                tmp.resolve("metrics.csv").toString(),
-                "--no-progress"));
-    for (int i = 0; i < more.length; i++) {
-      int at = a.indexOf(more[i]);
-      boolean flag = i + 1 >= more.length || more[i + 1].startsWith("--");
-      if (at >= 0 && !flag) {
-        a.set(at + 1, more[++i]); // replaces the default above
-      } else {
-        a.add(more[i]);
-      }
-    }
-    return a;
-  }
-
-  CommandRun run(List<String> args) {
-    return CommandRun.of(args.toArray(new String[0]));
-  }
-
+class TrainingGuardsTest extends CommandLineFixture {
   /** Item 0: the official binaries, folder or archive, CIFAR-10 or -100, all or a limit. */
-  @Test
-  void officialBinariesTrainOnEveryImageOrTheLimit() throws Exception {
-    Path folder = cifar10Folder(8, 20);
-    CommandRun all = run(train(folder, "--overwrite"));
-    assertEquals(0, all.code(), all.all());
-    assertTrue(all.out().contains("data: 40 training and 20 test images"), all.out());
-    Path archive = tarGz(folder, tmp.resolve("cifar-10-binary.tar.gz"));
-    CommandRun limited =
-        run(train(archive, "--overwrite", "--train-limit", "30", "--test-limit", "10"));
-    assertEquals(0, limited.code(), limited.all());
-    assertTrue(limited.out().contains("data: 30 training and 10 test images"), limited.out());
-    CommandRun viaArchive = run(train(archive, "--overwrite"));
-    assertTrue(viaArchive.out().contains("data: 40 training and 20 test images"), viaArchive.out());
-
-    Path c100 = tmp.resolve("c100/cifar-100-binary");
-    Files.createDirectories(c100);
-    Files.write(c100.resolve("train.bin"), records(200, 2, 100, 1));
-    Files.write(c100.resolve("test.bin"), records(100, 2, 100, 2));
-    CommandRun hundred = run(train(tmp.resolve("c100"), "--dataset", "cifar100", "--overwrite"));
-    assertEquals(0, hundred.code(), hundred.all());
-    assertTrue(hundred.out().contains("data: 200 training and 100 test images"), hundred.out());
-    Path archive100 = tarGz(tmp.resolve("c100"), tmp.resolve("cifar-100-binary.tar.gz"));
-    CommandRun hundredLimited =
-        run(train(archive100, "--dataset", "cifar100", "--overwrite", "--train-limit", "100"));
-    assertTrue(
-        hundredLimited.out().contains("data: 100 training and 100 test images"),
-        hundredLimited.out());
-  }
-
-  /** Item 0: zero images is an error, not a run of NaN epochs. */
-  @Test
-  void emptyDataIsAnError() throws Exception {
-    Path folder = cifar10Folder(0, 0);
-    CommandRun r = run(train(folder));
-    assertEquals(1, r.code(), r.all());
-    assertTrue(r.err().contains("holds no images"), r.err());
-    assertFalse(Files.exists(tmp.resolve("run.ckpt")));
-  }
-
-  /** Item 3: a diverging run saves nothing non-finite and says that it wrote no checkpoint. */
   @Test
   void divergenceNeverSavesNonFiniteStateAndNamesTheRealLastCheckpoint() throws Exception {
     Path folder = cifar10Folder(4, 20);
@@ -267,77 +130,6 @@ class TrainingGuardsTest {
   }
 
   /** Item 6: one class index for both splits, and the class count of --dataset. */
-  @Test
-  void classesMustAgreeAcrossSplitsAndWithTheDataset() throws Exception {
-    Path root = tmp.resolve("folders");
-    List<String> ten = List.of("c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9");
-    for (String c : ten) {
-      image(root.resolve("train/" + c + "/0001.png"));
-      image(root.resolve("test/" + (c.equals("c0") ? "cat" : c) + "/0001.png"));
-    }
-    CommandRun r = run(train(root));
-    assertEquals(1, r.code());
-    assertTrue(
-        r.err().contains("test class 'cat' is not among the training classes [c0,"), r.err());
-
-    CommandRun hundred = run(train(cifar10Folder(4, 20), "--dataset", "cifar100"));
-    assertEquals(1, hundred.code());
-    assertTrue(
-        hundred.err().contains("does not contain [train.bin]")
-            || hundred.err().contains("holds neither"),
-        hundred.err());
-
-    Path three = tmp.resolve("three");
-    for (String c : List.of("a", "b", "c")) {
-      image(three.resolve("train/" + c + "/0001.png"));
-      image(three.resolve("test/" + c + "/0001.png"));
-    }
-    CommandRun r3 = run(train(three));
-    assertEquals(1, r3.code());
-    assertTrue(
-        r3.err().contains("--dataset cifar10 has 10 classes, but " + three + " holds 3 [a, b, c]"),
-        r3.err());
-  }
-
-  /** Item 6: a truncated JPEG, a damaged archive and a missing path name the file. */
-  @Test
-  void badFilesAreNamed() throws Exception {
-    Path root = tmp.resolve("jpegs");
-    for (String c : List.of("a", "b")) {
-      for (String split : List.of("train", "test")) {
-        Path p = root.resolve(split + "/" + c + "/0001.jpg");
-        Files.createDirectories(p.getParent());
-        ImageIO.write(picture(), "jpg", p.toFile());
-      }
-    }
-    Path cut = root.resolve("train/b/0001.jpg");
-    byte[] whole = Files.readAllBytes(cut);
-    Files.write(cut, Arrays.copyOf(whole, whole.length * 9 / 10));
-    CommandRun r = run(train(root));
-    assertEquals(1, r.code());
-    assertTrue(r.err().contains("train/b/0001.jpg: corrupt image"), r.err());
-
-    Path damaged = tmp.resolve("cifar10.tar.gz");
-    byte[] gz = Files.readAllBytes(tarGz(cifar10Folder(4, 4), tmp.resolve("ok.tar.gz")));
-    Files.write(damaged, Arrays.copyOf(gz, gz.length / 2));
-    CommandRun d = run(train(damaged));
-    assertEquals(1, d.code());
-    assertTrue(d.err().contains(damaged + ": not a readable .tar.gz archive"), d.err());
-
-    Path random = tmp.resolve("random.tar.gz");
-    Files.write(random, "not gzip at all".getBytes(StandardCharsets.UTF_8));
-    CommandRun g = run(train(random));
-    assertEquals(1, g.code());
-    assertTrue(g.err().contains(random + ": not a readable .tar.gz archive"), g.err());
-
-    Path nowhere = tmp.resolve("nowhere/cifar10-jpg.tar.gz");
-    CommandRun n = run(train(nowhere));
-    assertEquals(1, n.code());
-    assertTrue(n.err().contains(nowhere + ": no such file or directory"), n.err());
-    assertFalse(Files.exists(nowhere.getParent()), "nothing is created for a missing --data");
-  }
-
-  /** Item 8: unwritable checkpoint targets are found before training; a full metrics disk too. */
   @Test
   void unwritableTargetsAreReportedWithTheirPath() throws Exception {
     Path folder = cifar10Folder(4, 20);
@@ -446,20 +238,5 @@ class TrainingGuardsTest {
     CommandRun bad = run(train(folder, "--memory", "lots"));
     assertEquals(1, bad.code());
     assertTrue(bad.err().contains("--memory must be a size such as 2GiB"), bad.err());
-  }
-
-  private static BufferedImage picture() {
-    BufferedImage img = new BufferedImage(32, 32, BufferedImage.TYPE_INT_RGB);
-    for (int y = 0; y < 32; y++) {
-      for (int x = 0; x < 32; x++) {
-        img.setRGB(x, y, (x * 8) << 16 | (y * 8) << 8 | ((x * y) & 0xFF));
-      }
-    }
-    return img;
-  }
-
-  private static void image(Path p) throws IOException {
-    Files.createDirectories(p.getParent());
-    ImageIO.write(picture(), "png", p.toFile());
   }
 }

@@ -8,8 +8,9 @@ import java.util.concurrent.BlockingQueue;
 
 /**
  * Batches of an {@link ImageDataset}: shuffled with a seed per epoch (the same seed and epoch give
- * the same order and the same augmentations), transformed by an {@link Augmentation}, and prepared
- * on a background thread two batches ahead, so that the backend never waits on decoding.
+ * the same order and the same augmentations, each image's drawn from its own position), transformed
+ * by an {@link Augmentation}, and prepared on a background thread two batches ahead, so that the
+ * backend never waits on decoding.
  */
 public final class DataLoader {
   private final ImageDataset data;
@@ -51,6 +52,48 @@ public final class DataLoader {
     return new Epoch(epoch);
   }
 
+  /**
+   * The order in which {@code epoch} visits the images: a permutation seeded by the loader's seed
+   * and the epoch when shuffling, else 0, 1, 2, …
+   */
+  public int[] order(int epoch) {
+    int[] order = new int[data.size()];
+    for (int i = 0; i < order.length; i++) {
+      order[i] = i;
+    }
+    if (shuffle) {
+      SplittableRandom rng = new SplittableRandom(seed * 1_000_003L + epoch);
+      for (int i = order.length - 1; i > 0; i--) {
+        int j = rng.nextInt(i + 1);
+        int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+      }
+    }
+    return order;
+  }
+
+  /**
+   * The images at positions {@code [from, to)} of {@code order} (an epoch's {@link #order}) as one
+   * batch. Each image is augmented with random numbers of its own, drawn from the seed, the epoch
+   * and its position in the epoch: a part of a batch holds the same images, crops and flips as the
+   * whole batch does, so data-parallel workers that each assemble their shard of a global batch see
+   * exactly what one process would.
+   */
+  public Batch assemble(int epoch, int[] order, int from, int to) {
+    int per = data.imageSize();
+    int n = to - from;
+    float[] images = new float[n * per];
+    int[] labels = new int[n];
+    long epochSeed = (seed * 1_000_003L + epoch) * 0x9E3779B97F4A7C15L;
+    for (int k = 0; k < n; k++) {
+      int i = order[from + k];
+      augmentation.apply(data, i, new SplittableRandom(epochSeed + from + k), images, k * per);
+      labels[k] = data.label(i);
+    }
+    return new Batch(images, labels, n);
+  }
+
   /** An epoch's batches. */
   public final class Epoch implements Iterator<Batch>, AutoCloseable {
     private static final Batch END = new Batch(new float[0], new int[0], 0);
@@ -59,34 +102,14 @@ public final class DataLoader {
     private Object next;
 
     private Epoch(int epoch) {
-      int[] order = new int[data.size()];
-      for (int i = 0; i < order.length; i++) {
-        order[i] = i;
-      }
-      SplittableRandom rng = new SplittableRandom(seed * 1_000_003L + epoch);
-      if (shuffle) {
-        for (int i = order.length - 1; i > 0; i--) {
-          int j = rng.nextInt(i + 1);
-          int t = order[i];
-          order[i] = order[j];
-          order[j] = t;
-        }
-      }
+      int[] order = order(epoch);
       worker =
           new Thread(
               () -> {
                 try {
-                  int per = data.imageSize();
                   for (int start = 0; start < order.length; start += batchSize) {
-                    int n = Math.min(batchSize, order.length - start);
-                    float[] images = new float[n * per];
-                    int[] labels = new int[n];
-                    for (int k = 0; k < n; k++) {
-                      int i = order[start + k];
-                      augmentation.apply(data, i, rng, images, k * per);
-                      labels[k] = data.label(i);
-                    }
-                    queue.put(new Batch(images, labels, n));
+                    int end = Math.min(start + batchSize, order.length);
+                    queue.put(assemble(epoch, order, start, end));
                   }
                   queue.put(END);
                 } catch (InterruptedException e) {

@@ -217,6 +217,31 @@ public record Checkpoint(
     }
   }
 
+  /**
+   * The last finished epoch (0-based) recorded at {@code path}, read from the header alone: what a
+   * driver that holds no model needs to know where to continue. {@link #load} checks the rest.
+   */
+  public static int readEpoch(Path path) throws IOException {
+    try (DataInputStream in =
+        new DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(path)))) {
+      String magic = in.readUTF();
+      if (MAGIC.equals(magic)) {
+        in.readInt(); // version
+        in.readLong(); // length
+        in.readInt(); // CRC
+      } else if (!MAGIC_V1.equals(magic)) {
+        throw new IOException(path + ": corrupt checkpoint (not an anode checkpoint)");
+      }
+      int epoch = in.readInt();
+      if (epoch < 0 || epoch > MAX_EPOCH) {
+        throw new IOException(path + ": corrupt checkpoint (epoch " + epoch + ")");
+      }
+      return epoch;
+    } catch (EOFException | java.io.UTFDataFormatException e) {
+      throw new IOException(path + ": corrupt checkpoint (truncated)", e);
+    }
+  }
+
   private static final class CorruptException extends IOException {
     CorruptException(String reason) {
       super(reason);

@@ -42,7 +42,7 @@ public final class Evaluation {
   }
 
   /** The batch's images as a tensor of {@code dtype} on {@code backend}. */
-  static Tensor images(Backend backend, DType dtype, DataLoader.Batch b, DataLoader loader) {
+  public static Tensor images(Backend backend, DType dtype, DataLoader.Batch b, DataLoader loader) {
     var d = loader.data();
     Shape s = Shape.of(b.size(), d.channels(), d.height(), d.width());
     if (dtype == DType.FLOAT32) {
@@ -56,7 +56,7 @@ public final class Evaluation {
   }
 
   /** Top-1 hits of {@code logits} against {@code labels}. */
-  static int correct(Tensor logits, int[] labels) {
+  public static int correct(Tensor logits, int[] labels) {
     double[] v = logits.toDoubleArray();
     int k = logits.shape().dim(1);
     int right = 0;

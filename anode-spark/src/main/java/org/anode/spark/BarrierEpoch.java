@@ -1,0 +1,35 @@
+package org.anode.spark;
+
+import java.io.Serializable;
+import java.util.List;
+import org.apache.spark.BarrierTaskContext;
+import scala.collection.Iterator;
+import scala.jdk.javaapi.CollectionConverters;
+import scala.runtime.AbstractFunction1;
+
+/**
+ * The body of a barrier stage's task, in the form Spark's {@code RDDBarrier.mapPartitions} takes:
+ * it runs one {@link EpochTask} as the worker whose rank is the task's partition, exchanging
+ * through {@link BarrierTaskContext#allGather}.
+ */
+final class BarrierEpoch extends AbstractFunction1<Iterator<Integer>, Iterator<EpochTask.Report>>
+    implements Serializable {
+  private static final long serialVersionUID = 1L;
+  private final EpochTask task;
+
+  BarrierEpoch(EpochTask task) {
+    this.task = task;
+  }
+
+  @Override
+  public Iterator<EpochTask.Report> apply(Iterator<Integer> partition) {
+    BarrierTaskContext ctx = BarrierTaskContext.get();
+    int workers = ctx.getTaskInfos().length;
+    try {
+      EpochTask.Report r = task.run(ctx.partitionId(), workers, ctx::allGather);
+      return CollectionConverters.asScala(List.of(r).iterator());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+}

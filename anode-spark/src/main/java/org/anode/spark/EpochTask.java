@@ -1,0 +1,367 @@
+package org.anode.spark;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+import org.anode.api.Backend;
+import org.anode.api.BackendOptions;
+import org.anode.api.Backends;
+import org.anode.api.DType;
+import org.anode.api.Shape;
+import org.anode.api.Tensor;
+import org.anode.api.TensorScope;
+import org.anode.autodiff.Ops;
+import org.anode.autodiff.Variable;
+import org.anode.data.DataLoader;
+import org.anode.data.ImageDataset;
+import org.anode.nn.CrossEntropyLoss;
+import org.anode.nn.Module;
+import org.anode.nn.Parameter;
+import org.anode.train.Checkpoint;
+import org.anode.train.Evaluation;
+import org.anode.train.NonFiniteException;
+import org.anode.train.Optimizer;
+import org.anode.train.TrainingStep;
+
+/**
+ * One epoch of synchronous data-parallel SGD, as run by each worker of a barrier stage. The worker
+ * builds its replica, restores the last checkpoint (the previous epoch's, or the last good one
+ * after a failure), checks that every replica holds the same weights, then for every global batch
+ * of the epoch — in the order one process would visit them, whatever the number of workers — takes
+ * its shard, computes its gradient with the model's own gradient method, sums the gradients of all
+ * workers ({@link AllReduce}, each shard's loss weighted by its share of the batch so the sum is
+ * the gradient of the global batch's mean loss) and applies the identical update. After the epoch
+ * the workers evaluate their shards of the test set, average their batch-norm running statistics,
+ * and worker 0 writes the checkpoint that the next epoch starts from.
+ */
+final class EpochTask implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  /** Datasets a worker JVM has read, per replica: later epochs reuse them. */
+  private static final Map<List<Object>, ImageDataset> DATA = new ConcurrentHashMap<>();
+
+  private final DistributedJob job;
+  private final int epoch;
+  private final double lr;
+
+  EpochTask(DistributedJob job, int epoch, double lr) {
+    this.job = job;
+    this.epoch = epoch;
+    this.lr = lr;
+  }
+
+  /** What a worker reports of its epoch (worker 0's report carries the global figures). */
+  record Report(
+      int worker,
+      double trainLoss,
+      double trainAccuracy,
+      double testLoss,
+      double testAccuracy,
+      int images,
+      long peakSavedBytes,
+      long peakLiveBytes,
+      double seconds,
+      double exchangeSeconds,
+      long bytesPerStep)
+      implements Serializable {}
+
+  /** Runs the epoch as worker {@code rank} of {@code workers}, exchanging through allGather. */
+  Report run(int rank, int workers, Function<String, String[]> allGather) throws IOException {
+    long start = System.nanoTime();
+    Backend be = Backends.get(job.backend(), new BackendOptions(job.threadsPerWorker()));
+    DType dtype = job.dtype();
+    AllReduce reduce = new AllReduce(allGather);
+    ImageDataset train = data(true);
+    ImageDataset test = data(false);
+    try (Module model = job.replica().model(be, dtype);
+        Optimizer optimizer = job.replica().optimizer()) {
+      restore(be, model, optimizer);
+      checkSameWeights(model, reduce, workers);
+      DataLoader loader =
+          new DataLoader(
+              train, job.batchSize(), true, job.replica().trainingAugmentation(), job.seed());
+      TrainingStep step = new TrainingStep(model, optimizer);
+      int[] order = loader.order(epoch);
+      double lossSum = 0;
+      double right = 0;
+      long peakSaved = 0;
+      long peakLive = 0;
+      int steps = 0;
+      model.train(true);
+      for (int from = 0; from < order.length; from += job.batchSize(), steps++) {
+        int size = Math.min(job.batchSize(), order.length - from);
+        int lo = from + Shards.start(size, workers, rank);
+        int hi = from + Shards.end(size, workers, rank);
+        failIfInjected(rank, steps);
+        double[] lossAndHits = new double[2];
+        if (hi > lo) {
+          DataLoader.Batch shard = loader.assemble(epoch, order, lo, hi);
+          double share = (hi - lo) / (double) size;
+          String where = "epoch " + (epoch + 1) + ", step " + (steps + 1) + ", worker " + rank;
+          TrainingStep.Outcome o =
+              step.run(
+                  () -> Evaluation.images(be, dtype, shard, loader),
+                  logits -> {
+                    lossAndHits[1] = Evaluation.correct(logits.value(), shard.labels());
+                    Variable mean = CrossEntropyLoss.of(logits, shard.labels());
+                    lossAndHits[0] = mean.value().item() * (hi - lo);
+                    // The shard's part of the global batch's mean loss.
+                    return Ops.mulScalar(mean, share);
+                  },
+                  lr,
+                  where,
+                  new TrainingStep.Checks() {
+                    @Override
+                    public void beforeUpdate() {
+                      double[] totals = sumGradients(be, model, reduce, lossAndHits);
+                      lossAndHits[0] = totals[0];
+                      lossAndHits[1] = totals[1];
+                    }
+                  });
+          peakSaved = Math.max(peakSaved, o.peakSavedBytes());
+          peakLive = Math.max(peakLive, o.peakLiveBytes());
+        } else {
+          // No image of this batch is ours: the update still needs our (zero) part of the sum.
+          double[] totals = sumGradients(be, model, reduce, lossAndHits);
+          lossAndHits[0] = totals[0];
+          lossAndHits[1] = totals[1];
+          optimizer.step(model.parameters(), lr);
+          model.zeroGrad();
+        }
+        if (!Double.isFinite(lossAndHits[0])) {
+          throw new NonFiniteException(
+              "epoch " + (epoch + 1) + ", step " + (steps + 1) + ": loss is " + lossAndHits[0]);
+        }
+        lossSum += lossAndHits[0];
+        right += lossAndHits[1];
+      }
+      double exchange = reduce.seconds();
+      long bytesPerStep = steps == 0 ? 0 : reduce.bytesSent() / steps;
+      averageBuffers(be, model, reduce, workers);
+      double[] eval = evaluate(be, model, test, rank, workers, reduce);
+      if (rank == 0) {
+        new Checkpoint(
+                epoch,
+                job.seed(),
+                job.run(),
+                model.stateDict(),
+                optimizer.state(),
+                optimizer.counters())
+            .save(Path.of(job.checkpoint()));
+      }
+      // Nobody leaves before the checkpoint is on disk.
+      reduce.sum(new double[0]);
+      return new Report(
+          rank,
+          lossSum / order.length,
+          right / order.length,
+          eval[0],
+          eval[1],
+          order.length,
+          peakSaved,
+          peakLive,
+          (System.nanoTime() - start) / 1e9,
+          exchange,
+          bytesPerStep);
+    }
+  }
+
+  private ImageDataset data(boolean training) throws IOException {
+    List<Object> key = List.of(job.replica(), training);
+    ImageDataset d = DATA.get(key);
+    if (d == null) {
+      d = training ? job.replica().trainingData() : job.replica().testData();
+      DATA.put(key, d);
+    }
+    return d;
+  }
+
+  /** The last checkpoint's state, which must be the previous epoch's; none before epoch 0. */
+  private void restore(Backend be, Module model, Optimizer optimizer) throws IOException {
+    Path path = Path.of(job.checkpoint());
+    if (epoch == 0 && !Files.exists(path)) {
+      return;
+    }
+    try (TensorScope scope = TensorScope.open()) {
+      Checkpoint c = Checkpoint.load(path, be);
+      if (c.epoch() != epoch - 1) {
+        throw new IllegalStateException(
+            path
+                + " holds epoch "
+                + (c.epoch() + 1)
+                + ", epoch "
+                + (epoch + 1)
+                + " needs "
+                + epoch);
+      }
+      if (c.seed() != job.seed()) {
+        throw new IllegalStateException(
+            path + " was written with seed " + c.seed() + ", this run has " + job.seed());
+      }
+      model.loadStateDict(c.model());
+      optimizer.loadState(c.optimizer(), c.counters());
+    }
+  }
+
+  /**
+   * Every replica must start the epoch with the same weights: each worker compares its weighted sum
+   * of the weights with the workers' mean (any replica that differs sees a difference).
+   */
+  private static void checkSameWeights(Module model, AllReduce reduce, int workers) {
+    double mine = checksum(model);
+    double mean = reduce.sum(new double[] {mine})[0] / workers;
+    if (Math.abs(mine - mean) > 1e-12 * Math.max(1, Math.abs(mean))) {
+      throw new IllegalStateException(
+          "replicas differ: this worker's weight checksum is "
+              + mine
+              + ", the workers' mean "
+              + mean);
+    }
+  }
+
+  private static double checksum(Module model) {
+    double s = 0;
+    int k = 1;
+    for (Parameter p : model.parameters().values()) {
+      for (double v : p.value().toDoubleArray()) {
+        s += v * (k++ % 7 + 1);
+      }
+    }
+    return s;
+  }
+
+  /**
+   * Sums every parameter's gradient over the workers (a missing one counts as zero) and installs
+   * the sum as the gradient; {@code extra} values ride along and their sums are returned.
+   */
+  private static double[] sumGradients(Backend be, Module model, AllReduce reduce, double[] extra) {
+    Map<String, Parameter> params = model.parameters();
+    int n = extra.length;
+    for (Parameter p : params.values()) {
+      n += (int) p.shape().numel();
+    }
+    double[] flat = new double[n];
+    int at = 0;
+    for (Parameter p : params.values()) {
+      int size = (int) p.shape().numel();
+      if (p.grad() != null) {
+        System.arraycopy(p.grad().toDoubleArray(), 0, flat, at, size);
+      }
+      at += size;
+    }
+    System.arraycopy(extra, 0, flat, at, extra.length);
+    double[] sum = reduce.sum(flat);
+    at = 0;
+    for (Parameter p : params.values()) {
+      int size = (int) p.shape().numel();
+      double[] g = new double[size];
+      System.arraycopy(sum, at, g, 0, size);
+      at += size;
+      p.zeroGrad();
+      try (TensorScope scope = TensorScope.open()) {
+        p.accumulateGrad(tensor(be, g, p.shape(), p.dtype()));
+      }
+    }
+    double[] totals = new double[extra.length];
+    System.arraycopy(sum, at, totals, 0, extra.length);
+    return totals;
+  }
+
+  private static Tensor tensor(Backend be, double[] values, Shape shape, DType dtype) {
+    if (dtype == DType.FLOAT64) {
+      return be.fromArray(values, shape);
+    }
+    float[] f = new float[values.length];
+    for (int i = 0; i < f.length; i++) {
+      f[i] = (float) values[i];
+    }
+    return be.fromArray(f, shape);
+  }
+
+  /**
+   * Batch-norm running statistics are each worker's own during the epoch (as PyTorch's DDP without
+   * SyncBN); their average over the workers is what the checkpoint keeps.
+   */
+  private static void averageBuffers(Backend be, Module model, AllReduce reduce, int workers) {
+    Map<String, Tensor> buffers = model.buffers();
+    if (buffers.isEmpty()) {
+      return;
+    }
+    List<double[]> values = new ArrayList<>();
+    int n = 0;
+    for (Tensor t : buffers.values()) {
+      double[] v = t.toDoubleArray();
+      values.add(v);
+      n += v.length;
+    }
+    double[] flat = new double[n];
+    int at = 0;
+    for (double[] v : values) {
+      System.arraycopy(v, 0, flat, at, v.length);
+      at += v.length;
+    }
+    double[] sum = reduce.sum(flat);
+    Map<String, Tensor> averaged = new java.util.LinkedHashMap<>();
+    at = 0;
+    try (TensorScope scope = TensorScope.open()) {
+      for (Map.Entry<String, Tensor> e : buffers.entrySet()) {
+        Tensor t = e.getValue();
+        double[] v = new double[(int) t.shape().numel()];
+        for (int i = 0; i < v.length; i++) {
+          v[i] = sum[at + i] / workers;
+        }
+        at += v.length;
+        averaged.put(e.getKey(), tensor(be, v, t.shape(), t.dtype()));
+      }
+      Map<String, Tensor> state = new java.util.LinkedHashMap<>(model.stateDict());
+      state.putAll(averaged);
+      model.loadStateDict(state);
+    }
+  }
+
+  /** Test loss and accuracy over the whole test set, each worker evaluating its part. */
+  private double[] evaluate(
+      Backend be, Module model, ImageDataset test, int rank, int workers, AllReduce reduce) {
+    int lo = Shards.start(test.size(), workers, rank);
+    int hi = Shards.end(test.size(), workers, rank);
+    double[] mine = new double[2];
+    if (hi > lo) {
+      int[] part = new int[hi - lo];
+      for (int i = 0; i < part.length; i++) {
+        part[i] = lo + i;
+      }
+      DataLoader loader =
+          new DataLoader(
+              test.subset(part),
+              job.batchSize(),
+              false,
+              job.replica().evaluationAugmentation(),
+              job.seed());
+      double[] r = Evaluation.run(be, model, job.dtype(), loader);
+      mine[0] = r[0] * part.length;
+      mine[1] = r[1] * part.length;
+    }
+    double[] total = reduce.sum(mine);
+    return new double[] {total[0] / test.size(), total[1] / test.size()};
+  }
+
+  private void failIfInjected(int rank, int step) throws IOException {
+    DistributedJob.InjectedFailure f = job.failure();
+    if (f == null || f.epoch() != epoch || f.step() != step || f.worker() != rank) {
+      return;
+    }
+    Path marker = Path.of(f.marker());
+    if (!Files.exists(marker)) {
+      Files.createDirectories(marker.toAbsolutePath().getParent());
+      Files.writeString(marker, "failed once at epoch " + (epoch + 1) + ", step " + (step + 1));
+      throw new IllegalStateException(
+          "injected failure: worker " + rank + ", epoch " + (epoch + 1) + ", step " + (step + 1));
+    }
+  }
+}

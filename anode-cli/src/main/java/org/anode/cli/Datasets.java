@@ -49,7 +49,7 @@ final class Datasets {
   private static ImageDataset find(RunConfig o, boolean train, int limit) throws IOException {
     CifarBinary.Variant variant =
         o.classes() == 10 ? CifarBinary.Variant.CIFAR10 : CifarBinary.Variant.CIFAR100_FINE;
-    Path path = o.data();
+    Path path = Path.of(o.data());
     if (!Files.exists(path) && o.dataGiven()) {
       throw new IOException(path + ": no such file or directory (--data)");
     }

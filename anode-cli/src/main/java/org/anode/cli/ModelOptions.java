@@ -155,7 +155,7 @@ public final class ModelOptions {
         float64 ? DType.FLOAT64 : DType.FLOAT32,
         batch,
         seed,
-        data,
+        data.toString(),
         dataGiven(),
         testLimit,
         optimization);

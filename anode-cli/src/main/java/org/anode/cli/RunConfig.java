@@ -1,6 +1,6 @@
 package org.anode.cli;
 
-import java.nio.file.Path;
+import java.io.Serializable;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -15,6 +15,7 @@ import org.anode.api.DType;
  * TrainingModule}, {@link Datasets}) reads this record, never picocli objects or system properties.
  *
  * @param classes 10 or 100, from {@code dataset}
+ * @param data {@code --data}: a folder or archive every worker of a distributed run reads
  * @param dataGiven whether {@code --data} was given (only the default folder is downloaded into)
  * @param optimization null for runs that do not train ({@code anode eval})
  */
@@ -33,10 +34,11 @@ public record RunConfig(
     DType dtype,
     int batch,
     long seed,
-    Path data,
+    String data,
     boolean dataGiven,
     int testLimit,
-    Optimization optimization) {
+    Optimization optimization)
+    implements Serializable {
 
   /**
    * How a training run optimizes: epochs, training-set size, learning rate and its schedule, and
@@ -54,7 +56,8 @@ public record RunConfig(
       String optimizer,
       double momentum,
       boolean nesterov,
-      double weightDecay) {
+      double weightDecay)
+      implements Serializable {
 
     public Optimization {
       OptionChecks.atLeast("--epochs", epochs, 1);

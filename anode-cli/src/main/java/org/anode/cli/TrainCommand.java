@@ -107,6 +107,21 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--no-progress", description = "No progress bar")
   boolean noProgress;
 
+  @Option(
+      names = "--workers",
+      defaultValue = "0",
+      description =
+          "Train data-parallel on Spark with N workers, each a replica taking its shard of every"
+              + " --batch (default: one process, no Spark)")
+  int workers;
+
+  @Option(
+      names = "--spark-master",
+      description =
+          "Spark master URL such as spark://host:7077 (default with --workers: local[N], or what"
+              + " spark-submit set)")
+  String sparkMaster;
+
   /**
    * Checks every option before anything starts (throwing naming the option at fault) and returns
    * the run's configuration.
@@ -116,6 +131,10 @@ public final class TrainCommand implements Callable<Integer> {
         model.config(
             new RunConfig.Optimization(
                 epochs, trainLimit, lr, schedule, optimizer, momentum, nesterov, weightDecay));
+    OptionChecks.atLeast("--workers", workers, 0);
+    if (sparkMaster != null && workers == 0) {
+      throw new IllegalArgumentException("--spark-master needs --workers N");
+    }
     if (memory != null) {
       MemoryCheck.parseSize("--memory", memory);
     }
@@ -144,6 +163,12 @@ public final class TrainCommand implements Callable<Integer> {
   }
 
   private Integer train(RunConfig config) throws Exception {
+    if (workers > 0) {
+      return SparkTraining.run(
+          config,
+          new SparkTraining.Settings(
+              workers, sparkMaster, epochs, checkpoint, metrics, resume, config.describe()));
+    }
     Injector injector = Guice.createInjector(new TrainingModule(config));
     Backend be = injector.getInstance(Backend.class);
     Module net = injector.getInstance(Module.class);

@@ -61,6 +61,11 @@ public final class TrainingModule extends AbstractModule {
   @Provides
   @Singleton
   Module model(Backend be, DType dtype) {
+    return model(config, be, dtype);
+  }
+
+  /** The network {@code config} describes, on {@code be}: the same weights for the same seed. */
+  static Module model(RunConfig config, Backend be, DType dtype) {
     ParameterFactory f = new ParameterFactory(be, dtype, config.seed());
     OdeSettings ode =
         new OdeSettings(
@@ -110,7 +115,11 @@ public final class TrainingModule extends AbstractModule {
   @Provides
   @Singleton
   Optimizer optimizer() {
-    RunConfig.Optimization o = optimization();
+    return optimizer(optimization());
+  }
+
+  /** A new optimizer as {@code o} says. */
+  static Optimizer optimizer(RunConfig.Optimization o) {
     return switch (o.optimizer()) {
       case "sgd" -> new Sgd(o.momentum(), o.nesterov(), o.weightDecay());
       case "adam" -> new Adam(0.9, 0.999, 1e-8, o.weightDecay());
@@ -123,7 +132,11 @@ public final class TrainingModule extends AbstractModule {
   @Provides
   @Singleton
   LearningRateSchedule schedule() {
-    RunConfig.Optimization o = optimization();
+    return schedule(optimization());
+  }
+
+  /** The learning-rate schedule {@code o} names. */
+  static LearningRateSchedule schedule(RunConfig.Optimization o) {
     return switch (o.schedule()) {
       case "reference" -> LearningRateSchedule.reference(o.lr());
       case "cosine" -> LearningRateSchedule.cosine(o.lr(), o.epochs());

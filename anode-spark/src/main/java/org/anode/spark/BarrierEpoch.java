@@ -9,8 +9,8 @@ import scala.runtime.AbstractFunction1;
 
 /**
  * The body of a barrier stage's task, in the form Spark's {@code RDDBarrier.mapPartitions} takes:
- * it runs one {@link EpochTask} as the worker whose rank is the task's partition, exchanging
- * through {@link BarrierTaskContext#allGather}.
+ * it runs one {@link EpochTask} as the worker whose rank is the task's partition, with worker 0 at
+ * the address of the stage's first task.
  */
 final class BarrierEpoch extends AbstractFunction1<Iterator<Integer>, Iterator<EpochTask.Report>>
     implements Serializable {
@@ -26,7 +26,12 @@ final class BarrierEpoch extends AbstractFunction1<Iterator<Integer>, Iterator<E
     BarrierTaskContext ctx = BarrierTaskContext.get();
     int workers = ctx.getTaskInfos().length;
     try {
-      EpochTask.Report r = task.run(ctx.partitionId(), workers, ctx::allGather);
+      String root = ctx.getTaskInfos()[0].address();
+      // "host:port" of worker 0's executor (IPv6 hosts in brackets): the host is what we need.
+      String host = root.substring(0, Math.max(root.lastIndexOf(':'), 0));
+      host = host.isEmpty() ? root : host.replace("[", "").replace("]", "");
+      EpochTask.Report r =
+          task.run(ctx.partitionId(), workers, host, ctx::allGather, ctx::isInterrupted);
       return CollectionConverters.asScala(List.of(r).iterator());
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);

@@ -7,7 +7,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import org.anode.api.Backend;
 import org.anode.api.BackendOptions;
@@ -46,6 +50,15 @@ final class EpochTask implements Serializable {
   /** Datasets a worker JVM has read, per replica: later epochs reuse them. */
   private static final Map<List<Object>, ImageDataset> DATA = new ConcurrentHashMap<>();
 
+  /** Reads and augments shards ahead of the step that needs them. */
+  private static final Executor PREFETCH =
+      Executors.newCachedThreadPool(
+          r -> {
+            Thread t = new Thread(r, "anode-shard-prefetch");
+            t.setDaemon(true);
+            return t;
+          });
+
   private final DistributedJob job;
   private final int epoch;
   private final double lr;
@@ -71,15 +84,24 @@ final class EpochTask implements Serializable {
       long bytesPerStep)
       implements Serializable {}
 
-  /** Runs the epoch as worker {@code rank} of {@code workers}, exchanging through allGather. */
-  Report run(int rank, int workers, Function<String, String[]> allGather) throws IOException {
+  /**
+   * Runs the epoch as worker {@code rank} of {@code workers}; worker 0 runs on {@code rootHost},
+   * and {@code allGather} and {@code killed} are the barrier task's (see {@link AllReduce}).
+   */
+  Report run(
+      int rank,
+      int workers,
+      String rootHost,
+      Function<String, String[]> allGather,
+      BooleanSupplier killed)
+      throws IOException {
     long start = System.nanoTime();
     Backend be = Backends.get(job.backend(), new BackendOptions(job.threadsPerWorker()));
     DType dtype = job.dtype();
-    AllReduce reduce = new AllReduce(allGather);
     ImageDataset train = data(true);
     ImageDataset test = data(false);
-    try (Module model = job.replica().model(be, dtype);
+    try (AllReduce reduce = new AllReduce(rank, workers, rootHost, allGather, killed);
+        Module model = job.replica().model(be, dtype);
         Optimizer optimizer = job.replica().optimizer()) {
       restore(be, model, optimizer);
       checkSameWeights(model, reduce, workers);
@@ -94,14 +116,20 @@ final class EpochTask implements Serializable {
       long peakLive = 0;
       int steps = 0;
       model.train(true);
+      // Exchange time of the steps alone (not the wait for a replica still starting up).
+      double exchangeBefore = reduce.seconds();
+      long bytesBefore = reduce.bytesSent();
+      // The next shard is read and augmented on another thread while this one trains.
+      CompletableFuture<DataLoader.Batch> next = shard(loader, order, 0, rank, workers);
       for (int from = 0; from < order.length; from += job.batchSize(), steps++) {
         int size = Math.min(job.batchSize(), order.length - from);
         int lo = from + Shards.start(size, workers, rank);
         int hi = from + Shards.end(size, workers, rank);
+        DataLoader.Batch shard = next.join();
+        next = shard(loader, order, from + job.batchSize(), rank, workers);
         failIfInjected(rank, steps);
         double[] lossAndHits = new double[2];
         if (hi > lo) {
-          DataLoader.Batch shard = loader.assemble(epoch, order, lo, hi);
           double share = (hi - lo) / (double) size;
           String where = "epoch " + (epoch + 1) + ", step " + (steps + 1) + ", worker " + rank;
           TrainingStep.Outcome o =
@@ -141,8 +169,8 @@ final class EpochTask implements Serializable {
         lossSum += lossAndHits[0];
         right += lossAndHits[1];
       }
-      double exchange = reduce.seconds();
-      long bytesPerStep = steps == 0 ? 0 : reduce.bytesSent() / steps;
+      double exchange = reduce.seconds() - exchangeBefore;
+      long bytesPerStep = steps == 0 ? 0 : (reduce.bytesSent() - bytesBefore) / steps;
       averageBuffers(be, model, reduce, workers);
       double[] eval = evaluate(be, model, test, rank, workers, reduce);
       if (rank == 0) {
@@ -170,6 +198,20 @@ final class EpochTask implements Serializable {
           exchange,
           bytesPerStep);
     }
+  }
+
+  /**
+   * Worker {@code rank}'s shard of the global batch at {@code from}, assembled in the background.
+   */
+  private CompletableFuture<DataLoader.Batch> shard(
+      DataLoader loader, int[] order, int from, int rank, int workers) {
+    if (from >= order.length) {
+      return CompletableFuture.completedFuture(null);
+    }
+    int size = Math.min(job.batchSize(), order.length - from);
+    int lo = from + Shards.start(size, workers, rank);
+    int hi = from + Shards.end(size, workers, rank);
+    return CompletableFuture.supplyAsync(() -> loader.assemble(epoch, order, lo, hi), PREFETCH);
   }
 
   private ImageDataset data(boolean training) throws IOException {
@@ -256,7 +298,8 @@ final class EpochTask implements Serializable {
       at += size;
     }
     System.arraycopy(extra, 0, flat, at, extra.length);
-    double[] sum = reduce.sum(flat);
+    boolean single = params.values().stream().allMatch(p -> p.dtype() == DType.FLOAT32);
+    double[] sum = reduce.sum(flat, single ? n - extra.length : 0);
     at = 0;
     for (Parameter p : params.values()) {
       int size = (int) p.shape().numel();

@@ -20,7 +20,7 @@ import java.util.Map;
  * checkpoint and drops the rest (rows of epochs whose checkpoint was never written would otherwise
  * appear twice). A row is appended only after that epoch's checkpoint is saved.
  */
-final class MetricsLog {
+public final class MetricsLog {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Path path;
@@ -30,7 +30,7 @@ final class MetricsLog {
   private final Map<String, String> run;
   private static final int METRIC_COLUMNS = EpochMetrics.CSV_HEADER.split(",").length;
 
-  MetricsLog(Path path, Map<String, String> run) {
+  public MetricsLog(Path path, Map<String, String> run) {
     this.path = path;
     this.csv = path.toString().endsWith(".csv");
     this.run = new LinkedHashMap<>(run);
@@ -48,7 +48,7 @@ final class MetricsLog {
    * Prepares the file for a run that continues after {@code epochsDone} finished epochs (0 for a
    * new run): the header, then the existing rows of epochs 1..epochsDone.
    */
-  void start(int epochsDone) throws IOException {
+  public void start(int epochsDone) throws IOException {
     List<String> keep = new ArrayList<>();
     if (csv) {
       keep.add(header);
@@ -93,7 +93,7 @@ final class MetricsLog {
   }
 
   /** Appends the row of one finished epoch. */
-  void append(EpochMetrics m) throws IOException {
+  public void append(EpochMetrics m) throws IOException {
     String line = csv ? csvPrefix + m.csv() : jsonLine(m);
     try {
       Files.write(

@@ -136,6 +136,9 @@ class SparkTrainerTest {
     assertEquals(1, epochs.size());
     assertTrue(epochs.get(0).bytesPerStep() > 0);
     double err = maxError(saved(ckpt), singleProcess(replica, 1));
+    System.out.printf(
+        "%s, %d workers, %d images: parameters vs one process, relative error %.3g%n",
+        method, workers, images, err);
     assertTrue(err <= 1e-12, method + ", " + workers + " workers: relative error " + err);
   }
 
@@ -159,6 +162,8 @@ class SparkTrainerTest {
         .fit(2, e -> reported.add(e.metrics().epoch()));
     assertTrue(Files.exists(marker), "the failure was injected");
     assertEquals(List.of(1, 2), reported);
-    assertEquals(0.0, maxError(saved(failing), saved(clean)), "same final parameters");
+    double err = maxError(saved(failing), saved(clean));
+    System.out.printf("restarted after a failure vs uninterrupted: relative error %.3g%n", err);
+    assertEquals(0.0, err, "same final parameters");
   }
 }

@@ -4,6 +4,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
 import org.anode.spark.DistributedJob;
 import org.anode.spark.SparkTrainer;
 import org.anode.train.Checkpoint;
@@ -29,6 +32,7 @@ final class SparkTraining {
       Path checkpoint,
       Path metrics,
       boolean resume,
+      boolean progress,
       Map<String, String> run) {}
 
   static int run(RunConfig config, Settings s) throws IOException {
@@ -84,9 +88,14 @@ final class SparkTraining {
       System.out.println(
           "epoch  lr        train loss  train acc  test loss  test acc  time (s)  img/s"
               + "  exchange  KiB/step");
+      ProgressBar[] bar = {null};
       trainer.fit(
           s.epochs(),
           e -> {
+            if (bar[0] != null) {
+              bar[0].close();
+              bar[0] = null;
+            }
             EpochMetrics m = e.metrics();
             System.out.printf(
                 "%5d  %-8.2g  %10.4f  %8.2f%%  %9.4f  %7.2f%%  %8.1f  %5.0f  %7.1f%%  %8.0f%n",
@@ -105,6 +114,22 @@ final class SparkTraining {
             } catch (IOException io) {
               throw new java.io.UncheckedIOException(io);
             }
+          },
+          (epoch, images, total) -> {
+            if (!s.progress()) {
+              return;
+            }
+            if (bar[0] == null) {
+              bar[0] =
+                  new ProgressBarBuilder()
+                      .setTaskName("epoch " + (epoch + 1) + "/" + s.epochs())
+                      .setInitialMax(total)
+                      .setStyle(ProgressBarStyle.ASCII)
+                      .setUnit(" img", 1)
+                      .showSpeed()
+                      .build();
+            }
+            bar[0].stepTo(images);
           });
     }
     return 0;

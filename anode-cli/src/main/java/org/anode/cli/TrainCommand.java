@@ -167,7 +167,14 @@ public final class TrainCommand implements Callable<Integer> {
       return SparkTraining.run(
           config,
           new SparkTraining.Settings(
-              workers, sparkMaster, epochs, checkpoint, metrics, resume, config.describe()));
+              workers,
+              sparkMaster,
+              epochs,
+              checkpoint,
+              metrics,
+              resume,
+              !noProgress,
+              config.describe()));
     }
     Injector injector = Guice.createInjector(new TrainingModule(config));
     Backend be = injector.getInstance(Backend.class);

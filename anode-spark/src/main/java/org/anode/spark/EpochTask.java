@@ -168,6 +168,9 @@ final class EpochTask implements Serializable {
         }
         lossSum += lossAndHits[0];
         right += lossAndHits[1];
+        if (rank == 0) {
+          Progress.write(job, epoch, Math.min(from + job.batchSize(), order.length), order.length);
+        }
       }
       double exchange = reduce.seconds() - exchangeBefore;
       long bytesPerStep = steps == 0 ? 0 : (reduce.bytesSent() - bytesBefore) / steps;

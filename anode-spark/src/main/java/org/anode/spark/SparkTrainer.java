@@ -5,6 +5,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.stream.IntStream;
 import org.anode.train.Checkpoint;
@@ -64,11 +68,41 @@ public final class SparkTrainer {
 
   /** Trains epochs {@link #firstEpoch} to {@code epochs − 1}, reporting each as it ends. */
   public List<Epoch> fit(int epochs, Consumer<Epoch> onEpoch) throws IOException {
+    return fit(epochs, onEpoch, (epoch, images, total) -> {});
+  }
+
+  /**
+   * As {@link #fit(int, Consumer)}, also telling {@code progress} (every half second) how many
+   * images of the running epoch worker 0 has done.
+   */
+  public List<Epoch> fit(int epochs, Consumer<Epoch> onEpoch, Progress.Listener progress)
+      throws IOException {
     List<Epoch> out = new ArrayList<>();
-    for (int e = firstEpoch(); e < epochs; e++) {
-      Epoch done = runEpoch(e);
-      out.add(done);
-      onEpoch.accept(done);
+    ScheduledExecutorService poll =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "anode-spark-progress");
+              t.setDaemon(true);
+              return t;
+            });
+    try {
+      for (int e = firstEpoch(); e < epochs; e++) {
+        int epoch = e;
+        ScheduledFuture<?> watch =
+            poll.scheduleWithFixedDelay(
+                () -> Progress.read(job, epoch, progress), 500, 500, TimeUnit.MILLISECONDS);
+        Epoch done;
+        try {
+          done = runEpoch(e);
+        } finally {
+          watch.cancel(false);
+        }
+        out.add(done);
+        onEpoch.accept(done);
+      }
+    } finally {
+      poll.shutdownNow();
+      Files.deleteIfExists(Progress.file(job));
     }
     return out;
   }

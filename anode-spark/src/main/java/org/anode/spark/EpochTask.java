@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.Serializable;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -17,8 +16,6 @@ import org.anode.api.Backend;
 import org.anode.api.BackendOptions;
 import org.anode.api.Backends;
 import org.anode.api.DType;
-import org.anode.api.Shape;
-import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
 import org.anode.autodiff.Ops;
 import org.anode.autodiff.Variable;
@@ -26,7 +23,6 @@ import org.anode.data.DataLoader;
 import org.anode.data.ImageDataset;
 import org.anode.nn.CrossEntropyLoss;
 import org.anode.nn.Module;
-import org.anode.nn.Parameter;
 import org.anode.train.Checkpoint;
 import org.anode.train.Evaluation;
 import org.anode.train.NonFiniteException;
@@ -104,7 +100,7 @@ final class EpochTask implements Serializable {
         Module model = job.replica().model(be, dtype);
         Optimizer optimizer = job.replica().optimizer()) {
       restore(be, model, optimizer);
-      checkSameWeights(model, reduce, workers);
+      ReplicaSync.checkSameWeights(model, reduce, workers);
       DataLoader loader =
           new DataLoader(
               train, job.batchSize(), true, job.replica().trainingAugmentation(), job.seed());
@@ -147,7 +143,7 @@ final class EpochTask implements Serializable {
                   new TrainingStep.Checks() {
                     @Override
                     public void beforeUpdate() {
-                      double[] totals = sumGradients(be, model, reduce, lossAndHits);
+                      double[] totals = ReplicaSync.sumGradients(be, model, reduce, lossAndHits);
                       lossAndHits[0] = totals[0];
                       lossAndHits[1] = totals[1];
                     }
@@ -156,7 +152,7 @@ final class EpochTask implements Serializable {
           peakLive = Math.max(peakLive, o.peakLiveBytes());
         } else {
           // No image of this batch is ours: the update still needs our (zero) part of the sum.
-          double[] totals = sumGradients(be, model, reduce, lossAndHits);
+          double[] totals = ReplicaSync.sumGradients(be, model, reduce, lossAndHits);
           lossAndHits[0] = totals[0];
           lossAndHits[1] = totals[1];
           optimizer.step(model.parameters(), lr);
@@ -174,7 +170,7 @@ final class EpochTask implements Serializable {
       }
       double exchange = reduce.seconds() - exchangeBefore;
       long bytesPerStep = steps == 0 ? 0 : (reduce.bytesSent() - bytesBefore) / steps;
-      averageBuffers(be, model, reduce, workers);
+      ReplicaSync.averageBuffers(be, model, reduce, workers);
       double[] eval = evaluate(be, model, test, rank, workers, reduce);
       if (rank == 0) {
         new Checkpoint(
@@ -251,123 +247,6 @@ final class EpochTask implements Serializable {
       }
       model.loadStateDict(c.model());
       optimizer.loadState(c.optimizer(), c.counters());
-    }
-  }
-
-  /**
-   * Every replica must start the epoch with the same weights: each worker compares its weighted sum
-   * of the weights with the workers' mean (any replica that differs sees a difference).
-   */
-  private static void checkSameWeights(Module model, AllReduce reduce, int workers) {
-    double mine = checksum(model);
-    double mean = reduce.sum(new double[] {mine})[0] / workers;
-    if (Math.abs(mine - mean) > 1e-12 * Math.max(1, Math.abs(mean))) {
-      throw new IllegalStateException(
-          "replicas differ: this worker's weight checksum is "
-              + mine
-              + ", the workers' mean "
-              + mean);
-    }
-  }
-
-  private static double checksum(Module model) {
-    double s = 0;
-    int k = 1;
-    for (Parameter p : model.parameters().values()) {
-      for (double v : p.value().toDoubleArray()) {
-        s += v * (k++ % 7 + 1);
-      }
-    }
-    return s;
-  }
-
-  /**
-   * Sums every parameter's gradient over the workers (a missing one counts as zero) and installs
-   * the sum as the gradient; {@code extra} values ride along and their sums are returned.
-   */
-  private static double[] sumGradients(Backend be, Module model, AllReduce reduce, double[] extra) {
-    Map<String, Parameter> params = model.parameters();
-    int n = extra.length;
-    for (Parameter p : params.values()) {
-      n += (int) p.shape().numel();
-    }
-    double[] flat = new double[n];
-    int at = 0;
-    for (Parameter p : params.values()) {
-      int size = (int) p.shape().numel();
-      if (p.grad() != null) {
-        System.arraycopy(p.grad().toDoubleArray(), 0, flat, at, size);
-      }
-      at += size;
-    }
-    System.arraycopy(extra, 0, flat, at, extra.length);
-    boolean single = params.values().stream().allMatch(p -> p.dtype() == DType.FLOAT32);
-    double[] sum = reduce.sum(flat, single ? n - extra.length : 0);
-    at = 0;
-    for (Parameter p : params.values()) {
-      int size = (int) p.shape().numel();
-      double[] g = new double[size];
-      System.arraycopy(sum, at, g, 0, size);
-      at += size;
-      p.zeroGrad();
-      try (TensorScope scope = TensorScope.open()) {
-        p.accumulateGrad(tensor(be, g, p.shape(), p.dtype()));
-      }
-    }
-    double[] totals = new double[extra.length];
-    System.arraycopy(sum, at, totals, 0, extra.length);
-    return totals;
-  }
-
-  private static Tensor tensor(Backend be, double[] values, Shape shape, DType dtype) {
-    if (dtype == DType.FLOAT64) {
-      return be.fromArray(values, shape);
-    }
-    float[] f = new float[values.length];
-    for (int i = 0; i < f.length; i++) {
-      f[i] = (float) values[i];
-    }
-    return be.fromArray(f, shape);
-  }
-
-  /**
-   * Batch-norm running statistics are each worker's own during the epoch (as PyTorch's DDP without
-   * SyncBN); their average over the workers is what the checkpoint keeps.
-   */
-  private static void averageBuffers(Backend be, Module model, AllReduce reduce, int workers) {
-    Map<String, Tensor> buffers = model.buffers();
-    if (buffers.isEmpty()) {
-      return;
-    }
-    List<double[]> values = new ArrayList<>();
-    int n = 0;
-    for (Tensor t : buffers.values()) {
-      double[] v = t.toDoubleArray();
-      values.add(v);
-      n += v.length;
-    }
-    double[] flat = new double[n];
-    int at = 0;
-    for (double[] v : values) {
-      System.arraycopy(v, 0, flat, at, v.length);
-      at += v.length;
-    }
-    double[] sum = reduce.sum(flat);
-    Map<String, Tensor> averaged = new java.util.LinkedHashMap<>();
-    at = 0;
-    try (TensorScope scope = TensorScope.open()) {
-      for (Map.Entry<String, Tensor> e : buffers.entrySet()) {
-        Tensor t = e.getValue();
-        double[] v = new double[(int) t.shape().numel()];
-        for (int i = 0; i < v.length; i++) {
-          v[i] = sum[at + i] / workers;
-        }
-        at += v.length;
-        averaged.put(e.getKey(), tensor(be, v, t.shape(), t.dtype()));
-      }
-      Map<String, Tensor> state = new java.util.LinkedHashMap<>(model.stateDict());
-      state.putAll(averaged);
-      model.loadStateDict(state);
     }
   }
 

@@ -13,11 +13,14 @@ import org.anode.api.DType;
 import org.anode.data.DataLoader;
 import org.anode.data.ImageDataset;
 import org.anode.nn.Module;
+import org.anode.train.BudgetedTrainer;
 import org.anode.train.CheckpointLock;
 import org.anode.train.EpochMetrics;
 import org.anode.train.LearningRateSchedule;
+import org.anode.train.MetricsLog;
 import org.anode.train.NonFiniteException;
 import org.anode.train.Optimizer;
+import org.anode.train.TimeBudget;
 import org.anode.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -108,6 +111,15 @@ public final class TrainCommand implements Callable<Integer> {
   boolean noProgress;
 
   @Option(
+      names = "--time-budget",
+      description =
+          "Wall time for the whole run, such as 15m: the number of steps is planned from the measured"
+              + " pace to end within it (data loading and the final evaluation included), the"
+              + " learning rate (--lr its peak) annealed to zero at the last step; --epochs and"
+              + " --schedule are then not used")
+  String timeBudget;
+
+  @Option(
       names = "--workers",
       defaultValue = "0",
       description =
@@ -132,6 +144,13 @@ public final class TrainCommand implements Callable<Integer> {
             new RunConfig.Optimization(
                 epochs, trainLimit, lr, schedule, optimizer, momentum, nesterov, weightDecay));
     OptionChecks.atLeast("--workers", workers, 0);
+    if (timeBudget != null) {
+      TimeBudget.parse(timeBudget);
+      if (resume || workers > 0) {
+        throw new IllegalArgumentException(
+            "--time-budget plans a whole new run in one process: not with --resume or --workers");
+      }
+    }
     if (sparkMaster != null && workers == 0) {
       throw new IllegalArgumentException("--spark-master needs --workers N");
     }
@@ -156,13 +175,14 @@ public final class TrainCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    long started = System.nanoTime();
     RunConfig config = validate();
     try (CheckpointLock lock = CheckpointLock.acquire(checkpoint)) {
-      return train(config);
+      return train(config, started);
     }
   }
 
-  private Integer train(RunConfig config) throws Exception {
+  private Integer train(RunConfig config, long started) throws Exception {
     if (workers > 0) {
       return SparkTraining.run(
           config,
@@ -245,6 +265,18 @@ public final class TrainCommand implements Callable<Integer> {
         be.threads());
     System.out.printf("data: %,d training and %,d test images%n", train.size(), test.size());
     trainer.prepareOutputs();
+    if (timeBudget != null) {
+      TimeBudget budget = new TimeBudget(TimeBudget.parse(timeBudget), System::nanoTime, started);
+      return BudgetedRun.run(
+          new BudgetedTrainer(be, net, opt, dtype, config.seed()),
+          trainLoader,
+          testLoader,
+          budget,
+          config.optimization().lr(),
+          checkpoint,
+          run,
+          new MetricsLog(metrics, run));
+    }
     if (resume) {
       System.out.printf("resumed from %s after epoch %d%n", checkpoint, first);
     }

@@ -239,4 +239,26 @@ class TrainingGuardsTest extends CommandLineFixture {
     assertEquals(1, bad.code());
     assertTrue(bad.err().contains("--memory must be a size such as 2GiB"), bad.err());
   }
+
+  /**
+   * A time-budgeted run plans its steps from the measured pace, takes them, evaluates once and
+   * writes the checkpoint and one metrics row; a budget cannot be combined with --resume.
+   */
+  @Test
+  void aTimeBudgetPlansTheStepsThenEvaluatesOnceAndSaves() throws Exception {
+    Path folder = cifar10Folder(8, 20);
+    CommandRun r = run(train(folder, "--time-budget", "15s", "--batch", "4"));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("plan: "), r.out());
+    assertTrue(r.out().contains("done: "), r.out());
+    assertTrue(r.out().contains("test accuracy"), r.out());
+    assertTrue(Files.exists(tmp.resolve("run.ckpt")));
+    assertEquals(2, Files.readAllLines(tmp.resolve("metrics.csv")).size(), "header and one row");
+    CommandRun bad = run(train(folder, "--time-budget", "2m", "--resume"));
+    assertEquals(1, bad.code());
+    assertTrue(bad.err().contains("--time-budget plans a whole new run"), bad.err());
+    CommandRun unparsable = run(train(folder, "--time-budget", "soon", "--overwrite"));
+    assertEquals(1, unparsable.code());
+    assertTrue(unparsable.err().contains("--time-budget must be a duration"), unparsable.err());
+  }
 }

@@ -1,0 +1,178 @@
+package org.anode.train;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+import org.anode.api.Backend;
+import org.anode.api.DType;
+import org.anode.data.DataLoader;
+import org.anode.nn.CrossEntropyLoss;
+import org.anode.nn.Module;
+
+/**
+ * Trains within a wall-clock {@link TimeBudget}: the first steps, at a tenth of the peak learning
+ * rate, measure the pace; then the number of steps that fits (leaving time for the final evaluation
+ * and the checkpoint) is planned, and re-planned every {@value #REPLAN} steps from the recent pace,
+ * with the learning rate annealed to zero at the planned last step ({@link
+ * TimeBudget#learningRate}). Epochs run whole until the plan ends one part-way. Then the test set
+ * is evaluated once and the checkpoint written.
+ */
+public final class BudgetedTrainer {
+  /** Steps measured before the first plan (the first step, with its warm-up, is not counted). */
+  static final int CALIBRATION = 4;
+
+  /** Steps between two plans. */
+  static final int REPLAN = 20;
+
+  private final Backend backend;
+  private final Module model;
+  private final Optimizer optimizer;
+  private final DType dtype;
+  private final long seed;
+
+  public BudgetedTrainer(
+      Backend backend, Module model, Optimizer optimizer, DType dtype, long seed) {
+    this.backend = backend;
+    this.model = model;
+    this.optimizer = optimizer;
+    this.dtype = dtype;
+    this.seed = seed;
+  }
+
+  /** What is reported as the run goes: after each plan, and after each epoch. */
+  public interface Listener {
+    default void planned(int steps, double secondsPerStep, double reserveSeconds) {}
+
+    default void epochDone(int epoch, int stepsDone, double trainLoss, double trainAccuracy) {}
+  }
+
+  /** What the run did: the steps taken, the final test figures, the pace. */
+  public record Result(
+      int steps,
+      int epochs,
+      EpochMetrics metrics,
+      double secondsPerStep,
+      double evaluationSeconds) {}
+
+  /**
+   * Trains with peak learning rate {@code peakLr} until the budget's plan is done, evaluates on
+   * {@code test}, writes the checkpoint to {@code checkpoint} (with the run's description {@code
+   * run}) when it is not null.
+   */
+  public Result fit(
+      DataLoader train,
+      DataLoader test,
+      TimeBudget budget,
+      double peakLr,
+      Path checkpoint,
+      Map<String, String> run,
+      Listener listener)
+      throws IOException {
+    if (train.data().size() == 0) {
+      throw new IllegalArgumentException("BudgetedTrainer: the training set has no images");
+    }
+    TrainingStep step = new TrainingStep(model, optimizer);
+    int planned = Integer.MAX_VALUE;
+    int steps = 0;
+    int epoch = 0;
+    double pace = 0; // seconds per step, smoothed
+    long lastStepEnd = System.nanoTime();
+    long measuredSince = 0;
+    int measured = 0;
+    long peakSaved = 0;
+    long peakLive = 0;
+    double lossSum = 0;
+    int right = 0;
+    int seen = 0;
+    double lr = peakLr / 10;
+    long trainStart = System.nanoTime();
+    int imagesTrained = 0;
+    model.train(true);
+    while (steps < planned) {
+      lossSum = 0;
+      right = 0;
+      seen = 0;
+      try (DataLoader.Epoch batches = train.epoch(epoch)) {
+        while (steps < planned && batches.hasNext()) {
+          DataLoader.Batch b = batches.next();
+          lr =
+              planned == Integer.MAX_VALUE
+                  ? peakLr / 10
+                  : TimeBudget.learningRate(peakLr, steps, planned);
+          int[] correct = {0};
+          TrainingStep.Outcome o =
+              step.run(
+                  () -> Evaluation.images(backend, dtype, b, train),
+                  logits -> {
+                    correct[0] = Evaluation.correct(logits.value(), b.labels());
+                    return CrossEntropyLoss.of(logits, b.labels());
+                  },
+                  lr,
+                  "epoch " + (epoch + 1) + ", step " + (steps + 1),
+                  new TrainingStep.Checks() {});
+          lossSum += o.loss() * b.size();
+          right += correct[0];
+          seen += b.size();
+          imagesTrained += b.size();
+          peakSaved = Math.max(peakSaved, o.peakSavedBytes());
+          peakLive = Math.max(peakLive, o.peakLiveBytes());
+          steps++;
+          long now = System.nanoTime();
+          if (steps == 1) {
+            measuredSince = now; // the first step warms up: not a measure of the pace
+          } else {
+            measured++;
+          }
+          lastStepEnd = now;
+          boolean first = planned == Integer.MAX_VALUE && measured >= CALIBRATION;
+          if (first || (planned != Integer.MAX_VALUE && steps % REPLAN == 0)) {
+            double recent = (now - measuredSince) / 1e9 / measured;
+            pace = pace == 0 ? recent : 0.5 * pace + 0.5 * recent;
+            measuredSince = now;
+            measured = 0;
+            double reserve = reserve(test, train.batchSize(), pace);
+            planned = Math.max(steps, budget.plan(steps, pace, reserve));
+            listener.planned(planned, pace, reserve);
+          }
+        }
+      }
+      listener.epochDone(
+          epoch, steps, lossSum / Math.max(1, seen), (double) right / Math.max(1, seen));
+      epoch++;
+    }
+    double trainSeconds = (lastStepEnd - trainStart) / 1e9;
+    long evalStart = System.nanoTime();
+    double[] eval = Evaluation.run(backend, model, dtype, test);
+    double evalSeconds = (System.nanoTime() - evalStart) / 1e9;
+    EpochMetrics m =
+        new EpochMetrics(
+            epoch,
+            lr,
+            lossSum / Math.max(1, seen),
+            (double) right / Math.max(1, seen),
+            eval[0],
+            eval[1],
+            budget.elapsed(),
+            imagesTrained / trainSeconds,
+            peakSaved,
+            peakLive);
+    if (!Double.isFinite(eval[0])) {
+      throw new NonFiniteException("the test loss is " + eval[0] + " (the model is not saved)");
+    }
+    if (checkpoint != null) {
+      new Checkpoint(
+              epoch - 1, seed, run, model.stateDict(), optimizer.state(), optimizer.counters())
+          .save(checkpoint);
+    }
+    return new Result(steps, epoch, m, pace, evalSeconds);
+  }
+
+  /**
+   * Time set aside for the final evaluation and checkpoint: the test set at a quarter of the
+   * seconds per image of a training step (a forward pass without the tape measured about a sixth of
+   * a step here), and a second for the checkpoint.
+   */
+  static double reserve(DataLoader test, int batch, double secondsPerStep) {
+    return test.data().size() * secondsPerStep / batch * 0.25 + 1.0;
+  }
+}

@@ -85,9 +85,7 @@ final class SparkTraining {
           config.dtype(),
           config.batch(),
           shares(config.batch(), s.workers()));
-      System.out.println(
-          "epoch  lr        train loss  train acc  test loss  test acc  time (s)  img/s"
-              + "  exchange  KiB/step");
+      System.out.println(EpochTable.HEADER + "  exchange  KiB/step");
       ProgressBar[] bar = {null};
       trainer.fit(
           s.epochs(),
@@ -98,15 +96,8 @@ final class SparkTraining {
             }
             EpochMetrics m = e.metrics();
             System.out.printf(
-                "%5d  %-8.2g  %10.4f  %8.2f%%  %9.4f  %7.2f%%  %8.1f  %5.0f  %7.1f%%  %8.0f%n",
-                m.epoch(),
-                m.learningRate(),
-                m.trainLoss(),
-                100 * m.trainAccuracy(),
-                m.testLoss(),
-                100 * m.testAccuracy(),
-                m.seconds(),
-                m.imagesPerSecond(),
+                "%s  %7.1f%%  %8.0f%n",
+                EpochTable.row(m),
                 100 * e.exchangeSeconds() / m.seconds(),
                 e.bytesPerStep() / 1024.0);
             try {

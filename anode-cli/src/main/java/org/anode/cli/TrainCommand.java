@@ -280,24 +280,13 @@ public final class TrainCommand implements Callable<Integer> {
     if (resume) {
       System.out.printf("resumed from %s after epoch %d%n", checkpoint, first);
     }
-    System.out.println(
-        "epoch  lr        train loss  train acc  test loss  test acc  time (s)  img/s"
-            + "  saved MiB  live MiB");
+    System.out.println(EpochTable.HEADER + "  saved MiB  live MiB");
     try {
       for (int e = first; e < epochs; e++) {
         EpochMetrics m = trainer.fit(trainLoader, testLoader, e, e + 1).get(0);
         System.out.printf(
-            "%5d  %-8.2g  %10.4f  %8.2f%%  %9.4f  %7.2f%%  %8.1f  %5.0f  %9.1f  %8.1f%n",
-            m.epoch(),
-            m.learningRate(),
-            m.trainLoss(),
-            100 * m.trainAccuracy(),
-            m.testLoss(),
-            100 * m.testAccuracy(),
-            m.seconds(),
-            m.imagesPerSecond(),
-            m.peakSavedBytes() / 1048576.0,
-            m.peakLiveBytes() / 1048576.0);
+            "%s  %9.1f  %8.1f%n",
+            EpochTable.row(m), m.peakSavedBytes() / 1048576.0, m.peakLiveBytes() / 1048576.0);
       }
     } catch (NonFiniteException e) {
       System.err.println("training stopped: " + e.getMessage() + "; " + lastGood(trainer, first));

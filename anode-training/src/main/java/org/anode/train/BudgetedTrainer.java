@@ -6,7 +6,6 @@ import java.util.Map;
 import org.anode.api.Backend;
 import org.anode.api.DType;
 import org.anode.data.DataLoader;
-import org.anode.nn.CrossEntropyLoss;
 import org.anode.nn.Module;
 
 /**
@@ -103,10 +102,7 @@ public final class BudgetedTrainer {
           TrainingStep.Outcome o =
               step.run(
                   () -> Evaluation.images(backend, dtype, b, train),
-                  logits -> {
-                    correct[0] = Evaluation.correct(logits.value(), b.labels());
-                    return CrossEntropyLoss.of(logits, b.labels());
-                  },
+                  TrainingStep.crossEntropy(b.labels(), correct),
                   lr,
                   "epoch " + (epoch + 1) + ", step " + (steps + 1),
                   new TrainingStep.Checks() {});

@@ -14,7 +14,6 @@ import org.anode.api.DType;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
 import org.anode.data.DataLoader;
-import org.anode.nn.CrossEntropyLoss;
 import org.anode.nn.Module;
 import org.anode.nn.Parameter;
 
@@ -177,10 +176,7 @@ public final class Trainer {
           TrainingStep.Outcome o =
               trainingStep.run(
                   () -> images(b, train),
-                  logits -> {
-                    correct[0] = correct(logits.value(), b.labels());
-                    return CrossEntropyLoss.of(logits, b.labels());
-                  },
+                  TrainingStep.crossEntropy(b.labels(), correct),
                   lr,
                   "epoch " + (epoch + 1) + ", step " + (step + 1),
                   new TrainingStep.Checks() {

@@ -7,6 +7,7 @@ import org.anode.api.TensorScope;
 import org.anode.autodiff.MemoryMeter;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
+import org.anode.nn.CrossEntropyLoss;
 import org.anode.nn.Module;
 
 /**
@@ -29,6 +30,17 @@ public final class TrainingStep {
   @FunctionalInterface
   public interface Objective {
     Variable loss(Variable output);
+  }
+
+  /**
+   * Cross-entropy of the output against {@code labels}, the output's top-1 hits counted into {@code
+   * hits[0]}: a classifier's training objective.
+   */
+  public static Objective crossEntropy(int[] labels, int[] hits) {
+    return logits -> {
+      hits[0] = Evaluation.correct(logits.value(), labels);
+      return CrossEntropyLoss.of(logits, labels);
+    };
   }
 
   /** Checks run around the update (finite gradients before it, finite parameters after it). */

@@ -66,7 +66,10 @@ public final class SparkTrainer {
     return Checkpoint.readEpoch(ckpt) + 1;
   }
 
-  /** Trains epochs {@link #firstEpoch} to {@code epochs − 1}, reporting each as it ends. */
+  /**
+   * Trains epochs {@link #firstEpoch} to {@code epochs − 1}, reporting each as it ends (an epoch
+   * saved just before its stage failed is not reported: its figures are lost with the stage).
+   */
   public List<Epoch> fit(int epochs, Consumer<Epoch> onEpoch) throws IOException {
     return fit(epochs, onEpoch, (epoch, images, total) -> {});
   }
@@ -97,8 +100,10 @@ public final class SparkTrainer {
         } finally {
           watch.cancel(false);
         }
-        out.add(done);
-        onEpoch.accept(done);
+        if (done != null) {
+          out.add(done);
+          onEpoch.accept(done);
+        }
       }
     } finally {
       poll.shutdownNow();
@@ -126,6 +131,16 @@ public final class SparkTrainer {
                 r.peakLiveBytes());
         return new Epoch(m, r.exchangeSeconds(), r.bytesPerStep());
       } catch (SparkException | RuntimeException e) {
+        if (savedEpoch() >= epoch) {
+          // Worker 0 saved the epoch, then the stage failed (another task, or the return): the
+          // state is the epoch's end, only its figures are lost.
+          LOG.warn(
+              "epoch {} was saved to {} before the failure ({}); its figures are lost",
+              epoch + 1,
+              job.checkpoint(),
+              rootMessage(e));
+          return null;
+        }
         if (attempt >= maxAttempts) {
           throw new IOException(
               "epoch " + (epoch + 1) + " failed " + attempt + " times; last: " + rootMessage(e), e);
@@ -137,6 +152,12 @@ public final class SparkTrainer {
             epoch == 0 ? "the initial weights" : job.checkpoint());
       }
     }
+  }
+
+  /** The epoch the checkpoint holds, or −1 when there is none. */
+  private int savedEpoch() throws IOException {
+    Path ckpt = Path.of(job.checkpoint());
+    return Files.exists(ckpt) ? Checkpoint.readEpoch(ckpt) : -1;
   }
 
   private EpochTask.Report runBarrierStage(EpochTask task) throws SparkException {

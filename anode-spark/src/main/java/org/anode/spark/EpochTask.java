@@ -21,7 +21,6 @@ import org.anode.autodiff.Ops;
 import org.anode.autodiff.Variable;
 import org.anode.data.DataLoader;
 import org.anode.data.ImageDataset;
-import org.anode.nn.CrossEntropyLoss;
 import org.anode.nn.Module;
 import org.anode.train.Checkpoint;
 import org.anode.train.Evaluation;
@@ -127,14 +126,16 @@ final class EpochTask implements Serializable {
         double[] lossAndHits = new double[2];
         if (hi > lo) {
           double share = (hi - lo) / (double) size;
+          int[] hits = {0};
+          TrainingStep.Objective crossEntropy = TrainingStep.crossEntropy(shard.labels(), hits);
           String where = "epoch " + (epoch + 1) + ", step " + (steps + 1) + ", worker " + rank;
           TrainingStep.Outcome o =
               step.run(
                   () -> Evaluation.images(be, dtype, shard, loader),
                   logits -> {
-                    lossAndHits[1] = Evaluation.correct(logits.value(), shard.labels());
-                    Variable mean = CrossEntropyLoss.of(logits, shard.labels());
+                    Variable mean = crossEntropy.loss(logits);
                     lossAndHits[0] = mean.value().item() * (hi - lo);
+                    lossAndHits[1] = hits[0];
                     // The shard's part of the global batch's mean loss.
                     return Ops.mulScalar(mean, share);
                   },

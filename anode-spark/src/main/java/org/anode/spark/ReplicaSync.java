@@ -1,6 +1,8 @@
 package org.anode.spark;
 
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -52,48 +54,25 @@ final class ReplicaSync {
    * the sum as the gradient; {@code extra} values ride along and their sums are returned.
    */
   static double[] sumGradients(Backend be, Module model, AllReduce reduce, double[] extra) {
-    Map<String, Parameter> params = model.parameters();
-    int n = extra.length;
-    for (Parameter p : params.values()) {
-      n += (int) p.shape().numel();
+    Collection<Parameter> params = model.parameters().values();
+    List<Tensor> grads = new ArrayList<>();
+    List<Shape> shapes = new ArrayList<>();
+    for (Parameter p : params) {
+      grads.add(p.grad());
+      shapes.add(p.shape());
     }
-    double[] flat = new double[n];
+    double[] flat = concat(grads, shapes, extra);
+    boolean single = params.stream().allMatch(p -> p.dtype() == DType.FLOAT32);
+    double[] sum = reduce.sum(flat, single ? flat.length - extra.length : 0);
     int at = 0;
-    for (Parameter p : params.values()) {
-      int size = (int) p.shape().numel();
-      if (p.grad() != null) {
-        System.arraycopy(p.grad().toDoubleArray(), 0, flat, at, size);
-      }
-      at += size;
-    }
-    System.arraycopy(extra, 0, flat, at, extra.length);
-    boolean single = params.values().stream().allMatch(p -> p.dtype() == DType.FLOAT32);
-    double[] sum = reduce.sum(flat, single ? n - extra.length : 0);
-    at = 0;
-    for (Parameter p : params.values()) {
-      int size = (int) p.shape().numel();
-      double[] g = new double[size];
-      System.arraycopy(sum, at, g, 0, size);
-      at += size;
+    for (Parameter p : params) {
       p.zeroGrad();
       try (TensorScope scope = TensorScope.open()) {
-        p.accumulateGrad(tensor(be, g, p.shape(), p.dtype()));
+        p.accumulateGrad(part(be, sum, at, p.shape(), p.dtype(), 1));
       }
+      at += (int) p.shape().numel();
     }
-    double[] totals = new double[extra.length];
-    System.arraycopy(sum, at, totals, 0, extra.length);
-    return totals;
-  }
-
-  private static Tensor tensor(Backend be, double[] values, Shape shape, DType dtype) {
-    if (dtype == DType.FLOAT64) {
-      return be.fromArray(values, shape);
-    }
-    float[] f = new float[values.length];
-    for (int i = 0; i < f.length; i++) {
-      f[i] = (float) values[i];
-    }
-    return be.fromArray(f, shape);
+    return Arrays.copyOfRange(sum, at, sum.length);
   }
 
   /**
@@ -105,35 +84,57 @@ final class ReplicaSync {
     if (buffers.isEmpty()) {
       return;
     }
-    List<double[]> values = new ArrayList<>();
-    int n = 0;
-    for (Tensor t : buffers.values()) {
-      double[] v = t.toDoubleArray();
-      values.add(v);
-      n += v.length;
-    }
-    double[] flat = new double[n];
-    int at = 0;
-    for (double[] v : values) {
-      System.arraycopy(v, 0, flat, at, v.length);
-      at += v.length;
-    }
-    double[] sum = reduce.sum(flat);
+    List<Tensor> values = new ArrayList<>(buffers.values());
+    List<Shape> shapes = values.stream().map(Tensor::shape).toList();
+    double[] sum = reduce.sum(concat(values, shapes, new double[0]));
     Map<String, Tensor> averaged = new LinkedHashMap<>();
-    at = 0;
+    int at = 0;
     try (TensorScope scope = TensorScope.open()) {
       for (Map.Entry<String, Tensor> e : buffers.entrySet()) {
         Tensor t = e.getValue();
-        double[] v = new double[(int) t.shape().numel()];
-        for (int i = 0; i < v.length; i++) {
-          v[i] = sum[at + i] / workers;
-        }
-        at += v.length;
-        averaged.put(e.getKey(), tensor(be, v, t.shape(), t.dtype()));
+        averaged.put(e.getKey(), part(be, sum, at, t.shape(), t.dtype(), workers));
+        at += (int) t.shape().numel();
       }
       Map<String, Tensor> state = new LinkedHashMap<>(model.stateDict());
       state.putAll(averaged);
       model.loadStateDict(state);
     }
+  }
+
+  /** The tensors' values end to end (a null tensor: zeros of its shape), then {@code extra}. */
+  private static double[] concat(List<Tensor> tensors, List<Shape> shapes, double[] extra) {
+    int n = extra.length;
+    for (Shape s : shapes) {
+      n += (int) s.numel();
+    }
+    double[] flat = new double[n];
+    int at = 0;
+    for (int i = 0; i < tensors.size(); i++) {
+      int size = (int) shapes.get(i).numel();
+      if (tensors.get(i) != null) {
+        System.arraycopy(tensors.get(i).toDoubleArray(), 0, flat, at, size);
+      }
+      at += size;
+    }
+    System.arraycopy(extra, 0, flat, at, extra.length);
+    return flat;
+  }
+
+  /** {@code flat[at, at + |shape|)}, divided by {@code divisor}, as a tensor of {@code dtype}. */
+  private static Tensor part(
+      Backend be, double[] flat, int at, Shape shape, DType dtype, double divisor) {
+    int size = (int) shape.numel();
+    if (dtype == DType.FLOAT64) {
+      double[] v = new double[size];
+      for (int i = 0; i < size; i++) {
+        v[i] = flat[at + i] / divisor;
+      }
+      return be.fromArray(v, shape);
+    }
+    float[] f = new float[size];
+    for (int i = 0; i < size; i++) {
+      f[i] = (float) (flat[at + i] / divisor);
+    }
+    return be.fromArray(f, shape);
   }
 }

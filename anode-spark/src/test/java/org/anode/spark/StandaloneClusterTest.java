@@ -198,28 +198,16 @@ class StandaloneClusterTest {
     return pb.start();
   }
 
-  /** The --add-opens options that Spark needs on Java 17 (as spark-submit passes them). */
+  /**
+   * The --add-opens options that Spark needs on Java 17: the build's {@code spark.java.options}.
+   */
   static String moduleOptions() {
-    StringBuilder s = new StringBuilder("-XX:+IgnoreUnrecognizedVMOptions");
-    for (String p :
-        List.of(
-            "java.lang",
-            "java.lang.invoke",
-            "java.lang.reflect",
-            "java.io",
-            "java.net",
-            "java.nio",
-            "java.util",
-            "java.util.concurrent",
-            "java.util.concurrent.atomic",
-            "jdk.internal.ref",
-            "sun.nio.ch",
-            "sun.nio.cs",
-            "sun.security.action",
-            "sun.util.calendar")) {
-      s.append(" --add-opens=java.base/").append(p).append("=ALL-UNNAMED");
+    String options = System.getProperty("spark.java.options");
+    if (options == null || options.isBlank()) {
+      throw new IllegalStateException(
+          "spark.java.options is not set (surefire passes it from pom.xml)");
     }
-    return s.append(" -Djdk.reflect.useDirectMethodHandle=false").toString();
+    return options.trim();
   }
 
   private static int freePort() throws IOException {

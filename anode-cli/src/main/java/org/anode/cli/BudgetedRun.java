@@ -11,8 +11,8 @@ import org.anode.train.TimeBudget;
 
 /**
  * {@code anode train --time-budget}: the run planned into its wall time, reported as it goes (each
- * plan, each epoch's training loss) and at its end (the test figures, the time used against the
- * budget), with one metrics row and the checkpoint.
+ * plan, each epoch's training loss) and at its end (the figures of the evaluated set, "test" or
+ * "held-out", the time used against the budget), with one metrics row and the checkpoint.
  */
 final class BudgetedRun {
   private BudgetedRun() {}
@@ -25,7 +25,9 @@ final class BudgetedRun {
       double peakLr,
       Path checkpoint,
       java.util.Map<String, String> run,
-      MetricsLog metrics)
+      MetricsLog metrics,
+      String evaluated,
+      boolean flips)
       throws IOException {
     double total = budget.remaining() + budget.elapsed();
     System.out.printf(
@@ -76,12 +78,17 @@ final class BudgetedRun {
     metrics.append(m);
     System.out.printf(
         Locale.ROOT,
-        "done: %d steps in %d epochs; test loss %.4f, test accuracy %.2f%%; %.1f s of the %.0f s"
+        "done: %d steps in %d epochs; %s loss %.4f, %s accuracy %.2f%%%s; %.1f s of the %.0f s"
             + " budget (final evaluation %.1f s); checkpoint %s%n",
         r.steps(),
         r.epochs(),
+        evaluated,
         m.testLoss(),
+        evaluated,
         100 * m.testAccuracy(),
+        flips
+            ? String.format(Locale.ROOT, " (%.2f%% without flips)", 100 * r.accuracyWithoutFlips())
+            : "",
         budget.elapsed(),
         total,
         r.evaluationSeconds(),

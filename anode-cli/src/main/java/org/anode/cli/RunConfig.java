@@ -47,6 +47,10 @@ public record RunConfig(
    * @param trainLimit training images (a seeded, class-balanced sample; 0: all)
    * @param schedule {@code reference}, {@code cosine} or {@code constant}
    * @param optimizer {@code sgd} or {@code adam}
+   * @param holdout training images held out, class-balanced, and evaluated instead of the test set
+   *     (0: none; the test set is evaluated)
+   * @param labelSmoothing ε of the label-smoothed cross-entropy (0: plain cross-entropy)
+   * @param flipEvaluation whether evaluation averages the logits of each image and its mirror
    */
   public record Optimization(
       int epochs,
@@ -56,7 +60,10 @@ public record RunConfig(
       String optimizer,
       double momentum,
       boolean nesterov,
-      double weightDecay)
+      double weightDecay,
+      int holdout,
+      double labelSmoothing,
+      boolean flipEvaluation)
       implements Serializable {
 
     public Optimization {
@@ -65,6 +72,11 @@ public record RunConfig(
       OptionChecks.positiveFinite("--lr", lr);
       OptionChecks.inRange("--momentum", momentum, 0, 1);
       OptionChecks.nonNegativeFinite("--weight-decay", weightDecay);
+      OptionChecks.atLeast("--holdout", holdout, 0);
+      if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
+        throw new IllegalArgumentException(
+            "--label-smoothing must be in [0, 1), got " + labelSmoothing);
+      }
       if (!List.of("sgd", "adam").contains(optimizer)) {
         throw new IllegalArgumentException(
             "--optimizer must be sgd or adam, got '" + optimizer + "'");
@@ -79,6 +91,11 @@ public record RunConfig(
     int stateSlots() {
       return optimizer.equals("adam") ? 2 : momentum > 0 ? 1 : 0;
     }
+  }
+
+  /** Training images held out for evaluation instead of the test set (0: none). */
+  int holdout() {
+    return optimization == null ? 0 : optimization.holdout();
   }
 
   /** Training images to sample (0: all; always all for a run that does not train). */

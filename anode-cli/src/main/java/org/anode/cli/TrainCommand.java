@@ -24,7 +24,9 @@ import org.anode.train.TimeBudget;
 import org.anode.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code anode train}: trains an ODE classifier on CIFAR with the chosen gradient method. */
 @Command(
@@ -120,6 +122,36 @@ public final class TrainCommand implements Callable<Integer> {
   String timeBudget;
 
   @Option(
+      names = "--holdout",
+      defaultValue = "0",
+      description =
+          "Hold out N training images (seeded, class-balanced) and evaluate on them instead of the"
+              + " test set, which is then not read: for choosing settings (default: none)")
+  int holdout;
+
+  @Option(
+      names = "--label-smoothing",
+      defaultValue = "0",
+      description = "Label smoothing ε of the cross-entropy, in [0, 1) (default: ${DEFAULT-VALUE})")
+  double labelSmoothing;
+
+  @Option(
+      names = "--eval-flips",
+      description =
+          "Evaluate each image with its mirror image, logits averaged (2× the evaluation)")
+  boolean evalFlips;
+
+  @Option(
+      names = "--recipe",
+      description =
+          "Settings preset, applied to every option not given: "
+              + Recipe.NAMES
+              + " (see the README's 'Against the clock')")
+  String recipe;
+
+  @Spec CommandSpec spec;
+
+  @Option(
       names = "--workers",
       defaultValue = "0",
       description =
@@ -139,10 +171,23 @@ public final class TrainCommand implements Callable<Integer> {
    * the run's configuration.
    */
   RunConfig validate() {
+    if (recipe != null) {
+      Recipe.named(recipe).applyTo(spec, spec.commandLine().getParseResult()::hasMatchedOption);
+    }
     RunConfig config =
         model.config(
             new RunConfig.Optimization(
-                epochs, trainLimit, lr, schedule, optimizer, momentum, nesterov, weightDecay));
+                epochs,
+                trainLimit,
+                lr,
+                schedule,
+                optimizer,
+                momentum,
+                nesterov,
+                weightDecay,
+                holdout,
+                labelSmoothing,
+                evalFlips));
     OptionChecks.atLeast("--workers", workers, 0);
     if (timeBudget != null) {
       TimeBudget.parse(timeBudget);
@@ -150,6 +195,10 @@ public final class TrainCommand implements Callable<Integer> {
         throw new IllegalArgumentException(
             "--time-budget plans a whole new run in one process: not with --resume or --workers");
       }
+    }
+    if (workers > 0 && (holdout > 0 || labelSmoothing > 0 || evalFlips)) {
+      throw new IllegalArgumentException(
+          "--holdout, --label-smoothing and --eval-flips are for one process: not with --workers");
     }
     if (sparkMaster != null && workers == 0) {
       throw new IllegalArgumentException("--spark-master needs --workers N");
@@ -235,6 +284,8 @@ public final class TrainCommand implements Callable<Integer> {
                 injector.getInstance(LearningRateSchedule.class),
                 dtype,
                 config.seed())
+            .labelSmoothing(labelSmoothing)
+            .flipEvaluation(evalFlips)
             .checkpointTo(checkpoint)
             .metricsTo(metrics)
             .describeRun(run)
@@ -263,19 +314,27 @@ public final class TrainCommand implements Callable<Integer> {
         be.name(),
         dtype,
         be.threads());
-    System.out.printf("data: %,d training and %,d test images%n", train.size(), test.size());
+    System.out.printf(
+        "data: %,d training and %,d %s images%n",
+        train.size(),
+        test.size(),
+        holdout > 0 ? "held-out (evaluated instead of the test set)" : "test");
     trainer.prepareOutputs();
     if (timeBudget != null) {
       TimeBudget budget = new TimeBudget(TimeBudget.parse(timeBudget), System::nanoTime, started);
       return BudgetedRun.run(
-          new BudgetedTrainer(be, net, opt, dtype, config.seed()),
+          new BudgetedTrainer(be, net, opt, dtype, config.seed())
+              .labelSmoothing(labelSmoothing)
+              .flipEvaluation(evalFlips),
           trainLoader,
           testLoader,
           budget,
           config.optimization().lr(),
           checkpoint,
           run,
-          new MetricsLog(metrics, run));
+          new MetricsLog(metrics, run),
+          holdout > 0 ? "held-out" : "test",
+          evalFlips);
     }
     if (resume) {
       System.out.printf("resumed from %s after epoch %d%n", checkpoint, first);

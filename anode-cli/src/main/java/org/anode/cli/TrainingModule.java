@@ -1,6 +1,7 @@
 package org.anode.cli;
 
 import com.google.inject.AbstractModule;
+import com.google.inject.Provider;
 import com.google.inject.Provides;
 import com.google.inject.Singleton;
 import com.google.inject.name.Named;
@@ -83,11 +84,35 @@ public final class TrainingModule extends AbstractModule {
     };
   }
 
+  /**
+   * The training images, cut in two when {@code --holdout} asks: then the held-out part is what is
+   * evaluated, and the test set is not read.
+   */
+  @Provides
+  @Singleton
+  ImageDataset.Split trainingSplit() throws IOException {
+    ImageDataset all = Datasets.load(config, true, config.trainLimit());
+    if (config.holdout() == 0) {
+      return new ImageDataset.Split(all, null);
+    }
+    if (config.holdout() >= all.size()) {
+      throw new IllegalArgumentException(
+          "--holdout "
+              + config.holdout()
+              + " leaves no training images: the training set has "
+              + all.size());
+    }
+    return all.split(config.holdout(), config.seed());
+  }
+
   @Provides
   @Singleton
   @Named("test")
-  ImageDataset testData() throws IOException {
-    return Datasets.load(config, false, config.testLimit());
+  ImageDataset testData(Provider<ImageDataset.Split> split) throws IOException {
+    // Only a run with --holdout reads the training set for its evaluation (anode eval does not).
+    return config.holdout() > 0
+        ? split.get().heldOut()
+        : Datasets.load(config, false, config.testLimit());
   }
 
   @Provides
@@ -101,8 +126,8 @@ public final class TrainingModule extends AbstractModule {
   @Provides
   @Singleton
   @Named("train")
-  ImageDataset trainData() throws IOException {
-    return Datasets.load(config, true, config.trainLimit());
+  ImageDataset trainData(ImageDataset.Split split) {
+    return split.kept();
   }
 
   @Provides

@@ -18,6 +18,21 @@ public final class CrossEntropyLoss {
 
   /** {@code −(1/N) Σ_n log softmax(logits_n)[label_n]}. */
   public static Variable of(Variable logits, int[] labels) {
+    return of(logits, labels, 0.0);
+  }
+
+  /**
+   * Cross-entropy against labels smoothed by {@code smoothing} = ε (Szegedy et al. 2016, §7): the
+   * target puts 1 − ε + ε/K on the label and ε/K on every other class, so the loss is {@code −(1/N)
+   * Σ_n Σ_k q_nk log softmax(logits_n)[k]}. With ε = 0 it is {@link #of(Variable, int[])}. The
+   * gradient with respect to the logits is {@code (softmax − q)/N}, recorded on the tape as the
+   * composition it is.
+   */
+  public static Variable of(Variable logits, int[] labels, double smoothing) {
+    if (!(smoothing >= 0 && smoothing < 1)) {
+      throw new IllegalArgumentException(
+          "CrossEntropyLoss: label smoothing must be in [0, 1), got " + smoothing);
+    }
     Shape s = logits.shape();
     if (s.rank() != 2 || s.dim(0) != labels.length) {
       throw new IllegalArgumentException(
@@ -49,7 +64,14 @@ public final class CrossEntropyLoss {
       labelMask = be.cast(labelMask, logits.dtype());
     }
     Variable zero = Variable.constant(be.scalar(0.0, logits.dtype()));
-    Variable picked = Ops.where(labelMask, Ops.logSoftmax(logits, 1), zero);
-    return Ops.mulScalar(Ops.sum(picked, false), -1.0 / n);
+    Variable logP = Ops.logSoftmax(logits, 1);
+    Variable picked = Ops.where(labelMask, logP, zero);
+    Variable nll = Ops.mulScalar(Ops.sum(picked, false), -1.0 / n);
+    if (smoothing == 0) {
+      return nll;
+    }
+    // Every class carries weight ε/K: a −∞ log-probability makes the loss +∞, never NaN.
+    Variable uniform = Ops.mulScalar(Ops.sum(logP, false), -1.0 / ((double) n * k));
+    return Ops.add(Ops.mulScalar(nll, 1 - smoothing), Ops.mulScalar(uniform, smoothing));
   }
 }

@@ -127,6 +127,33 @@ public final class ImageDataset {
     return subset(balancedIndices(labels, classes(), n, seed));
   }
 
+  /** A set cut in two: what is trained on, and what is held out to choose settings by. */
+  public record Split(ImageDataset kept, ImageDataset heldOut) {}
+
+  /**
+   * Holds out a seeded, class-balanced sample of {@code n} images ({@link #sample}'s choice for the
+   * same seed) and keeps the rest: the held-out images stand in for a test set when settings are
+   * chosen, so the real test set is never looked at. {@code n} must leave images to train on.
+   */
+  public Split split(int n, long seed) {
+    if (n <= 0 || n >= size()) {
+      throw new IllegalArgumentException(
+          "ImageDataset.split: cannot hold out " + n + " of " + size() + " images");
+    }
+    int[] out = balancedIndices(labels, classes(), n, seed);
+    boolean[] taken = new boolean[size()];
+    for (int i : out) {
+      taken[i] = true;
+    }
+    int[] kept = new int[size() - out.length];
+    for (int i = 0, k = 0; i < size(); i++) {
+      if (!taken[i]) {
+        kept[k++] = i;
+      }
+    }
+    return new Split(subset(kept), subset(out));
+  }
+
   /** Indices of a seeded, class-balanced sample of {@code n} items with these labels. */
   public static int[] balancedIndices(int[] labels, int classes, int n, long seed) {
     List<List<Integer>> byClass = new ArrayList<>();

@@ -28,6 +28,8 @@ public final class BudgetedTrainer {
   private final Optimizer optimizer;
   private final DType dtype;
   private final long seed;
+  private double labelSmoothing;
+  private boolean flipEvaluation;
 
   public BudgetedTrainer(
       Backend backend, Module model, Optimizer optimizer, DType dtype, long seed) {
@@ -38,6 +40,21 @@ public final class BudgetedTrainer {
     this.seed = seed;
   }
 
+  /** Trains against labels smoothed by {@code epsilon} ({@link TrainingStep#crossEntropy}). */
+  public BudgetedTrainer labelSmoothing(double epsilon) {
+    if (!(epsilon >= 0 && epsilon < 1)) {
+      throw new IllegalArgumentException("label smoothing must be in [0, 1), got " + epsilon);
+    }
+    this.labelSmoothing = epsilon;
+    return this;
+  }
+
+  /** Evaluates each image with its mirror, logits averaged ({@link Evaluation#run}). */
+  public BudgetedTrainer flipEvaluation(boolean on) {
+    this.flipEvaluation = on;
+    return this;
+  }
+
   /** What is reported as the run goes: after each plan, and after each epoch. */
   public interface Listener {
     default void planned(int steps, double secondsPerStep, double reserveSeconds) {}
@@ -45,13 +62,17 @@ public final class BudgetedTrainer {
     default void epochDone(int epoch, int stepsDone, double trainLoss, double trainAccuracy) {}
   }
 
-  /** What the run did: the steps taken, the final test figures, the pace. */
+  /**
+   * What the run did: the steps taken, the final test figures, the pace; with flip evaluation, also
+   * the accuracy the unflipped images alone reached (else the same as the metrics' accuracy).
+   */
   public record Result(
       int steps,
       int epochs,
       EpochMetrics metrics,
       double secondsPerStep,
-      double evaluationSeconds) {}
+      double evaluationSeconds,
+      double accuracyWithoutFlips) {}
 
   /**
    * Trains with peak learning rate {@code peakLr} until the budget's plan is done, evaluates on
@@ -102,7 +123,7 @@ public final class BudgetedTrainer {
           TrainingStep.Outcome o =
               step.run(
                   () -> Evaluation.images(backend, dtype, b, train),
-                  TrainingStep.crossEntropy(b.labels(), correct),
+                  TrainingStep.crossEntropy(b.labels(), correct, labelSmoothing),
                   lr,
                   "epoch " + (epoch + 1) + ", step " + (steps + 1),
                   new TrainingStep.Checks() {});
@@ -126,7 +147,7 @@ public final class BudgetedTrainer {
             pace = pace == 0 ? recent : 0.5 * pace + 0.5 * recent;
             measuredSince = now;
             measured = 0;
-            double reserve = reserve(test, train.batchSize(), pace);
+            double reserve = reserve(test, train.batchSize(), pace, flipEvaluation);
             planned = Math.max(steps, budget.plan(steps, pace, reserve));
             listener.planned(planned, pace, reserve);
           }
@@ -138,7 +159,7 @@ public final class BudgetedTrainer {
     }
     double trainSeconds = (lastStepEnd - trainStart) / 1e9;
     long evalStart = System.nanoTime();
-    double[] eval = Evaluation.run(backend, model, dtype, test);
+    double[] eval = Evaluation.run(backend, model, dtype, test, flipEvaluation);
     double evalSeconds = (System.nanoTime() - evalStart) / 1e9;
     EpochMetrics m =
         new EpochMetrics(
@@ -160,7 +181,7 @@ public final class BudgetedTrainer {
               epoch - 1, seed, run, model.stateDict(), optimizer.state(), optimizer.counters())
           .save(checkpoint);
     }
-    return new Result(steps, epoch, m, pace, evalSeconds);
+    return new Result(steps, epoch, m, pace, evalSeconds, eval.length > 2 ? eval[2] : eval[1]);
   }
 
   /**
@@ -168,7 +189,7 @@ public final class BudgetedTrainer {
    * seconds per image of a training step (a forward pass without the tape measured about a sixth of
    * a step here), and a second for the checkpoint.
    */
-  static double reserve(DataLoader test, int batch, double secondsPerStep) {
-    return test.data().size() * secondsPerStep / batch * 0.25 + 1.0;
+  static double reserve(DataLoader test, int batch, double secondsPerStep, boolean flips) {
+    return test.data().size() * secondsPerStep / batch * 0.25 * (flips ? 2 : 1) + 1.0;
   }
 }

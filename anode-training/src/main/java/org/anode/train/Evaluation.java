@@ -5,9 +5,11 @@ import org.anode.api.DType;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
+import org.anode.autodiff.Ops;
 import org.anode.autodiff.Tape;
 import org.anode.autodiff.Variable;
 import org.anode.data.DataLoader;
+import org.anode.data.ImageDataset;
 import org.anode.nn.CrossEntropyLoss;
 import org.anode.nn.Module;
 
@@ -17,12 +19,24 @@ public final class Evaluation {
 
   /** Mean loss and top-1 accuracy over {@code data}, in evaluation mode, without a tape. */
   public static double[] run(Backend backend, Module model, DType dtype, DataLoader data) {
+    return run(backend, model, dtype, data, false);
+  }
+
+  /**
+   * As {@link #run(Backend, Module, DType, DataLoader)}; with {@code flips}, each image's logits
+   * are the mean of the logits of the image and of its horizontal mirror (test-time augmentation
+   * with the flip the training augmentation draws; twice the forward passes), and a third figure is
+   * returned: the accuracy of the unflipped images' logits alone, from the same pass.
+   */
+  public static double[] run(
+      Backend backend, Module model, DType dtype, DataLoader data, boolean flips) {
     if (data.data().size() == 0) {
       throw new IllegalArgumentException("evaluation: the evaluation set has no images");
     }
     model.eval();
     double lossSum = 0;
     int right = 0;
+    int rightUnflipped = 0;
     int seen = 0;
     try (DataLoader.Epoch batches = data.epoch(0);
         Tape.Pause off = Tape.pause()) {
@@ -30,6 +44,12 @@ public final class Evaluation {
         DataLoader.Batch b = batches.next();
         try (TensorScope scope = TensorScope.open()) {
           Variable logits = model.forward(Variable.constant(images(backend, dtype, b, data)));
+          rightUnflipped += flips ? correct(logits.value(), b.labels()) : 0;
+          if (flips) {
+            DataLoader.Batch m = mirrored(b, data.data());
+            Variable mirror = model.forward(Variable.constant(images(backend, dtype, m, data)));
+            logits = Ops.mulScalar(Ops.add(logits, mirror), 0.5);
+          }
           lossSum += CrossEntropyLoss.of(logits, b.labels()).value().item() * b.size();
           right += correct(logits.value(), b.labels());
           seen += b.size();
@@ -38,7 +58,23 @@ public final class Evaluation {
     } finally {
       model.train(true);
     }
-    return new double[] {lossSum / seen, (double) right / seen};
+    return flips
+        ? new double[] {lossSum / seen, (double) right / seen, (double) rightUnflipped / seen}
+        : new double[] {lossSum / seen, (double) right / seen};
+  }
+
+  /** The batch with every image mirrored left to right (images {@code [n, C, H, W]}). */
+  static DataLoader.Batch mirrored(DataLoader.Batch b, ImageDataset d) {
+    float[] src = b.images();
+    float[] dst = new float[src.length];
+    int w = d.width();
+    for (int row = 0; row < src.length / w; row++) {
+      int o = row * w;
+      for (int x = 0; x < w; x++) {
+        dst[o + x] = src[o + w - 1 - x];
+      }
+    }
+    return new DataLoader.Batch(dst, b.labels(), b.size());
   }
 
   /** The batch's images as a tensor of {@code dtype} on {@code backend}. */

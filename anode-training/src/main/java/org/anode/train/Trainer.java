@@ -38,6 +38,8 @@ public final class Trainer {
   private MetricsLog metricsLog;
   private boolean progress;
   private Map<String, String> run = Map.of();
+  private double labelSmoothing;
+  private boolean flipEvaluation;
   private int epochsDone;
   private int savedEpochs = -1;
 
@@ -55,6 +57,21 @@ public final class Trainer {
     this.schedule = schedule;
     this.dtype = dtype;
     this.seed = seed;
+  }
+
+  /** Trains against labels smoothed by {@code epsilon} ({@link TrainingStep#crossEntropy}). */
+  public Trainer labelSmoothing(double epsilon) {
+    if (!(epsilon >= 0 && epsilon < 1)) {
+      throw new IllegalArgumentException("label smoothing must be in [0, 1), got " + epsilon);
+    }
+    this.labelSmoothing = epsilon;
+    return this;
+  }
+
+  /** Evaluates each image with its mirror, logits averaged ({@link Evaluation#run}). */
+  public Trainer flipEvaluation(boolean on) {
+    this.flipEvaluation = on;
+    return this;
   }
 
   /** Writes a checkpoint to {@code path} after every epoch. */
@@ -176,7 +193,7 @@ public final class Trainer {
           TrainingStep.Outcome o =
               trainingStep.run(
                   () -> images(b, train),
-                  TrainingStep.crossEntropy(b.labels(), correct),
+                  TrainingStep.crossEntropy(b.labels(), correct, labelSmoothing),
                   lr,
                   "epoch " + (epoch + 1) + ", step " + (step + 1),
                   new TrainingStep.Checks() {
@@ -279,7 +296,7 @@ public final class Trainer {
 
   /** Mean loss and top-1 accuracy over {@code data}, in evaluation mode ({@link Evaluation}). */
   public double[] evaluate(DataLoader data) {
-    return Evaluation.run(backend, model, dtype, data);
+    return Evaluation.run(backend, model, dtype, data, flipEvaluation);
   }
 
   private Tensor images(DataLoader.Batch b, DataLoader loader) {

@@ -37,9 +37,14 @@ public final class TrainingStep {
    * hits[0]}: a classifier's training objective.
    */
   public static Objective crossEntropy(int[] labels, int[] hits) {
+    return crossEntropy(labels, hits, 0.0);
+  }
+
+  /** As {@link #crossEntropy(int[], int[])}, against labels smoothed by {@code smoothing}. */
+  public static Objective crossEntropy(int[] labels, int[] hits, double smoothing) {
     return logits -> {
       hits[0] = Evaluation.correct(logits.value(), labels);
-      return CrossEntropyLoss.of(logits, labels);
+      return CrossEntropyLoss.of(logits, labels, smoothing);
     };
   }
 

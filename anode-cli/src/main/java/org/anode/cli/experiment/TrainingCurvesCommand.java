@@ -76,7 +76,8 @@ public final class TrainingCurvesCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Map<String, List<EpochMetrics>> runs = new LinkedHashMap<>();
     RunConfig.Optimization cosine =
-        new RunConfig.Optimization(epochs, trainLimit, lr, "cosine", "sgd", 0.9, false, 5e-4);
+        new RunConfig.Optimization(
+            epochs, trainLimit, lr, "cosine", "sgd", 0.9, false, 5e-4, 0, 0.0, false);
     RunConfig base = model.config(cosine);
     for (String method : methods) {
       // "method@solver" trains that run with another solver than --solver.

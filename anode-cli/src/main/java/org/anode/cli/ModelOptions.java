@@ -137,7 +137,16 @@ public final class ModelOptions {
 
   /** As {@link #config(RunConfig.Optimization)} with another gradient method and solver. */
   public RunConfig config(RunConfig.Optimization optimization, String method, String solver) {
+    return config(optimization, model, method, solver);
+  }
+
+  /** As {@link #config(RunConfig.Optimization, String, String)} for another model too. */
+  public RunConfig config(
+      RunConfig.Optimization optimization, String model, String method, String solver) {
     validate();
+    if (!model.equals("resnet") && !model.equals("sqnxt")) {
+      throw new IllegalArgumentException("--model must be resnet or sqnxt, got '" + model + "'");
+    }
     Choices.method(method);
     Choices.solver(solver, eta);
     return new RunConfig(

@@ -93,6 +93,52 @@ public record RunConfig(
     }
   }
 
+  /** This configuration with gradient method {@code other} (its solver kept). */
+  public RunConfig withMethod(String other) {
+    return new RunConfig(
+        model,
+        dataset,
+        classes,
+        width,
+        depths,
+        solver,
+        eta,
+        nt,
+        other,
+        backend,
+        threads,
+        dtype,
+        batch,
+        seed,
+        data,
+        dataGiven,
+        testLimit,
+        optimization);
+  }
+
+  /** This configuration computing in {@code other} instead of its dtype. */
+  public RunConfig withDtype(DType other) {
+    return new RunConfig(
+        model,
+        dataset,
+        classes,
+        width,
+        depths,
+        solver,
+        eta,
+        nt,
+        method,
+        backend,
+        threads,
+        other,
+        batch,
+        seed,
+        data,
+        dataGiven,
+        testLimit,
+        optimization);
+  }
+
   /** Training images held out for evaluation instead of the test set (0: none). */
   int holdout() {
     return optimization == null ? 0 : optimization.holdout();

@@ -66,7 +66,7 @@ public final class TrainingModule extends AbstractModule {
   }
 
   /** The network {@code config} describes, on {@code be}: the same weights for the same seed. */
-  static Module model(RunConfig config, Backend be, DType dtype) {
+  public static Module model(RunConfig config, Backend be, DType dtype) {
     ParameterFactory f = new ParameterFactory(be, dtype, config.seed());
     OdeSettings ode =
         new OdeSettings(

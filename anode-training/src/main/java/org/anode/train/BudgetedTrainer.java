@@ -60,6 +60,12 @@ public final class BudgetedTrainer {
     default void planned(int steps, double secondsPerStep, double reserveSeconds) {}
 
     default void epochDone(int epoch, int stepsDone, double trainLoss, double trainAccuracy) {}
+
+    /**
+     * After each step, outside its scope (a caller may evaluate the model here, as the
+     * time-to-accuracy experiment does, pausing the budget's clock while it does).
+     */
+    default void stepDone(int stepsDone, double lr) {}
   }
 
   /**
@@ -96,8 +102,9 @@ public final class BudgetedTrainer {
     int steps = 0;
     int epoch = 0;
     double pace = 0; // seconds per step, smoothed
-    long lastStepEnd = System.nanoTime();
-    long measuredSince = 0;
+    // Seconds on the budget's clock, which a caller may pause (time spent outside training).
+    double lastStepEnd = budget.elapsed();
+    double measuredSince = 0;
     int measured = 0;
     long peakSaved = 0;
     long peakLive = 0;
@@ -105,7 +112,7 @@ public final class BudgetedTrainer {
     int right = 0;
     int seen = 0;
     double lr = peakLr / 10;
-    long trainStart = System.nanoTime();
+    double trainStart = budget.elapsed();
     int imagesTrained = 0;
     model.train(true);
     while (steps < planned) {
@@ -134,16 +141,17 @@ public final class BudgetedTrainer {
           peakSaved = Math.max(peakSaved, o.peakSavedBytes());
           peakLive = Math.max(peakLive, o.peakLiveBytes());
           steps++;
-          long now = System.nanoTime();
+          double now = budget.elapsed();
           if (steps == 1) {
             measuredSince = now; // the first step warms up: not a measure of the pace
           } else {
             measured++;
           }
-          lastStepEnd = now;
+          listener.stepDone(steps, lr);
+          lastStepEnd = budget.elapsed();
           boolean first = planned == Integer.MAX_VALUE && measured >= CALIBRATION;
           if (first || (planned != Integer.MAX_VALUE && steps % REPLAN == 0)) {
-            double recent = (now - measuredSince) / 1e9 / measured;
+            double recent = (now - measuredSince) / measured;
             pace = pace == 0 ? recent : 0.5 * pace + 0.5 * recent;
             measuredSince = now;
             measured = 0;
@@ -157,7 +165,7 @@ public final class BudgetedTrainer {
           epoch, steps, lossSum / Math.max(1, seen), (double) right / Math.max(1, seen));
       epoch++;
     }
-    double trainSeconds = (lastStepEnd - trainStart) / 1e9;
+    double trainSeconds = lastStepEnd - trainStart;
     long evalStart = System.nanoTime();
     double[] eval = Evaluation.run(backend, model, dtype, test, flipEvaluation);
     double evalSeconds = (System.nanoTime() - evalStart) / 1e9;

@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
     subcommands = {
       GradientErrorCommand.class,
       ReversibilityCommand.class,
-      TrainingCurvesCommand.class
+      TrainingCurvesCommand.class,
+      TimeToAccuracyCommand.class
     })
 public final class ExperimentCommand implements Runnable {
   @Override

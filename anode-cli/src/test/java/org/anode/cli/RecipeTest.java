@@ -30,7 +30,8 @@ class RecipeTest extends CommandLineFixture {
     assertEquals(64, r.batch());
     assertEquals(2, r.nt());
     assertEquals("euler", r.solver());
-    assertEquals(0.1, r.optimization().labelSmoothing());
+    assertEquals("store-all", r.method());
+    assertEquals(0.1, r.optimization().lr());
     assertTrue(r.optimization().flipEvaluation());
     assertTrue(r.optimization().nesterov());
     RunConfig mine =
@@ -41,7 +42,7 @@ class RecipeTest extends CommandLineFixture {
     assertEquals(0.25, mine.width());
     RunConfig none = parse("--checkpoint", ckpt.toString());
     assertEquals(1.0, none.width());
-    assertEquals(0.0, none.optimization().labelSmoothing());
+    assertEquals("anode", none.method());
     IllegalArgumentException e =
         assertThrows(
             IllegalArgumentException.class,
@@ -81,7 +82,7 @@ class RecipeTest extends CommandLineFixture {
     assertTrue(
         r.out().contains("data: 40 training and 10 held-out (evaluated instead of the test set)"),
         r.out());
-    assertTrue(r.out().contains("euler × N_t=2, method anode, " + backend), r.out());
+    assertTrue(r.out().contains("euler × N_t=2, method store-all, " + backend), r.out());
     List<String> lines = Files.readAllLines(metrics);
     assertEquals(2, lines.size(), "header and one epoch");
   }

@@ -26,11 +26,27 @@ record CliReplica(RunConfig config) implements Replica {
 
   @Override
   public ImageDataset trainingData() throws IOException {
-    return Datasets.load(config, true, config.trainLimit());
+    ImageDataset all = Datasets.load(config, true, config.trainLimit());
+    return config.holdout() > 0 ? all.split(config.holdout(), config.seed()).kept() : all;
+  }
+
+  /** The test set, or with {@code --holdout} the held-out training images (as in one process). */
+  @Override
+  public ImageDataset testData() throws IOException {
+    return config.holdout() > 0
+        ? Datasets.load(config, true, config.trainLimit())
+            .split(config.holdout(), config.seed())
+            .heldOut()
+        : Datasets.load(config, false, config.testLimit());
   }
 
   @Override
-  public ImageDataset testData() throws IOException {
-    return Datasets.load(config, false, config.testLimit());
+  public double labelSmoothing() {
+    return config.optimization().labelSmoothing();
+  }
+
+  @Override
+  public boolean flipEvaluation() {
+    return config.optimization().flipEvaluation();
   }
 }

@@ -95,29 +95,15 @@ public record RunConfig(
 
   /** This configuration with gradient method {@code other} (its solver kept). */
   public RunConfig withMethod(String other) {
-    return new RunConfig(
-        model,
-        dataset,
-        classes,
-        width,
-        depths,
-        solver,
-        eta,
-        nt,
-        other,
-        backend,
-        threads,
-        dtype,
-        batch,
-        seed,
-        data,
-        dataGiven,
-        testLimit,
-        optimization);
+    return copy(other, dtype);
   }
 
   /** This configuration computing in {@code other} instead of its dtype. */
   public RunConfig withDtype(DType other) {
+    return copy(method, other);
+  }
+
+  private RunConfig copy(String m, DType d) {
     return new RunConfig(
         model,
         dataset,
@@ -127,10 +113,10 @@ public record RunConfig(
         solver,
         eta,
         nt,
-        method,
+        m,
         backend,
         threads,
-        other,
+        d,
         batch,
         seed,
         data,

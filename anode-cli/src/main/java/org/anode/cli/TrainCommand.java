@@ -196,10 +196,6 @@ public final class TrainCommand implements Callable<Integer> {
             "--time-budget plans a whole new run in one process: not with --resume or --workers");
       }
     }
-    if (workers > 0 && (holdout > 0 || labelSmoothing > 0 || evalFlips)) {
-      throw new IllegalArgumentException(
-          "--holdout, --label-smoothing and --eval-flips are for one process: not with --workers");
-    }
     if (sparkMaster != null && workers == 0) {
       throw new IllegalArgumentException("--spark-master needs --workers N");
     }

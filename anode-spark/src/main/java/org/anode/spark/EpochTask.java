@@ -127,7 +127,8 @@ final class EpochTask implements Serializable {
         if (hi > lo) {
           double share = (hi - lo) / (double) size;
           int[] hits = {0};
-          TrainingStep.Objective crossEntropy = TrainingStep.crossEntropy(shard.labels(), hits);
+          TrainingStep.Objective crossEntropy =
+              TrainingStep.crossEntropy(shard.labels(), hits, job.replica().labelSmoothing());
           String where = "epoch " + (epoch + 1) + ", step " + (steps + 1) + ", worker " + rank;
           TrainingStep.Outcome o =
               step.run(
@@ -269,7 +270,7 @@ final class EpochTask implements Serializable {
               false,
               job.replica().evaluationAugmentation(),
               job.seed());
-      double[] r = Evaluation.run(be, model, job.dtype(), loader);
+      double[] r = Evaluation.run(be, model, job.dtype(), loader, job.replica().flipEvaluation());
       mine[0] = r[0] * part.length;
       mine[1] = r[1] * part.length;
     }

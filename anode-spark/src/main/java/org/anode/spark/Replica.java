@@ -40,4 +40,14 @@ public interface Replica extends Serializable {
   default Augmentation evaluationAugmentation() {
     return Augmentation.cifarEvaluation();
   }
+
+  /** Label smoothing ε of the training loss (none by default). */
+  default double labelSmoothing() {
+    return 0;
+  }
+
+  /** Whether evaluation averages each image's logits with its mirror's (not by default). */
+  default boolean flipEvaluation() {
+    return false;
+  }
 }

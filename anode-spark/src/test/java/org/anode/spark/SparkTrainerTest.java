@@ -93,7 +93,7 @@ class SparkTrainerTest {
               loader.assemble(epoch, order, from, Math.min(from + 16, order.length));
           step.run(
               () -> Evaluation.images(be, DType.FLOAT64, b, loader),
-              logits -> CrossEntropyLoss.of(logits, b.labels()),
+              logits -> CrossEntropyLoss.of(logits, b.labels(), replica.labelSmoothing()),
               LR,
               "reference",
               new TrainingStep.Checks() {});
@@ -124,10 +124,17 @@ class SparkTrainerTest {
     return worst;
   }
 
-  @ParameterizedTest(name = "{0}, {1} workers, {2} images")
-  @CsvSource({"anode, 2, 48", "store-all, 2, 48", "anode, 3, 40", "store-all, 3, 40"})
-  void anEpochEqualsSingleProcessTraining(String method, int workers, int images) throws Exception {
-    TinyReplica replica = new TinyReplica(method, images, false, 11);
+  @ParameterizedTest(name = "{0}, {1} workers, {2} images, label smoothing {3}")
+  @CsvSource({
+    "anode, 2, 48, 0",
+    "store-all, 2, 48, 0",
+    "anode, 3, 40, 0",
+    "store-all, 3, 40, 0",
+    "anode, 2, 48, 0.1"
+  })
+  void anEpochEqualsSingleProcessTraining(
+      String method, int workers, int images, double labelSmoothing) throws Exception {
+    TinyReplica replica = new TinyReplica(method, images, false, 11, labelSmoothing);
     Path ckpt = tmp.resolve("run.ckpt");
     List<SparkTrainer.Epoch> epochs =
         new SparkTrainer(

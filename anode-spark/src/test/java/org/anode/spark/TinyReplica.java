@@ -25,11 +25,18 @@ import org.anode.train.Sgd;
 /**
  * A small ODE classifier without batch norm (conv stem, one ODE block of the ResNet field with
  * Euler N_t = 2 and the named gradient method, pooling, linear head) on synthetic 3×8×8 images that
- * each worker generates itself from the seed; crops and flips on. Same weights from the same seed.
+ * each worker generates itself from the seed; crops and flips on. Same weights from the same seed;
+ * the loss label-smoothed by {@code labelSmoothing}.
  */
-record TinyReplica(String method, int trainImages, boolean batchNorm, long seed)
+record TinyReplica(
+    String method, int trainImages, boolean batchNorm, long seed, double labelSmoothing)
     implements Replica {
   static final int CLASSES = 4;
+
+  /** Plain cross-entropy. */
+  TinyReplica(String method, int trainImages, boolean batchNorm, long seed) {
+    this(method, trainImages, batchNorm, seed, 0.0);
+  }
 
   @Override
   public Module model(Backend backend, DType dtype) {

@@ -243,7 +243,10 @@ public final class BenchCommand implements Callable<Integer> {
       TrainingStep.Outcome o =
           step.run(
               () -> be.fromArray(x, in),
-              y -> model.equals("stack") ? Ops.mean(y, false) : CrossEntropyLoss.of(y, labels),
+              y ->
+                  model.equals("stack")
+                      ? Ops.mulScalar(Ops.mean(Ops.square(y), false), 0.5)
+                      : CrossEntropyLoss.of(y, labels),
               0.01,
               "bench step " + (i + 1),
               new TrainingStep.Checks() {});

@@ -24,7 +24,6 @@ import org.nd4j.linalg.api.ops.impl.scalar.ScalarAdd;
 import org.nd4j.linalg.api.ops.impl.scalar.ScalarMultiplication;
 import org.nd4j.linalg.api.ops.impl.scalar.Step;
 import org.nd4j.linalg.api.ops.impl.transforms.floating.Sqrt;
-import org.nd4j.linalg.api.ops.impl.transforms.gradient.ThresholdReluBp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.DivOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
@@ -156,11 +155,22 @@ final class Nd4jBackend extends AbstractBackend {
     return elementwise.binary(a, b, out, (x, y, z) -> Nd4j.exec(new DivOp(x, y, z)));
   }
 
-  /** One pass of libnd4j's {@code relu_bp} (threshold 0 on ReLU's output). */
+  /**
+   * The mask {@code y > 0} written into the result and multiplied by {@code g} in place: two of
+   * libnd4j's vectorized legacy passes and no temporary, bit for bit the SPI's default ({@code g ·
+   * mask}, so a NaN in {@code g} stays NaN under the mask). libnd4j's one-pass {@code
+   * ThresholdReluBp} is several times slower than the two (measured in docs/fused-kernels.md).
+   */
   @Override
   protected Tensor doReluBackward(Tensor y, Tensor g) {
     return elementwise.binary(
-        y, g, y.shape(), (x, d, z) -> Nd4j.exec(new ThresholdReluBp(x, d, z, 0.0)));
+        y,
+        g,
+        y.shape(),
+        (x, d, z) -> {
+          Nd4j.exec(new Step(x, z, 0.0));
+          Nd4j.exec(new MulOp(z, d, z));
+        });
   }
 
   /**

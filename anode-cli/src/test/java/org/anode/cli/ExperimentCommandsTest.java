@@ -179,7 +179,10 @@ class ExperimentCommandsTest {
             python.toString()));
     String passed = Files.readString(args);
     assertTrue(passed.contains("--csv --threads 1 --blocks 3 --channels 4 --batch 2 --size 8"));
-    assertTrue(passed.contains("--nt 4 --warmup 0 --repeats 1 --methods store-all,anode"), passed);
+    assertTrue(
+        passed.contains(
+            "--nt 4 --warmup 0 --repeats 1 --methods store-all,anode --model stack --width"),
+        passed);
     List<String[]> rows = rows(out.resolve("bench.csv"));
     assertEquals(3 + 2, rows.size());
     String[] ref = rows.get(4);

@@ -71,6 +71,23 @@ public final class MemoryBudget {
   /** Chooses for {@code model} on inputs of {@code inputShape} within {@code budgetBytes}. */
   public static Advice advise(
       Module model, Backend backend, Shape inputShape, DType dtype, long budgetBytes) {
+    return advise(model, backend, inputShape, dtype, budgetBytes, 0);
+  }
+
+  /**
+   * As {@link #advise(Module, Backend, Shape, DType, long)}, for a step whose loss saves {@code
+   * lossSavedBytes} on the tape (½·mean(y²) keeps y, cross-entropy its probabilities). The loss's
+   * tensors are held from the end of the forward pass until the loss's backward, the first node
+   * swept, frees them; so they add to what every method holds at the end of the forward pass, not
+   * to the recomputation of a block that comes after.
+   */
+  public static Advice advise(
+      Module model,
+      Backend backend,
+      Shape inputShape,
+      DType dtype,
+      long budgetBytes,
+      long lossSavedBytes) {
     List<OdeBlock> blocks = blocks(model);
     if (blocks.isEmpty()) {
       throw new IllegalArgumentException("MemoryBudget: the model has no ODE block");
@@ -119,19 +136,24 @@ public final class MemoryBudget {
       }
     }
     List<Option> options = new ArrayList<>();
-    options.add(new Option("store-all", ordinary + storeAll, 1.0));
-    options.add(new Option("anode", ordinary + sumZ + anodeExtra, 2.0));
+    options.add(new Option("store-all", ordinary + storeAll + lossSavedBytes, 1.0));
+    options.add(new Option("anode", ordinary + sumZ + Math.max(lossSavedBytes, anodeExtra), 2.0));
     int carried = blocks.stream().mapToInt(b -> b.solver().carried()).max().orElse(1);
     if (blocks.stream().allMatch(b -> b.solver() instanceof ReversibleSolver)) {
       // The final carried state of every block, and one step's tape: flat in N_t. Each step runs
       // three times: forward, inverse, and recorded for its sweep.
-      options.add(new Option("reversible", ordinary + carried * sumZ + maxStep, 3.0));
+      options.add(
+          new Option(
+              "reversible", ordinary + carried * sumZ + Math.max(lossSavedBytes, maxStep), 3.0));
     }
     for (int s = Math.max(1, maxSteps - 1); s >= 1; s--) {
       double factor = 2.0 + (double) BinomialSchedule.extraSteps(maxSteps, s) / maxSteps;
       // A snapshot holds the solver's whole carried state (z, or z with v for ALF, ...).
       options.add(
-          new Option("revolve:" + s, ordinary + sumZ + (s - 1) * carried * maxZ + maxStep, factor));
+          new Option(
+              "revolve:" + s,
+              ordinary + sumZ + Math.max(lossSavedBytes, (s - 1) * carried * maxZ + maxStep),
+              factor));
     }
     for (Option o : options) {
       if (o.predictedBytes() <= budgetBytes) {

@@ -8,8 +8,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * {@code anode bench --reference PYTHON}: the PyTorch version of the bench's stack model, this
- * package's resource {@code anode_reference.py} (store-all, and ANODE as {@code
+ * {@code anode bench --reference PYTHON}: the PyTorch version of the bench's stack model or
+ * ODE-ResNet, this package's resource {@code anode_reference.py} (store-all, and ANODE as {@code
  * torch.utils.checkpoint} per block), run in the same session so that its figures sit beside ours.
  */
 final class PytorchReference {
@@ -27,8 +27,13 @@ final class PytorchReference {
     List<String> methods = bench.methods;
     List<Integer> steps = bench.steps;
     List<BenchResult> rows = new ArrayList<>();
-    if (!model.equals("stack") || !solvers.contains("euler")) {
-      System.err.println("anode bench --reference: only for --model stack with the euler solver");
+    if (!(model.equals("stack") || model.equals("resnet")) || !solvers.contains("euler")) {
+      System.err.println(
+          "anode bench --reference: only for --model stack or resnet with the euler solver, got"
+              + " --model "
+              + model
+              + " --solvers "
+              + String.join(",", solvers));
       return rows;
     }
     List<String> wanted =
@@ -62,7 +67,11 @@ final class PytorchReference {
                     "--repeats",
                     Integer.toString(bench.repeats),
                     "--methods",
-                    String.join(",", wanted)));
+                    String.join(",", wanted),
+                    "--model",
+                    model,
+                    "--width",
+                    Double.toString(bench.width)));
         rows.addAll(runReference(cmd, nt));
       }
     } finally {

@@ -1,9 +1,15 @@
-"""PyTorch reference for `anode bench`'s default configuration (issue 6's speed target).
+"""PyTorch reference for `anode bench`'s stack model and ODE-ResNet (issues 6 and 14).
 
-L ODE blocks, f = conv3x3 -> ReLU -> conv3x3 (no bias), forward Euler with N_t steps on [0, 1],
-batch B of C x S x S float32, loss = half the mean square of the output
+--model stack (the default): L ODE blocks, f = conv3x3 -> ReLU -> conv3x3 (no bias), forward Euler
+with N_t steps on [0, 1], batch B of C x S x S float32, loss = half the mean square of the output
 (bounded below: a plain mean is driven to -inf and overflows within a few steps), SGD (momentum 0.9, weight decay 5e-4,
-lr 0.01): exactly what `anode bench` times. Two gradient methods:
+lr 0.01): exactly what `anode bench` times.
+
+--model resnet: org.anode.models.OdeResNet with depths {1, 1, 1, 1} and a --width multiplier: a
+conv3x3-BN-ReLU stem, four stages of a ResNet basic block (stride 1, 2, 2, 2; a 1x1 conv + BN
+projection shortcut when the shape changes) followed by one ODE block whose field is
+conv3x3-BN-ReLU-conv3x3-BN-ReLU (bias-free convs, Euler N_t steps on [0, 1]), 4x4 average pooling
+and a linear classifier; batch B of 3 x S x S in [-1, 1), random labels, cross-entropy loss. Two gradient methods:
 
   store-all  autograd keeps every step of every block
   anode      torch.utils.checkpoint per block: keeps the block input, recomputes the block's
@@ -19,6 +25,7 @@ per method, and the ratio anode / store-all; with --csv, machine-readable lines 
 """
 
 import argparse
+import math
 import statistics
 import time
 
@@ -58,10 +65,45 @@ def reset_peak_rss():
         pass  # the peak then covers the process so far
 
 
-class EulerBlock(nn.Module):
-    def __init__(self, c, steps):
+class ResNetField(nn.Module):
+    """OdeResNet.field: conv3x3 -> BN -> ReLU -> conv3x3 -> BN -> ReLU, bias-free convs."""
+
+    def __init__(self, c):
         super().__init__()
-        self.f = Field(c)
+        self.body = nn.Sequential(
+            nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+            nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+
+    def forward(self, z):
+        EVALUATIONS[PHASE[0]] += 1
+        return self.body(z)
+
+
+class BasicBlock(nn.Module):
+    """org.anode.models.BasicBlock: ReLU(BN(conv(ReLU(BN(conv(x))))) + shortcut(x))."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.residual = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout),
+            nn.ReLU(), nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout))
+        self.shortcut = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False),
+                                       nn.BatchNorm2d(cout))
+                         if stride != 1 or cin != cout else nn.Identity())
+
+    def forward(self, x):
+        return torch.relu(self.residual(x) + self.shortcut(x))
+
+
+def scaled(channels, width):
+    """Layers.scaled: channels times the width multiplier, rounded, at least 1."""
+    return max(1, int(math.floor(channels * width + 0.5)))
+
+
+class EulerBlock(nn.Module):
+    def __init__(self, c, steps, field=Field):
+        super().__init__()
+        self.f = field(c)
         self.steps = steps
 
     def forward(self, z):
@@ -71,11 +113,26 @@ class EulerBlock(nn.Module):
         return z
 
 
+def layers(args):
+    """The model as a list of modules; the ODE blocks are the EulerBlock ones."""
+    if args.model == "stack":
+        return [EulerBlock(args.channels, args.nt) for _ in range(args.blocks)]
+    c = scaled(64, args.width)
+    out = [nn.Sequential(nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU())]
+    for channels, stride in zip((64, 128, 256, 512), (1, 2, 2, 2)):
+        cout = scaled(channels, args.width)
+        out += [BasicBlock(c, cout, stride), EulerBlock(cout, args.nt, ResNetField)]
+        c = cout
+    return out + [nn.AvgPool2d(4), nn.Flatten(), nn.Linear(c, 10)]
+
+
 def run(method, args):
     torch.manual_seed(11)
-    blocks = nn.ModuleList(EulerBlock(args.channels, args.nt) for _ in range(args.blocks))
+    blocks = nn.ModuleList(layers(args))
     opt = torch.optim.SGD(blocks.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    x = torch.rand(args.batch, args.channels, args.size, args.size) * 2 - 1
+    stack = args.model == "stack"
+    x = torch.rand(args.batch, args.channels if stack else 3, args.size, args.size) * 2 - 1
+    labels = torch.randint(0, 10, (args.batch,))
     times = []
     reset_peak_rss()
     for i in range(args.warmup + args.repeats):
@@ -85,11 +142,11 @@ def run(method, args):
         PHASE[0] = "forward"
         z = x
         for b in blocks:
-            if method == "anode":
+            if method == "anode" and isinstance(b, EulerBlock):
                 z = checkpoint(b, z, use_reentrant=False)
             else:
                 z = b(z)
-        loss = 0.5 * (z * z).mean()
+        loss = 0.5 * (z * z).mean() if stack else nn.functional.cross_entropy(z, labels)
         opt.zero_grad()
         PHASE[0] = "backward"
         loss.backward()
@@ -105,6 +162,8 @@ def run(method, args):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--model", choices=("stack", "resnet"), default="stack")
+    p.add_argument("--width", type=float, default=0.25)
     p.add_argument("--blocks", type=int, default=3)
     p.add_argument("--channels", type=int, default=64)
     p.add_argument("--batch", type=int, default=32)

@@ -355,8 +355,17 @@ public final class BenchCommand implements Callable<Integer> {
             size,
             warmup,
             repeats));
+    List<String> peaks = new ArrayList<>();
     for (String name : names) {
       Backend be = Backends.get(name, options);
+      if (model.equals("stack")) {
+        peaks.add(
+            String.format(
+                java.util.Locale.ROOT,
+                "  %-16s one forward convolution alone: %6.1f GFLOP/s (median of 20 calls)",
+                name,
+                ConvolutionThroughput.measurePeak(be, batch, channels, size, 20) / 1e9));
+      }
       for (String solver : solvers) {
         for (int nt : steps) {
           Map<String, Long> predicted = predictions(be, solver, nt);
@@ -382,6 +391,9 @@ public final class BenchCommand implements Callable<Integer> {
         results.add(r);
         BenchReport.printRow(r);
       }
+    }
+    if (model.equals("stack")) {
+      ConvolutionThroughput.print(results, peaks, batch, channels, size);
     }
     BenchReport.write(out, methods, results);
     return 0;

@@ -34,7 +34,7 @@ final class ConvolutionThroughput {
   }
 
   /**
-   * GFLOP/s of one forward convolution of the stack's shape on {@code be} in float32: the median of
+   * FLOP/s of one forward convolution of the stack's shape on {@code be} in float32: the median of
    * {@code calls} calls after three warm-up calls; each result is freed before the next call.
    */
   static double measurePeak(Backend be, int batch, int channels, int size, int calls) {
@@ -56,7 +56,7 @@ final class ConvolutionThroughput {
         }
       }
       Arrays.sort(times);
-      return convolutionFlops(batch, channels, size) / times[calls / 2];
+      return convolutionFlops(batch, channels, size) / (times[calls / 2] * 1e-9);
     }
   }
 

@@ -102,6 +102,7 @@ public final class BudgetedTrainer {
     int steps = 0;
     int epoch = 0;
     double pace = 0; // seconds per step, smoothed
+    double reserve = 0; // seconds kept for the final evaluation, once planned
     // Seconds on the budget's clock, which a caller may pause (time spent outside training).
     double lastStepEnd = budget.elapsed();
     double measuredSince = 0;
@@ -155,9 +156,20 @@ public final class BudgetedTrainer {
             pace = pace == 0 ? recent : 0.5 * pace + 0.5 * recent;
             measuredSince = now;
             measured = 0;
-            double reserve = reserve(test, train.batchSize(), pace, flipEvaluation);
+            reserve = reserve(test, train.batchSize(), pace, flipEvaluation);
             planned = Math.max(steps, budget.plan(steps, pace, reserve));
             listener.planned(planned, pace, reserve);
+          }
+          // The plan rests on the pace measured so far. When steps slow down (a busy machine, a
+          // pause of the collector), stop before the next one would eat into the evaluation's
+          // reserve, rather than overrun the budget; before a plan exists, when the budget is
+          // spent.
+          boolean overdue =
+              planned == Integer.MAX_VALUE
+                  ? budget.remaining() <= 0
+                  : budget.remaining() < pace + reserve;
+          if (overdue) {
+            planned = steps;
           }
         }
       }

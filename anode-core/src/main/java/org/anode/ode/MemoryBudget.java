@@ -2,6 +2,7 @@ package org.anode.ode;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.LongBinaryOperator;
 import org.anode.api.Backend;
 import org.anode.api.DType;
 import org.anode.api.LiveMemory;
@@ -136,24 +137,26 @@ public final class MemoryBudget {
       }
     }
     List<Option> options = new ArrayList<>();
-    options.add(new Option("store-all", ordinary + storeAll + lossSavedBytes, 1.0));
-    options.add(new Option("anode", ordinary + sumZ + Math.max(lossSavedBytes, anodeExtra), 2.0));
+    // Every method holds the ordinary layers' bytes and what it kept of the blocks at the end of
+    // the
+    // forward pass; the loss's tensors overlap with that, and are freed before any recomputation.
+    long base = ordinary;
+    LongBinaryOperator peak =
+        (held, recomputed) -> base + held + Math.max(lossSavedBytes, recomputed);
+    options.add(new Option("store-all", peak.applyAsLong(storeAll, 0), 1.0));
+    options.add(new Option("anode", peak.applyAsLong(sumZ, anodeExtra), 2.0));
     int carried = blocks.stream().mapToInt(b -> b.solver().carried()).max().orElse(1);
     if (blocks.stream().allMatch(b -> b.solver() instanceof ReversibleSolver)) {
       // The final carried state of every block, and one step's tape: flat in N_t. Each step runs
       // three times: forward, inverse, and recorded for its sweep.
-      options.add(
-          new Option(
-              "reversible", ordinary + carried * sumZ + Math.max(lossSavedBytes, maxStep), 3.0));
+      options.add(new Option("reversible", peak.applyAsLong(carried * sumZ, maxStep), 3.0));
     }
     for (int s = Math.max(1, maxSteps - 1); s >= 1; s--) {
       double factor = 2.0 + (double) BinomialSchedule.extraSteps(maxSteps, s) / maxSteps;
       // A snapshot holds the solver's whole carried state (z, or z with v for ALF, ...).
       options.add(
           new Option(
-              "revolve:" + s,
-              ordinary + sumZ + Math.max(lossSavedBytes, (s - 1) * carried * maxZ + maxStep),
-              factor));
+              "revolve:" + s, peak.applyAsLong(sumZ, (s - 1) * carried * maxZ + maxStep), factor));
     }
     for (Option o : options) {
       if (o.predictedBytes() <= budgetBytes) {

@@ -3,6 +3,7 @@ package org.anode.cli.bench;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.anode.api.Backend;
 import org.anode.api.Conv2dSpec;
 import org.anode.api.Shape;
@@ -60,9 +61,17 @@ final class ConvolutionThroughput {
     }
   }
 
-  /** The lines printed under the bench's table: each row's GFLOP/s and the single-call peaks. */
+  /**
+   * The lines printed under the bench's table: each row's GFLOP/s, then each backend's {@code
+   * peaks} (FLOP/s of one convolution alone, the median of {@code calls}).
+   */
   static void print(
-      List<BenchResult> rows, List<String> peakLines, int batch, int channels, int size) {
+      List<BenchResult> rows,
+      Map<String, Double> peaks,
+      int calls,
+      int batch,
+      int channels,
+      int size) {
     System.out.printf(
         Locale.ROOT,
         "convolutions: %.2f GFLOP per forward 3×3 convolution [%d, %d, %d, %d]; per step:%n",
@@ -87,6 +96,13 @@ final class ConvolutionThroughput {
           r.seconds(),
           flops / r.seconds() / 1e9);
     }
-    peakLines.forEach(System.out::println);
+    peaks.forEach(
+        (backend, flops) ->
+            System.out.printf(
+                Locale.ROOT,
+                "  %-16s one forward convolution alone: %6.1f GFLOP/s (median of %d calls)%n",
+                backend,
+                flops / 1e9,
+                calls));
   }
 }

@@ -1,5 +1,6 @@
 package org.anode.backend.nd4j;
 
+import java.util.Arrays;
 import org.anode.api.DType;
 import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -13,10 +14,60 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 final class Nd4jArrays {
   private Nd4jArrays() {}
 
-  /** {@code out = broadcast(a)}, exactly: {@code 0 + a}. */
+  /**
+   * {@code out = broadcast(a)}, exactly: {@code 0 + a}. A single value is one fill. Otherwise both
+   * arrays are first viewed in the order of {@code out}'s storage (a channels-last tensor's NCHW
+   * view becomes its C-ordered NHWC array): libnd4j's broadcast walks a strided output element by
+   * element, ~30 times slower than a contiguous one (0.24 s of a 2.7 s bench step before).
+   */
   static void broadcastInto(INDArray a, INDArray out) {
-    out.assign(0.0);
-    Nd4j.exec(new AddOp(out, a, out));
+    if (a.length() == 1) {
+      out.assign(a.getDouble(0));
+      return;
+    }
+    int[] order = storageOrder(out);
+    INDArray src = a;
+    INDArray dst = out;
+    if (order != null && a.rank() <= out.rank()) {
+      long[] dims = new long[out.rank()];
+      Arrays.fill(dims, 1);
+      System.arraycopy(a.shape(), 0, dims, out.rank() - a.rank(), a.rank());
+      src = (a.rank() == out.rank() ? a : a.reshape(dims)).permute(order);
+      dst = out.permute(order);
+    }
+    dst.assign(0.0);
+    Nd4j.exec(new AddOp(dst, src, dst));
+  }
+
+  /**
+   * The axis order that makes {@code a} C-contiguous (axes by decreasing stride), or null when it
+   * already is or no permutation does.
+   */
+  private static int[] storageOrder(INDArray a) {
+    long[] strides = a.stride();
+    Integer[] axes = new Integer[a.rank()];
+    for (int i = 0; i < axes.length; i++) {
+      axes[i] = i;
+    }
+    Arrays.sort(axes, (i, j) -> Long.compare(strides[j], strides[i]));
+    int[] order = new int[axes.length];
+    boolean identity = true;
+    for (int i = 0; i < order.length; i++) {
+      order[i] = axes[i];
+      identity &= order[i] == i;
+    }
+    if (identity) {
+      return null;
+    }
+    INDArray permuted = a.permute(order);
+    long expected = 1;
+    for (int i = permuted.rank() - 1; i >= 0; i--) {
+      if (permuted.size(i) != 1 && permuted.stride(i) != expected) {
+        return null;
+      }
+      expected *= permuted.size(i);
+    }
+    return order;
   }
 
   static int[] toInt(long[] dims) {

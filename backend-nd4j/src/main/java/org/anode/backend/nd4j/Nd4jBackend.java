@@ -87,24 +87,29 @@ final class Nd4jBackend extends AbstractBackend {
 
   /** A new tensor of {@code shape} whose contents {@code fill} writes. */
   Tensor create(DType dtype, Shape shape, java.util.function.Consumer<INDArray> fill) {
-    return create(dtype, shape, false, fill);
+    return create(dtype, shape, StorageLayout.NCHW, fill);
+  }
+
+  /** {@link #create(DType, Shape, StorageLayout, java.util.function.Consumer)}, NHWC or NCHW. */
+  Tensor create(
+      DType dtype, Shape shape, boolean channelsLast, java.util.function.Consumer<INDArray> fill) {
+    return create(dtype, shape, channelsLast ? StorageLayout.NHWC : StorageLayout.NCHW, fill);
   }
 
   /**
-   * A new tensor of {@code shape} whose contents {@code fill} writes: kept channels-last when
-   * {@code channelsLast} (rank 4; {@code fill} then writes a C-ordered {@code [N, H, W, C]} array).
+   * A new tensor of {@code shape} whose contents {@code fill} writes, kept in {@code layout}:
+   * {@code fill} writes a C-ordered array of {@code layout.storageShape(shape)}.
    */
   Tensor create(
-      DType dtype, Shape shape, boolean channelsLast, java.util.function.Consumer<INDArray> fill) {
-    Nd4jMemory.Block b =
-        Nd4jMemory.scratch(dtype, channelsLast ? Nd4jTensor.channelsLastShape(shape) : shape);
+      DType dtype, Shape shape, StorageLayout layout, java.util.function.Consumer<INDArray> fill) {
+    Nd4jMemory.Block b = Nd4jMemory.scratch(dtype, layout.storageShape(shape));
     try {
       fill.accept(b.array());
     } catch (RuntimeException | Error e) {
       b.free();
       throw e;
     }
-    return new Nd4jTensor(this, b.handOver(), shape, dtype, channelsLast);
+    return new Nd4jTensor(this, b.handOver(), shape, dtype, layout);
   }
 
   // ---- creation -------------------------------------------------------------------------------
@@ -300,6 +305,16 @@ final class Nd4jBackend extends AbstractBackend {
 
   @Override
   protected Tensor doBroadcastTo(Tensor x, Shape shape) {
+    if (x.shape().numel() == 1 && ChannelsLastLayout.broadcast(x.dtype(), shape)) {
+      // A single value (the gradient of a mean loss) fills any layout alike: written in the one
+      // the convolutions keep, nothing converts it later.
+      double value = arr(x).getDouble(0);
+      StorageLayout layout =
+          OneDnn.enabled() && StorageLayout.BLOCKED16.fits(shape)
+              ? StorageLayout.BLOCKED16
+              : StorageLayout.NHWC;
+      return create(x.dtype(), shape, layout, z -> z.assign(value));
+    }
     INDArray a = arr(x);
     if (ChannelsLastLayout.broadcast(x.dtype(), shape)) {
       // An image-sized broadcast is the gradient of a mean or a global average pool, and what reads

@@ -43,6 +43,19 @@ final class Nd4jConvolutions {
     INDArray wa = Nd4jBackend.arr(w);
     INDArray ba = bias == null ? null : Nd4jBackend.arr(bias);
     int g = spec.groups();
+    if (OneDnnConvolutions.serves(x.dtype(), x.shape(), w.shape(), spec)) {
+      // oneDNN called directly: input and output in its blocked layout, which the block keeps.
+      return backend.create(
+          x.dtype(),
+          outShape,
+          StorageLayout.BLOCKED16,
+          z -> {
+            try (Nd4jScratch s = new Nd4jScratch()) {
+              OneDnnConvolutions.forward(
+                  s.inLayout(tx, StorageLayout.BLOCKED16), wa, ba, x.shape(), w.shape(), spec, z);
+            }
+          });
+    }
     if (ChannelsLastLayout.convolutionKernel(x.dtype(), spec)) {
       INDArray xl = tx.channelsLastOrNull();
       if (xl != null || outShape.numel() * x.dtype().byteSize() >= ChannelsLastLayout.MIN_BYTES) {
@@ -146,6 +159,9 @@ final class Nd4jConvolutions {
     Nd4jTensor tg = Nd4jBackend.own(gradOut);
     Nd4jTensor tx = Nd4jBackend.own(x);
     INDArray wa = Nd4jBackend.arr(w);
+    if (OneDnnConvolutions.serves(x.dtype(), x.shape(), w.shape(), spec)) {
+      return directBackward(tx, wa, tg, w.shape(), spec, input, weight);
+    }
     boolean nhwc =
         ChannelsLastLayout.convolutionKernel(x.dtype(), spec)
             && (tx.channelsLastOrNull() != null || tg.channelsLastOrNull() != null);
@@ -195,9 +211,70 @@ final class Nd4jConvolutions {
       }
       throw e;
     }
+    return gradients(x, w, dt, nhwc, gxBlock, gwBlock);
+  }
+
+  /**
+   * Both gradients by oneDNN called directly, each only when asked for: operands in its blocked
+   * layout (copied to it when kept otherwise), the input gradient left in it.
+   */
+  private Conv2dGradients directBackward(
+      Nd4jTensor tx,
+      INDArray wa,
+      Nd4jTensor tg,
+      Shape wShape,
+      Conv2dSpec spec,
+      boolean input,
+      boolean weight) {
+    DType dt = tx.dtype();
+    Shape xShape = tx.shape();
+    StorageLayout blocked = StorageLayout.BLOCKED16;
+    Nd4jMemory.Block gxBlock = input ? Nd4jMemory.scratch(dt, blocked.storageShape(xShape)) : null;
+    Nd4jMemory.Block gwBlock = weight ? Nd4jMemory.scratch(dt, wShape) : null;
+    try (Nd4jScratch s = new Nd4jScratch()) {
+      INDArray gy = s.inLayout(tg, blocked);
+      if (gxBlock != null) {
+        OneDnnConvolutions.backwardData(gy, wa, xShape, wShape, spec, gxBlock.array());
+      }
+      if (gwBlock != null) {
+        OneDnnConvolutions.backwardWeights(
+            s.inLayout(tx, blocked), gy, xShape, wShape, spec, gwBlock.array());
+      }
+    } catch (RuntimeException | Error e) {
+      if (gxBlock != null) {
+        gxBlock.free();
+      }
+      if (gwBlock != null) {
+        gwBlock.free();
+      }
+      throw e;
+    }
     return new Conv2dGradients(
-        gxBlock == null ? null : new Nd4jTensor(backend, gxBlock.handOver(), x.shape(), dt, nhwc),
-        gwBlock == null ? null : new Nd4jTensor(backend, gwBlock.handOver(), w.shape(), dt, false));
+        gxBlock == null ? null : new Nd4jTensor(backend, gxBlock.handOver(), xShape, dt, blocked),
+        gwBlock == null
+            ? null
+            : new Nd4jTensor(backend, gwBlock.handOver(), wShape, dt, StorageLayout.NCHW));
+  }
+
+  private Conv2dGradients gradients(
+      Tensor x,
+      Tensor w,
+      DType dt,
+      boolean nhwc,
+      Nd4jMemory.Block gxBlock,
+      Nd4jMemory.Block gwBlock) {
+    return new Conv2dGradients(
+        gxBlock == null
+            ? null
+            : new Nd4jTensor(
+                backend,
+                gxBlock.handOver(),
+                x.shape(),
+                dt,
+                nhwc ? StorageLayout.NHWC : StorageLayout.NCHW),
+        gwBlock == null
+            ? null
+            : new Nd4jTensor(backend, gwBlock.handOver(), w.shape(), dt, StorageLayout.NCHW));
   }
 
   private static void convBp(

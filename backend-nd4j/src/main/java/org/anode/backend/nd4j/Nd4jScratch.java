@@ -29,13 +29,20 @@ final class Nd4jScratch implements AutoCloseable {
 
   /** {@code t} as a C-ordered {@code [N, H, W, C]} array: its own, or a copy of its values. */
   INDArray channelsLast(Nd4jTensor t) {
-    INDArray own = t.channelsLastOrNull();
-    if (own != null) {
-      return own;
+    return inLayout(t, StorageLayout.NHWC);
+  }
+
+  /**
+   * {@code t}'s values as the C-ordered storage array of {@code layout}: its own when it is kept
+   * so, else a copy in scratch (the tensor keeps its layout).
+   */
+  INDArray inLayout(Nd4jTensor t, StorageLayout layout) {
+    StorageLayout own = t.layout();
+    if (own == layout) {
+      return t.storage();
     }
-    INDArray nchw = t.array();
-    INDArray out = get(Nd4jArrays.dtypeOf(nchw), Nd4jTensor.channelsLastShape(t.shape()));
-    out.assign(nchw.permute(0, 2, 3, 1));
+    INDArray out = get(Nd4jArrays.dtypeOf(t.storage()), layout.storageShape(t.shape()));
+    layout.copyFrom(own, t.storage(), out, t.shape());
     return out;
   }
 

@@ -1,7 +1,6 @@
 package org.anode.backend.nd4j;
 
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
@@ -14,13 +13,15 @@ import org.anode.api.DType;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Channels-last tensors through the ops of an ODE step and its backward (conv → ReLU → conv → Euler
- * update; the two convolution gradients, the ReLU mask, the gradient sum), with NCHW operands mixed
- * in: every float32 result equals the same computation in float64, which never leaves NCHW, and the
- * results that should stay channels-last do.
+ * Tensors in the convolutions' layouts (blocked on the oneDNN route, channels-last on libnd4j's:
+ * {@link ConvolutionRoute}) through the ops of an ODE step and its backward (conv → ReLU → conv →
+ * Euler update; the two convolution gradients, the ReLU mask, the gradient sum), with NCHW operands
+ * mixed in: every float32 result equals the same computation in float64, which never leaves NCHW,
+ * and the results that should stay in the route's layout do.
  */
 class Nd4jChannelsLastTest {
   final Backend be = Backends.get("nd4j");
@@ -69,8 +70,13 @@ class Nd4jChannelsLastTest {
     return out;
   }
 
-  @Test
-  void odeStepAndItsGradientsMatchFloat64() {
+  @ParameterizedTest
+  @EnumSource(ConvolutionRoute.class)
+  void odeStepAndItsGradientsMatchFloat64(ConvolutionRoute route) {
+    route.run(() -> check(route.layout));
+  }
+
+  void check(StorageLayout layout) {
     try (TensorScope scope = TensorScope.open()) {
       Map<String, Tensor> f32 = step(DType.FLOAT32, null);
       for (String name :
@@ -83,10 +89,10 @@ class Nd4jChannelsLastTest {
             "relu mask",
             "grad conv(z)"
           }) {
-        assertNotNull(((Nd4jTensor) f32.get(name)).channelsLastOrNull(), name + " channels-last");
+        assertEquals(layout, ((Nd4jTensor) f32.get(name)).layout(), name);
       }
       // The sum read conv(z) in NCHW: its storage changed once, in place.
-      assertNull(((Nd4jTensor) f32.get("conv(z)")).channelsLastOrNull());
+      assertEquals(StorageLayout.NCHW, ((Nd4jTensor) f32.get("conv(z)")).layout());
       Map<String, Tensor> f64 = step(DType.FLOAT64, be.cast(f32.get("relu mask"), DType.FLOAT64));
       for (String name : f64.keySet()) {
         double[] expected = f64.get(name).toDoubleArray();

@@ -1,8 +1,7 @@
 package org.anode.backend.nd4j;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.anode.api.Backend;
@@ -12,13 +11,15 @@ import org.anode.api.DType;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The channels-last route of float32 forward convolutions (outputs of at least {@link
- * ChannelsLastLayout#MIN_BYTES}): the result is kept channels-last and equals the same convolution
- * in float64 (which takes libnd4j's NCHW kernel) to float32 round-off, both from an NCHW input and
- * from a channels-last one.
+ * Both routes of large float32 forward convolutions ({@link ConvolutionRoute}: oneDNN with blocked
+ * activations, libnd4j with channels-last ones for outputs of at least {@link
+ * ChannelsLastLayout#MIN_BYTES}): the result is kept in the route's layout and equals the same
+ * convolution in float64 (which takes libnd4j's NCHW kernel) to float32 round-off, both from an
+ * NCHW input and from one in the route's layout.
  */
 class Nd4jConvolutionLayoutTest {
   final Backend be = Backends.get("nd4j");
@@ -31,7 +32,11 @@ class Nd4jConvolutionLayoutTest {
     return SamePrecisionInputs.maxRelativeError(expected, actual32.toDoubleArray());
   }
 
-  void check(Shape x, Shape w, boolean bias, Conv2dSpec spec) {
+  void check(ConvolutionRoute route, Shape x, Shape w, boolean bias, Conv2dSpec spec) {
+    route.run(() -> check(route.layout, x, w, bias, spec));
+  }
+
+  void check(StorageLayout layout, Shape x, Shape w, boolean bias, Conv2dSpec spec) {
     try (TensorScope scope = TensorScope.open()) {
       Tensor x64 = random(x, DType.FLOAT64, 1);
       Tensor w64 = random(w, DType.FLOAT64, 2);
@@ -43,36 +48,38 @@ class Nd4jConvolutionLayoutTest {
               w32,
               bias ? random(Shape.of(w.dim(0)), DType.FLOAT32, 3) : null,
               spec);
-      assertNotNull(
-          ((Nd4jTensor) y32).channelsLastOrNull(),
-          "the case must take the channels-last route: " + y32.shape());
+      assertEquals(layout, ((Nd4jTensor) y32).layout(), "the route's layout: " + y32.shape());
       Tensor expected = be.conv2d(x64, w64, b64, spec);
       if (w.dim(0) == w.dim(1)) {
-        // A second convolution reads the channels-last result as it is.
+        // A second convolution reads the result as it is.
         Tensor again = be.conv2d(y32, w32, null, spec);
-        assertNotNull(((Nd4jTensor) again).channelsLastOrNull());
+        assertEquals(layout, ((Nd4jTensor) again).layout());
         double e = maxRelativeError(be.conv2d(expected, w64, null, spec).toDoubleArray(), again);
-        assertTrue(e < 1e-5, "conv of a channels-last input: relative error " + e);
+        assertTrue(e < 1e-5, "conv of an input in " + layout + ": relative error " + e);
       }
       double e = maxRelativeError(expected.toDoubleArray(), y32);
       assertTrue(e < 1e-5, x + " * " + w + " " + spec + ": relative error " + e);
-      assertNull(((Nd4jTensor) y32).channelsLastOrNull(), "reading it turned it into NCHW");
+      assertEquals(
+          StorageLayout.NCHW, ((Nd4jTensor) y32).layout(), "reading it turned it into NCHW");
       assertArrayEquals(y32.toDoubleArray(), y32.toDoubleArray(), 0);
     }
   }
 
-  @Test
-  void threeByThreeSamePadding() {
-    check(Shape.of(16, 64, 32, 32), Shape.of(64, 64, 3, 3), false, Conv2dSpec.of(1, 1));
+  @ParameterizedTest
+  @EnumSource(ConvolutionRoute.class)
+  void threeByThreeSamePadding(ConvolutionRoute route) {
+    check(route, Shape.of(16, 64, 32, 32), Shape.of(64, 64, 3, 3), false, Conv2dSpec.of(1, 1));
   }
 
-  @Test
-  void stridedWithBias() {
-    check(Shape.of(64, 32, 32, 32), Shape.of(64, 32, 3, 3), true, Conv2dSpec.of(2, 1));
+  @ParameterizedTest
+  @EnumSource(ConvolutionRoute.class)
+  void stridedWithBias(ConvolutionRoute route) {
+    check(route, Shape.of(64, 32, 32, 32), Shape.of(64, 32, 3, 3), true, Conv2dSpec.of(2, 1));
   }
 
-  @Test
-  void oneByOne() {
-    check(Shape.of(32, 32, 32, 32), Shape.of(64, 32, 1, 1), false, Conv2dSpec.of(1, 0));
+  @ParameterizedTest
+  @EnumSource(ConvolutionRoute.class)
+  void oneByOne(ConvolutionRoute route) {
+    check(route, Shape.of(32, 32, 32, 32), Shape.of(64, 32, 1, 1), false, Conv2dSpec.of(1, 0));
   }
 }

@@ -1,0 +1,199 @@
+package org.anode.backend.nd4j;
+
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_FROM;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_TO;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_aBcd16b;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_abcd;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_acdb;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_cpu;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_engine_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_f32;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_strides;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_tag;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_execute;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_reorder_primitive_desc_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_default_flags;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_wait;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_success;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.anode.api.Shape;
+import org.bytedeco.dnnl.dnnl_engine;
+import org.bytedeco.dnnl.dnnl_exec_arg_t;
+import org.bytedeco.dnnl.dnnl_memory;
+import org.bytedeco.dnnl.dnnl_memory_desc_t;
+import org.bytedeco.dnnl.dnnl_primitive;
+import org.bytedeco.dnnl.dnnl_primitive_desc;
+import org.bytedeco.dnnl.dnnl_stream;
+import org.bytedeco.javacpp.Pointer;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * oneDNN 2.7 called directly (JavaCPP's {@code dnnl} presets): one CPU engine and stream for the
+ * process, memory objects over ND4J arrays without copies, layout reorders, and the status checks.
+ *
+ * <p>Why not through libnd4j: its {@code conv2d}/{@code conv2d_bp} take NCHW or NHWC arrays and
+ * reorder them to oneDNN's blocked layouts and back around every call (~12% of the bench's step),
+ * and choose the algorithm themselves. Called directly, activations stay in the blocked layout
+ * through an ODE block ({@link StorageLayout#BLOCKED16}) and oneDNN may pick Winograd. Why 2.7 and
+ * not 3.x: oneDNN 3 dropped its float32 Winograd kernels, which take about half the time of the
+ * direct ones for 3×3 convolutions (docs/fused-kernels.md). The system property {@value
+ * #PROPERTY}{@code =false} turns this path off; it is also off when the native library cannot be
+ * loaded, and every convolution then goes to libnd4j as before.
+ */
+final class OneDnn {
+  static final String PROPERTY = "anode.nd4j.onednn";
+
+  private static final System.Logger LOG = System.getLogger(OneDnn.class.getName());
+
+  private static final class Runtime {
+    static final dnnl_engine ENGINE;
+    static final dnnl_stream STREAM;
+    static final String FAILURE;
+
+    static {
+      dnnl_engine engine = null;
+      dnnl_stream stream = null;
+      String failure = null;
+      try {
+        engine = new dnnl_engine();
+        check(dnnl_engine_create(engine, dnnl_cpu, 0), "dnnl_engine_create(cpu, 0)");
+        stream = new dnnl_stream();
+        check(dnnl_stream_create(stream, engine, dnnl_stream_default_flags), "dnnl_stream_create");
+      } catch (RuntimeException | LinkageError e) {
+        failure = e.toString();
+        LOG.log(
+            System.Logger.Level.WARNING,
+            "oneDNN unavailable, convolutions run on libnd4j's kernels: " + failure);
+      }
+      ENGINE = failure == null ? engine : null;
+      STREAM = failure == null ? stream : null;
+      FAILURE = failure;
+    }
+  }
+
+  private OneDnn() {}
+
+  /** Whether convolutions may call oneDNN directly: not switched off, and the library loaded. */
+  static boolean enabled() {
+    return !"false".equalsIgnoreCase(System.getProperty(PROPERTY)) && Runtime.FAILURE == null;
+  }
+
+  static dnnl_engine engine() {
+    return Runtime.ENGINE;
+  }
+
+  static void check(int status, String call) {
+    if (status != dnnl_success) {
+      throw new IllegalStateException("oneDNN: " + call + " failed with status " + status);
+    }
+  }
+
+  /** A float32 memory descriptor of {@code dims} laid out with {@code strides} (in elements). */
+  static dnnl_memory_desc_t desc(long[] dims, long[] strides) {
+    dnnl_memory_desc_t md = new dnnl_memory_desc_t();
+    check(
+        dnnl_memory_desc_init_by_strides(md, dims.length, dims, dnnl_f32, strides),
+        "dnnl_memory_desc_init_by_strides");
+    return md;
+  }
+
+  /** A float32 memory descriptor of {@code dims} with a oneDNN format tag. */
+  static dnnl_memory_desc_t desc(long[] dims, int tag) {
+    dnnl_memory_desc_t md = new dnnl_memory_desc_t();
+    check(
+        dnnl_memory_desc_init_by_tag(md, dims.length, dims, dnnl_f32, tag),
+        "dnnl_memory_desc_init_by_tag(" + tag + ")");
+    return md;
+  }
+
+  /** The descriptor of an NCHW tensor of {@code nchw} stored in {@code layout}. */
+  static dnnl_memory_desc_t desc(Shape nchw, StorageLayout layout) {
+    int tag =
+        switch (layout) {
+          case NCHW -> dnnl_abcd;
+          case NHWC -> dnnl_acdb;
+          case BLOCKED16 -> dnnl_aBcd16b;
+        };
+    return desc(nchw.dimsAsLong(), tag);
+  }
+
+  private record ReorderKey(Shape nchw, StorageLayout from, StorageLayout to) {}
+
+  private static final Map<ReorderKey, dnnl_primitive> REORDERS = new ConcurrentHashMap<>();
+
+  /**
+   * Copies the storage {@code from} of an NCHW tensor of {@code nchw} in layout {@code source} to
+   * {@code to} in layout {@code target} by oneDNN's reorder (cached per shape and pair of layouts).
+   */
+  static void reorder(
+      StorageLayout source, INDArray from, StorageLayout target, INDArray to, Shape nchw) {
+    dnnl_primitive r =
+        REORDERS.computeIfAbsent(
+            new ReorderKey(nchw, source, target),
+            k -> reorderPrimitive(desc(nchw, source), desc(nchw, target)));
+    execute(
+        r,
+        new int[] {DNNL_ARG_FROM, DNNL_ARG_TO},
+        new dnnl_memory[] {
+          memory(desc(nchw, source), address(from)), memory(desc(nchw, target), address(to))
+        },
+        "reorder " + nchw + " " + source + " -> " + target);
+  }
+
+  /** A reorder primitive from {@code from} to {@code to}. */
+  static dnnl_primitive reorderPrimitive(dnnl_memory_desc_t from, dnnl_memory_desc_t to) {
+    dnnl_primitive_desc rpd = new dnnl_primitive_desc();
+    check(
+        dnnl_reorder_primitive_desc_create(rpd, from, engine(), to, engine(), null),
+        "dnnl_reorder_primitive_desc_create");
+    dnnl_primitive r = new dnnl_primitive();
+    check(dnnl_primitive_create(r, rpd), "dnnl_primitive_create(reorder)");
+    return r;
+  }
+
+  /** The raw address of an array's first element. */
+  static Pointer address(INDArray a) {
+    return new Address(a.data().addressPointer().address() + a.offset() * a.dataType().width());
+  }
+
+  /** A memory object of {@code md} over memory someone else owns (it is not freed here). */
+  static dnnl_memory memory(dnnl_memory_desc_t md, Pointer data) {
+    dnnl_memory m = new dnnl_memory();
+    check(dnnl_memory_create(m, md, engine(), data), "dnnl_memory_create");
+    return m;
+  }
+
+  /**
+   * Runs {@code primitive} on {@code (arg id, memory)} pairs and waits, then destroys the memory
+   * objects (not their data). Serialized: one stream for the process.
+   */
+  static void execute(dnnl_primitive primitive, int[] ids, dnnl_memory[] memories, String what) {
+    try (dnnl_exec_arg_t args = new dnnl_exec_arg_t(ids.length)) {
+      for (int i = 0; i < ids.length; i++) {
+        args.position(i).arg(ids[i]).memory(memories[i]);
+      }
+      args.position(0);
+      synchronized (OneDnn.class) {
+        check(dnnl_primitive_execute(primitive, Runtime.STREAM, ids.length, args), what);
+        check(dnnl_stream_wait(Runtime.STREAM), "dnnl_stream_wait");
+      }
+    } finally {
+      for (dnnl_memory m : memories) {
+        dnnl_memory_destroy(m);
+      }
+    }
+  }
+
+  /** A pointer to a raw address, for memory that ND4J or JavaCPP owns. */
+  private static final class Address extends Pointer {
+    Address(long address) {
+      this.address = address;
+    }
+  }
+}

@@ -1,0 +1,356 @@
+package org.anode.backend.nd4j;
+
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_BIAS;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_WEIGHTS;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_FROM;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_TO;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_auto;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_direct;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_backward_data_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_backward_weights_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_forward_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_format_tag_any;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_equal;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_get_size;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_query_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_diff_weights_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_weights_md;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.anode.api.Conv2dSpec;
+import org.anode.api.DType;
+import org.anode.api.Shape;
+import org.bytedeco.dnnl.const_dnnl_op_desc_t;
+import org.bytedeco.dnnl.dnnl_convolution_desc_t;
+import org.bytedeco.dnnl.dnnl_memory;
+import org.bytedeco.dnnl.dnnl_memory_desc_t;
+import org.bytedeco.dnnl.dnnl_primitive;
+import org.bytedeco.dnnl.dnnl_primitive_desc;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Float32 convolutions of the ND4J backend on oneDNN's primitives, called directly ({@link
+ * OneDnn}): forward (with bias), backward data and backward weights, each only when asked for, on
+ * activations in oneDNN's blocked layout ({@link StorageLayout#BLOCKED16}) read and written where
+ * they lie. Weights stay OIHW in anode; oneDNN's blocked copy of them (~150 KiB for 64×64×3×3) is
+ * made per call by a cached reorder. Primitives are created once per shape and kept: oneDNN's JIT
+ * kernels are costly to build.
+ *
+ * <p>The algorithm is oneDNN's choice ({@code convolution_auto}): for 3×3 stride-1 convolutions on
+ * AVX-512 it picks Winograd F(4×4, 3×3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
+ * Networks", CVPR 2016), which rounds differently from direct convolution (float32 results differ
+ * by ~1e-6 relative). The system property {@value #ALGORITHM}{@code =direct} asks for direct
+ * convolution.
+ */
+final class OneDnnConvolutions {
+  static final String ALGORITHM = "anode.nd4j.convolutionAlgorithm";
+
+  /** What a cached primitive computes. */
+  private enum Kind {
+    FORWARD,
+    BACKWARD_DATA,
+    BACKWARD_WEIGHTS
+  }
+
+  private record Key(Kind kind, Shape input, Shape weight, Conv2dSpec spec, boolean bias) {}
+
+  /** A primitive, the weights layout it uses, and the reorder to or from anode's OIHW (or null). */
+  private record Compiled(
+      dnnl_primitive primitive, dnnl_memory_desc_t weights, dnnl_primitive reorder) {}
+
+  private static final Map<Key, Compiled> CACHE = new ConcurrentHashMap<>();
+
+  private OneDnnConvolutions() {}
+
+  /**
+   * Whether this class serves a convolution: oneDNN loaded and enabled, float32, one group, input
+   * and output channels in whole blocks of 16, and an output size that needs no negative padding.
+   */
+  static boolean serves(DType dtype, Shape x, Shape w, Conv2dSpec spec) {
+    if (dtype != DType.FLOAT32
+        || spec.groups() != 1
+        || x.dim(1) % StorageLayout.BLOCK != 0
+        || w.dim(0) % StorageLayout.BLOCK != 0
+        || !OneDnn.enabled()) {
+      return false;
+    }
+    Shape y = spec.outputShape(x, w);
+    return padRight(x.dim(2), y.dim(2), w.dim(2), spec.strideH(), spec.dilationH(), spec.padH())
+            >= 0
+        && padRight(x.dim(3), y.dim(3), w.dim(3), spec.strideW(), spec.dilationW(), spec.padW())
+            >= 0;
+  }
+
+  /**
+   * {@code y = conv(x, w) + b}: {@code x} and {@code y} are blocked storage arrays, {@code w} is
+   * C-ordered OIHW, {@code b} is {@code [O]} or null.
+   */
+  static void forward(
+      INDArray x, INDArray w, INDArray b, Shape xShape, Shape wShape, Conv2dSpec s, INDArray y) {
+    Key key = new Key(Kind.FORWARD, xShape, wShape, s, b != null);
+    Compiled c = CACHE.computeIfAbsent(key, k -> compile(forwardDesc(k), k));
+    String what = "convolution forward " + xShape + " * " + wShape;
+    try (Nd4jScratch scratch = new Nd4jScratch()) {
+      dnnl_memory wm = weightsIn(c, w, wShape, scratch);
+      dnnl_memory xm = blocked(x, xShape);
+      dnnl_memory ym = blocked(y, s.outputShape(xShape, wShape));
+      if (b == null) {
+        OneDnn.execute(
+            c.primitive(),
+            new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
+            new dnnl_memory[] {xm, wm, ym},
+            what);
+      } else {
+        INDArray bc = b.isView() ? scratch.copy(b) : b;
+        dnnl_memory bm =
+            OneDnn.memory(
+                OneDnn.desc(new long[] {wShape.dim(0)}, new long[] {1}), OneDnn.address(bc));
+        OneDnn.execute(
+            c.primitive(),
+            new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST},
+            new dnnl_memory[] {xm, wm, bm, ym},
+            what);
+      }
+    }
+  }
+
+  /** {@code gx = ∂(conv)/∂x · gy} (blocked storage arrays; {@code w} C-ordered OIHW). */
+  static void backwardData(
+      INDArray gy, INDArray w, Shape xShape, Shape wShape, Conv2dSpec s, INDArray gx) {
+    Key key = new Key(Kind.BACKWARD_DATA, xShape, wShape, s, false);
+    Compiled c =
+        CACHE.computeIfAbsent(
+            key,
+            k -> {
+              Geometry g = new Geometry(k);
+              dnnl_convolution_desc_t d = new dnnl_convolution_desc_t();
+              OneDnn.check(
+                  dnnl_dilated_convolution_backward_data_desc_init(
+                      d,
+                      algorithm(),
+                      g.src,
+                      g.weightsAny,
+                      g.dst,
+                      g.strides,
+                      g.dilation,
+                      g.padL,
+                      g.padR),
+                  "convolution backward data " + k);
+              return compile(primitiveDesc(d, forwardDesc(k)), k);
+            });
+    try (Nd4jScratch scratch = new Nd4jScratch()) {
+      OneDnn.execute(
+          c.primitive(),
+          new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
+          new dnnl_memory[] {
+            blocked(gy, s.outputShape(xShape, wShape)),
+            weightsIn(c, w, wShape, scratch),
+            blocked(gx, xShape)
+          },
+          "convolution backward data " + xShape + " * " + wShape);
+    }
+  }
+
+  /** {@code gw = ∂(conv)/∂w · gy} into C-ordered OIHW {@code gw} (x, gy blocked storage). */
+  static void backwardWeights(
+      INDArray x, INDArray gy, Shape xShape, Shape wShape, Conv2dSpec s, INDArray gw) {
+    Key key = new Key(Kind.BACKWARD_WEIGHTS, xShape, wShape, s, false);
+    Compiled c =
+        CACHE.computeIfAbsent(
+            key,
+            k -> {
+              Geometry g = new Geometry(k);
+              dnnl_convolution_desc_t d = new dnnl_convolution_desc_t();
+              OneDnn.check(
+                  dnnl_dilated_convolution_backward_weights_desc_init(
+                      d,
+                      algorithm(),
+                      g.src,
+                      g.weightsAny,
+                      null,
+                      g.dst,
+                      g.strides,
+                      g.dilation,
+                      g.padL,
+                      g.padR),
+                  "convolution backward weights " + k);
+              return compile(primitiveDesc(d, forwardDesc(k)), k);
+            });
+    String what = "convolution backward weights " + xShape + " * " + wShape;
+    dnnl_memory xm = blocked(x, xShape);
+    dnnl_memory gym = blocked(gy, s.outputShape(xShape, wShape));
+    if (c.reorder() == null) {
+      OneDnn.execute(
+          c.primitive(),
+          new int[] {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS},
+          new dnnl_memory[] {xm, gym, OneDnn.memory(c.weights(), OneDnn.address(gw))},
+          what);
+      return;
+    }
+    try (Nd4jScratch scratch = new Nd4jScratch()) {
+      INDArray inner = scratch.get(DType.FLOAT32, floats(c.weights()));
+      OneDnn.execute(
+          c.primitive(),
+          new int[] {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS},
+          new dnnl_memory[] {xm, gym, OneDnn.memory(c.weights(), OneDnn.address(inner))},
+          what);
+      OneDnn.execute(
+          c.reorder(),
+          new int[] {DNNL_ARG_FROM, DNNL_ARG_TO},
+          new dnnl_memory[] {
+            OneDnn.memory(c.weights(), OneDnn.address(inner)),
+            OneDnn.memory(oihw(wShape), OneDnn.address(gw))
+          },
+          what + " (reorder to OIHW)");
+    }
+  }
+
+  private static int algorithm() {
+    return "direct".equalsIgnoreCase(System.getProperty(ALGORITHM))
+        ? dnnl_convolution_direct
+        : dnnl_convolution_auto;
+  }
+
+  private static dnnl_primitive_desc forwardDesc(Key k) {
+    Geometry g = new Geometry(k);
+    dnnl_memory_desc_t bias =
+        k.bias() ? OneDnn.desc(new long[] {k.weight().dim(0)}, new long[] {1}) : null;
+    dnnl_convolution_desc_t d = new dnnl_convolution_desc_t();
+    OneDnn.check(
+        dnnl_dilated_convolution_forward_desc_init(
+            d,
+            dnnl_forward_training,
+            algorithm(),
+            g.src,
+            g.weightsAny,
+            bias,
+            g.dst,
+            g.strides,
+            g.dilation,
+            g.padL,
+            g.padR),
+        "convolution forward " + k);
+    return primitiveDesc(d, null);
+  }
+
+  private static dnnl_primitive_desc primitiveDesc(
+      dnnl_convolution_desc_t d, dnnl_primitive_desc hint) {
+    dnnl_primitive_desc pd = new dnnl_primitive_desc();
+    OneDnn.check(
+        dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(d), null, OneDnn.engine(), hint),
+        "dnnl_primitive_desc_create(convolution)");
+    return pd;
+  }
+
+  /**
+   * The primitive of {@code pd} and the reorder between anode's OIHW weights and the layout oneDNN
+   * chose: into it for the forward and backward-data primitives, out of it for backward weights.
+   */
+  private static Compiled compile(dnnl_primitive_desc pd, Key k) {
+    dnnl_primitive p = new dnnl_primitive();
+    OneDnn.check(dnnl_primitive_create(p, pd), "dnnl_primitive_create(" + k + ")");
+    boolean out = k.kind() == Kind.BACKWARD_WEIGHTS;
+    // Points into pd, which is never destroyed: primitives live as long as the process.
+    dnnl_memory_desc_t chosen =
+        dnnl_primitive_desc_query_md(
+            pd, out ? dnnl_query_diff_weights_md : dnnl_query_weights_md, 0);
+    dnnl_memory_desc_t plain = oihw(k.weight());
+    if (dnnl_memory_desc_equal(chosen, plain) != 0) {
+      return new Compiled(p, chosen, null);
+    }
+    return new Compiled(
+        p,
+        chosen,
+        out ? OneDnn.reorderPrimitive(chosen, plain) : OneDnn.reorderPrimitive(plain, chosen));
+  }
+
+  private static dnnl_memory_desc_t oihw(Shape weight) {
+    long[] strides = new long[weight.rank()];
+    long step = 1;
+    for (int i = weight.rank() - 1; i >= 0; i--) {
+      strides[i] = step;
+      step *= weight.dim(i);
+    }
+    return OneDnn.desc(weight.dimsAsLong(), strides);
+  }
+
+  /** The weights memory a primitive reads: anode's own, or a blocked copy made in scratch. */
+  private static dnnl_memory weightsIn(Compiled c, INDArray w, Shape wShape, Nd4jScratch scratch) {
+    INDArray plain = w.isView() ? scratch.copy(w) : w;
+    dnnl_memory user = OneDnn.memory(oihw(wShape), OneDnn.address(plain));
+    if (c.reorder() == null) {
+      return user;
+    }
+    INDArray inner = scratch.get(DType.FLOAT32, floats(c.weights()));
+    OneDnn.execute(
+        c.reorder(),
+        new int[] {DNNL_ARG_FROM, DNNL_ARG_TO},
+        new dnnl_memory[] {user, OneDnn.memory(c.weights(), OneDnn.address(inner))},
+        "weights reorder to oneDNN's layout");
+    return OneDnn.memory(c.weights(), OneDnn.address(inner));
+  }
+
+  private static Shape floats(dnnl_memory_desc_t md) {
+    return Shape.of(Math.toIntExact(dnnl_memory_desc_get_size(md) / Float.BYTES));
+  }
+
+  /** A memory over a C-ordered {@code [N, C/16, H, W, 16]} array holding NCHW {@code nchw}. */
+  private static dnnl_memory blocked(INDArray storage, Shape nchw) {
+    Shape expected = StorageLayout.BLOCKED16.storageShape(nchw);
+    if (!java.util.Arrays.equals(storage.shape(), expected.dimsAsLong())
+        || storage.ordering() != 'c'
+        || storage.isView()) {
+      throw new IllegalStateException(
+          "oneDNN convolution: blocked storage of "
+              + nchw
+              + " must be a C-ordered "
+              + expected
+              + " array, got "
+              + storage.shapeInfoToString());
+    }
+    return OneDnn.memory(OneDnn.desc(nchw, StorageLayout.BLOCKED16), OneDnn.address(storage));
+  }
+
+  /** The bottom/right padding oneDNN needs for the output size anode computed. */
+  private static long padRight(int in, int out, int k, int stride, int dilation, int padLeft) {
+    return (long) (out - 1) * stride + (long) (k - 1) * dilation + 1 - in - padLeft;
+  }
+
+  /** Descriptors and geometry of one convolution, in oneDNN's conventions (dilation 0 = none). */
+  private static final class Geometry {
+    final dnnl_memory_desc_t src;
+    final dnnl_memory_desc_t dst;
+    final dnnl_memory_desc_t weightsAny;
+    final long[] strides;
+    final long[] dilation;
+    final long[] padL;
+    final long[] padR;
+
+    Geometry(Key k) {
+      Shape x = k.input();
+      Shape w = k.weight();
+      Conv2dSpec s = k.spec();
+      Shape y = s.outputShape(x, w);
+      src = OneDnn.desc(x, StorageLayout.BLOCKED16);
+      dst = OneDnn.desc(y, StorageLayout.BLOCKED16);
+      weightsAny = OneDnn.desc(w.dimsAsLong(), dnnl_format_tag_any);
+      strides = new long[] {s.strideH(), s.strideW()};
+      dilation = new long[] {s.dilationH() - 1, s.dilationW() - 1};
+      padL = new long[] {s.padH(), s.padW()};
+      padR =
+          new long[] {
+            padRight(x.dim(2), y.dim(2), w.dim(2), s.strideH(), s.dilationH(), s.padH()),
+            padRight(x.dim(3), y.dim(3), w.dim(3), s.strideW(), s.dilationW(), s.padW())
+          };
+    }
+  }
+}

@@ -1,0 +1,82 @@
+package org.anode.backend.nd4j;
+
+import org.anode.api.Shape;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * The order in which an ND4J tensor keeps the values of a logically NCHW tensor: the three layouts
+ * its convolution kernels read and write. Elementwise ops run on the storage as it is (the order of
+ * the values does not matter to them), so a block's activations stay in the layout of its
+ * convolutions; every other op asks for NCHW ({@link Nd4jTensor#array()}).
+ */
+enum StorageLayout {
+  /** C-ordered {@code [N, C, H, W]}: anode's logical layout. */
+  NCHW,
+  /** C-ordered {@code [N, H, W, C]}: what libnd4j's oneDNN kernels read without a copy. */
+  NHWC,
+  /**
+   * C-ordered {@code [N, C/16, H, W, 16]} (oneDNN's {@code nChw16c}): what oneDNN's Winograd and
+   * AVX-512 kernels read; only for channel counts divisible by {@value #BLOCK}.
+   */
+  BLOCKED16;
+
+  /** Channels per block of {@link #BLOCKED16}. */
+  static final int BLOCK = 16;
+
+  /**
+   * The layout an elementwise op of operands in {@code a} and {@code b} runs and writes in: the
+   * convolutions' own layout, blocked before channels-last before NCHW, so that the result is what
+   * the next convolution reads (a gradient that arrives channels-last is converted once, at the
+   * first sum with a blocked one, not at every solver step).
+   */
+  static StorageLayout preferred(StorageLayout a, StorageLayout b) {
+    return a.ordinal() >= b.ordinal() ? a : b;
+  }
+
+  /** The shape of the C-ordered array that stores an NCHW tensor of {@code nchw} in this layout. */
+  Shape storageShape(Shape nchw) {
+    return switch (this) {
+      case NCHW -> nchw;
+      case NHWC -> Shape.of(nchw.dim(0), nchw.dim(2), nchw.dim(3), nchw.dim(1));
+      case BLOCKED16 -> Shape.of(nchw.dim(0), nchw.dim(1) / BLOCK, nchw.dim(2), nchw.dim(3), BLOCK);
+    };
+  }
+
+  /**
+   * Copies {@code from} (the storage of an NCHW tensor of {@code nchw} in layout {@code source})
+   * into {@code to} (its storage in this layout). oneDNN's reorder when it is loaded, else ND4J's
+   * strided assignment (only NCHW and NHWC occur without oneDNN).
+   */
+  void copyFrom(StorageLayout source, INDArray from, INDArray to, Shape nchw) {
+    if (source == this) {
+      to.assign(from);
+    } else if (OneDnn.enabled()) {
+      OneDnn.reorder(source, from, this, to, nchw);
+    } else {
+      nchwView(to, nchw).assign(source.nchwView(from, nchw));
+    }
+  }
+
+  /**
+   * An NCHW-indexed view of storage in this layout (for NCHW and NHWC; blocked storage has no
+   * strided NCHW view).
+   */
+  INDArray nchwView(INDArray storage, Shape nchw) {
+    return switch (this) {
+      case NCHW -> storage;
+      case NHWC -> storage.permute(0, 3, 1, 2);
+      case BLOCKED16 ->
+          throw new IllegalStateException(
+              "nd4j: blocked storage of " + nchw + " has no strided NCHW view");
+    };
+  }
+
+  /** Whether a tensor of {@code nchw} can be stored in this layout. */
+  boolean fits(Shape nchw) {
+    return switch (this) {
+      case NCHW -> true;
+      case NHWC -> nchw.rank() == 4;
+      case BLOCKED16 -> nchw.rank() == 4 && nchw.dim(1) % BLOCK == 0;
+    };
+  }
+}

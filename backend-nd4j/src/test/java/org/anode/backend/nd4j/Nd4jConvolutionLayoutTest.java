@@ -11,6 +11,7 @@ import org.anode.api.DType;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -81,5 +82,44 @@ class Nd4jConvolutionLayoutTest {
   @EnumSource(ConvolutionRoute.class)
   void oneByOne(ConvolutionRoute route) {
     check(route, Shape.of(32, 32, 32, 32), Shape.of(64, 32, 1, 1), false, Conv2dSpec.of(1, 0));
+  }
+
+  /**
+   * Dilated, strided and with bias on oneDNN's route (libnd4j's cannot take dilation): forward and
+   * both gradients equal float64's (libnd4j's own NCHW kernels) to float32 round-off.
+   */
+  @Test
+  void dilatedStridedWithBiasOnOneDnn() {
+    ConvolutionRoute.ONEDNN_BLOCKED.run(
+        () -> {
+          Shape x = Shape.of(8, 16, 21, 19);
+          Shape w = Shape.of(32, 16, 3, 3);
+          Conv2dSpec spec = new Conv2dSpec(2, 1, 2, 1, 2, 3, 1);
+          check(StorageLayout.BLOCKED16, x, w, true, spec);
+          try (TensorScope scope = TensorScope.open()) {
+            Shape y = spec.outputShape(x, w);
+            Tensor g32 = random(y, DType.FLOAT32, 4);
+            Backend.Conv2dGradients got =
+                be.conv2dBackward(
+                    random(x, DType.FLOAT32, 1),
+                    random(w, DType.FLOAT32, 2),
+                    g32,
+                    spec,
+                    true,
+                    true);
+            Backend.Conv2dGradients want =
+                be.conv2dBackward(
+                    random(x, DType.FLOAT64, 1),
+                    random(w, DType.FLOAT64, 2),
+                    random(y, DType.FLOAT64, 4),
+                    spec,
+                    true,
+                    true);
+            assertEquals(StorageLayout.BLOCKED16, ((Nd4jTensor) got.input()).layout());
+            double ex = maxRelativeError(want.input().toDoubleArray(), got.input());
+            double ew = maxRelativeError(want.weight().toDoubleArray(), got.weight());
+            assertTrue(ex < 1e-5 && ew < 1e-5, "input gradient " + ex + ", weight gradient " + ew);
+          }
+        });
   }
 }

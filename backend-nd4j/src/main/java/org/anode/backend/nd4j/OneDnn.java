@@ -6,8 +6,10 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_aBcd16b;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_abcd;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_acdb;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_cpu;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx512_core;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_engine_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_f32;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_get_effective_cpu_isa;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_strides;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_tag;
@@ -44,7 +46,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * not 3.x: oneDNN 3 dropped its float32 Winograd kernels, which take about half the time of the
  * direct ones for 3×3 convolutions (docs/fused-kernels.md). The system property {@value
  * #PROPERTY}{@code =false} turns this path off; it is also off when the native library cannot be
- * loaded, and every convolution then goes to libnd4j as before.
+ * loaded or the CPU lacks AVX-512 (the blocked layout here is AVX-512's), and every convolution
+ * then goes to libnd4j as before.
  */
 final class OneDnn {
   static final String PROPERTY = "anode.nd4j.onednn";
@@ -65,11 +68,18 @@ final class OneDnn {
         check(dnnl_engine_create(engine, dnnl_cpu, 0), "dnnl_engine_create(cpu, 0)");
         stream = new dnnl_stream();
         check(dnnl_stream_create(stream, engine, dnnl_stream_default_flags), "dnnl_stream_create");
+        int isa = dnnl_get_effective_cpu_isa();
+        if ((isa & dnnl_cpu_isa_avx512_core) != dnnl_cpu_isa_avx512_core) {
+          // nChw16c is AVX-512's layout: on AVX2, oneDNN would serve it with reference kernels.
+          failure = "the CPU lacks AVX-512 (oneDNN's effective ISA is " + isa + ")";
+        }
       } catch (RuntimeException | LinkageError e) {
         failure = e.toString();
+      }
+      if (failure != null) {
         LOG.log(
-            System.Logger.Level.WARNING,
-            "oneDNN unavailable, convolutions run on libnd4j's kernels: " + failure);
+            System.Logger.Level.INFO,
+            "oneDNN not called directly, convolutions run on libnd4j's kernels: " + failure);
       }
       ENGINE = failure == null ? engine : null;
       STREAM = failure == null ? stream : null;
@@ -79,9 +89,19 @@ final class OneDnn {
 
   private OneDnn() {}
 
-  /** Whether convolutions may call oneDNN directly: not switched off, and the library loaded. */
+  /** Whether convolutions may call oneDNN directly: not switched off, and {@link #available()}. */
   static boolean enabled() {
-    return !"false".equalsIgnoreCase(System.getProperty(PROPERTY)) && Runtime.FAILURE == null;
+    return !"false".equalsIgnoreCase(System.getProperty(PROPERTY)) && available();
+  }
+
+  /** Whether the library loaded and the CPU has AVX-512. */
+  static boolean available() {
+    return Runtime.FAILURE == null;
+  }
+
+  /** Why {@link #available()} is false, or null. */
+  static String unavailable() {
+    return Runtime.FAILURE;
   }
 
   static dnnl_engine engine() {

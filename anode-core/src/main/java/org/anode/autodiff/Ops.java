@@ -446,6 +446,38 @@ public final class Ops {
         });
   }
 
+  /**
+   * {@code relu(conv2d(x, w, bias))} as one node ({@link Backend#conv2dRelu}): it saves the input,
+   * the weight and its output, not the pre-activation. Backward: ReLU's gradient from the output
+   * ({@code g} where the output is positive), then the convolution's gradients from it — the same
+   * kernels in the same order as {@link #relu} after {@link #conv2d}, so the same numbers.
+   */
+  public static Variable conv2dRelu(Variable x, Variable w, Variable bias, Conv2dSpec spec) {
+    Backend be = x.backend();
+    Tensor xv = x.value();
+    Tensor wv = w.value();
+    Tensor out = be.conv2dRelu(xv, wv, bias == null ? null : bias.value(), spec);
+    Variable[] inputs = bias == null ? in(x, w) : in(x, w, bias);
+    return record(
+        out,
+        inputs,
+        new Tensor[] {xv, wv, out},
+        (g, n) -> {
+          try (Tensor ga = be.reluBackward(out, g)) {
+            Tensor[] r = new Tensor[inputs.length];
+            if (n[0] || n[1]) {
+              Backend.Conv2dGradients cg = be.conv2dBackward(xv, wv, ga, spec, n[0], n[1]);
+              r[0] = cg.input();
+              r[1] = cg.weight();
+            }
+            if (inputs.length == 3 && n[2]) {
+              r[2] = be.sum(ga, false, 0, 2, 3);
+            }
+            return r;
+          }
+        });
+  }
+
   public static Variable avgPool2d(Variable x, Pool2dSpec spec) {
     Backend be = x.backend();
     Shape s = x.shape();

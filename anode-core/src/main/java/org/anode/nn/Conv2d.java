@@ -61,4 +61,12 @@ public final class Conv2d extends Module {
   public Variable forward(Variable x) {
     return Ops.conv2d(x, weight, bias, spec);
   }
+
+  /**
+   * This convolution followed by a ReLU, as one fused op ({@link Ops#conv2dRelu}): what {@link
+   * Sequential} runs for a {@code Conv2d} directly followed by a {@link ReLU}.
+   */
+  public Variable forwardRelu(Variable x) {
+    return Ops.conv2dRelu(x, weight, bias, spec);
+  }
 }

@@ -24,15 +24,24 @@ public final class Sequential extends Module {
   }
 
   /**
-   * Runs the layers in order. An intermediate output, which no caller can see, is freed as soon as
-   * the next layer has read it: at once if nothing saved it for backward, else by the tape right
-   * after the last operation that reads it is swept ({@link Tape#releaseIntermediate}).
+   * Runs the layers in order; a {@link Conv2d} directly followed by a {@link ReLU} runs as one
+   * fused op ({@link Conv2d#forwardRelu}: same numbers, no pre-activation tensor). An intermediate
+   * output, which no caller can see, is freed as soon as the next layer has read it: at once if
+   * nothing saved it for backward, else by the tape right after the last operation that reads it is
+   * swept ({@link Tape#releaseIntermediate}).
    */
   @Override
   public Variable forward(Variable x) {
     Variable y = x;
-    for (Module m : layers) {
-      Variable next = m.forward(y);
+    for (int i = 0; i < layers.size(); i++) {
+      Module m = layers.get(i);
+      Variable next;
+      if (m instanceof Conv2d conv && i + 1 < layers.size() && layers.get(i + 1) instanceof ReLU) {
+        next = conv.forwardRelu(y);
+        i++;
+      } else {
+        next = m.forward(y);
+      }
       if (y != x && y.value() != x.value() && y.value() != next.value()) {
         Tape.releaseIntermediate(y.value());
       }

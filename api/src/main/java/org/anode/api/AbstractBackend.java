@@ -13,8 +13,8 @@ import java.util.List;
  * <p>The convolution's three backward kernels meet in one entry point, {@link #doConv2dBackward},
  * which receives whichever operands the caller had ({@link Conv2dBackwardArgs}).
  *
- * <p>The two fused kernels have composed defaults ({@link #doReluBackward}, {@link #doAddScaled});
- * a backend overrides them when its library does the work in one pass.
+ * <p>The three fused kernels have composed defaults ({@link #doReluBackward}, {@link #doAddScaled},
+ * {@link #doConv2dRelu}); a backend overrides them when its library does the work in one pass.
  */
 public abstract class AbstractBackend implements Backend {
 
@@ -322,6 +322,17 @@ public abstract class AbstractBackend implements Backend {
   }
 
   @Override
+  public final Tensor conv2dRelu(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
+    own("conv2dRelu", x);
+    own("conv2dRelu", w);
+    if (bias != null) {
+      own("conv2dRelu", bias);
+    }
+    Checks.convolution("conv2dRelu", x, w, bias);
+    return doConv2dRelu(x, w, bias, spec, spec.outputShape(x.shape(), w.shape()));
+  }
+
+  @Override
   public final Tensor conv2dBackwardInput(
       Tensor gradOut, Tensor w, Shape inputShape, Conv2dSpec spec) {
     own("conv2dBackwardInput", gradOut);
@@ -363,6 +374,14 @@ public abstract class AbstractBackend implements Backend {
 
   /** The convolution into a new tensor of shape {@code out}; {@code bias} may be null. */
   protected abstract Tensor doConv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Shape out);
+
+  /**
+   * {@code relu(conv2d(x, w, bias))} of shape {@code out}; the default composes them (see {@link
+   * Backend#conv2dRelu}).
+   */
+  protected Tensor doConv2dRelu(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Shape out) {
+    return Backend.super.conv2dRelu(x, w, bias, spec);
+  }
 
   /**
    * The gradients that {@code args} asks for (the others null): the one entry point of the three

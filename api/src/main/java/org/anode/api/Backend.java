@@ -185,6 +185,18 @@ public interface Backend extends AutoCloseable {
   Tensor conv2dBackwardWeight(Tensor x, Tensor gradOut, Shape weightShape, Conv2dSpec spec);
 
   /**
+   * {@code relu(conv2d(x, w, bias))}: a convolution and the ReLU after it. A fused kernel: the
+   * default composes {@link #conv2d} and {@link #relu} and frees the pre-activation at once; a
+   * library that applies the ReLU as the convolution writes its output (oneDNN's eltwise post-op)
+   * saves that pass and never allocates the pre-activation.
+   */
+  default Tensor conv2dRelu(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
+    try (Tensor a = conv2d(x, w, bias, spec)) {
+      return relu(a);
+    }
+  }
+
+  /**
    * Both conv gradients at once; either may be skipped. Backends whose library computes both in one
    * call override this to save the second pass.
    */

@@ -250,6 +250,13 @@ public abstract class BackendConformanceSuite extends KernelChecks {
 
   @ParameterizedTest
   @EnumSource(DType.class)
+  void fusedConv2dReluEqualsItsComposition(DType dtype) {
+    assumeSupported(dtype);
+    FusedKernelChecks.conv2dRelu(be, dtype, tol(dtype));
+  }
+
+  @ParameterizedTest
+  @EnumSource(DType.class)
   void liveMemoryCountsEveryAllocationAndRelease(DType dtype) {
     assumeSupported(dtype);
     LiveMemoryChecks.countsEveryAllocationAndRelease(be, dtype);

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.anode.api.Backend;
+import org.anode.api.Conv2dSpec;
 import org.anode.api.DType;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
@@ -14,9 +15,9 @@ import org.anode.autodiff.GradientCheck;
 
 /**
  * Checks of {@link BackendConformanceSuite} for the fused kernels of the SPI ({@link
- * Backend#reluBackward}, {@link Backend#addScaled}): a backend that overrides a default must give
- * what the default's composition gives, within {@code tol} relative (float64 1e-12, float32 1e-5),
- * and the composition itself must give the plain-Java value.
+ * Backend#reluBackward}, {@link Backend#addScaled}, {@link Backend#conv2dRelu}): a backend that
+ * overrides a default must give what the default's composition gives, within {@code tol} relative
+ * (float64 1e-12, float32 1e-5), and the composition itself must give the plain-Java value.
  */
 final class FusedKernelChecks {
   private FusedKernelChecks() {}
@@ -133,5 +134,90 @@ final class FusedKernelChecks {
         IllegalArgumentException.class,
         () -> be.addScaled(base, new double[] {1, 2}, List.of(base)),
         "addScaled: more coefficients than terms");
+  }
+
+  /**
+   * A convolution and the ReLU after it, with and without bias, stride 1 and 2, at 16 and 32
+   * channels (whole blocks for backends with blocked kernels) and at 3: against the composition
+   * {@code relu(conv2d(...))}, with exact zeros where the pre-activation is not positive, and
+   * against plain Java for one small case.
+   */
+  static void conv2dRelu(Backend be, DType dtype, double tol) {
+    SplittableRandom rng = new SplittableRandom(13);
+    record Case(Shape x, Shape w, boolean bias, Conv2dSpec spec) {}
+    List<Case> cases =
+        List.of(
+            new Case(Shape.of(2, 16, 9, 8), Shape.of(32, 16, 3, 3), true, Conv2dSpec.of(1, 1)),
+            new Case(Shape.of(2, 32, 9, 8), Shape.of(16, 32, 3, 3), false, Conv2dSpec.of(2, 1)),
+            new Case(Shape.of(2, 3, 5, 4), Shape.of(4, 3, 3, 3), true, Conv2dSpec.of(1, 0)));
+    for (Case c : cases) {
+      Tensor x = tensor(be, rounded(values(rng, (int) c.x().numel()), dtype), c.x(), dtype);
+      Tensor w = tensor(be, rounded(values(rng, (int) c.w().numel()), dtype), c.w(), dtype);
+      Tensor b =
+          c.bias()
+              ? tensor(be, rounded(values(rng, c.w().dim(0)), dtype), Shape.of(c.w().dim(0)), dtype)
+              : null;
+      Tensor fused = be.conv2dRelu(x, w, b, c.spec());
+      Shape out = c.spec().outputShape(c.x(), c.w());
+      assertEquals(dtype, fused.dtype(), "conv2dRelu: dtype");
+      assertEquals(out, fused.shape(), "conv2dRelu: shape");
+      double[] composed = be.relu(be.conv2d(x, w, b, c.spec())).toDoubleArray();
+      double[] got = fused.toDoubleArray();
+      String what = "conv2dRelu " + c.x() + " * " + c.w() + " " + c.spec();
+      close(what + " against relu(conv2d)", composed, fused, tol);
+      for (int i = 0; i < got.length; i++) {
+        if (composed[i] == 0) {
+          assertEquals(0.0, got[i], 0.0, what + ": zero where the pre-activation is not positive");
+        }
+      }
+      if (c.x().dim(1) == 3) {
+        close(what + " against plain Java", plainConvRelu(x, w, b, c.spec()), fused, tol);
+      }
+    }
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            be.conv2dRelu(
+                be.zeros(Shape.of(1, 3, 4, 4), dtype),
+                be.zeros(Shape.of(2, 4, 3, 3), dtype),
+                null,
+                Conv2dSpec.defaults()),
+        "conv2dRelu: weight of other input channels");
+  }
+
+  /** relu(conv2d) in plain Java, one group, no dilation. */
+  private static double[] plainConvRelu(Tensor xt, Tensor wt, Tensor bt, Conv2dSpec s) {
+    double[] x = xt.toDoubleArray();
+    double[] w = wt.toDoubleArray();
+    double[] b = bt == null ? null : bt.toDoubleArray();
+    Shape xs = xt.shape();
+    Shape ws = wt.shape();
+    Shape ys = s.outputShape(xs, ws);
+    int n = xs.dim(0), ci = xs.dim(1), h = xs.dim(2), wd = xs.dim(3);
+    int co = ws.dim(0), kh = ws.dim(2), kw = ws.dim(3), oh = ys.dim(2), ow = ys.dim(3);
+    double[] y = new double[(int) ys.numel()];
+    for (int in = 0; in < n; in++) {
+      for (int o = 0; o < co; o++) {
+        for (int i = 0; i < oh; i++) {
+          for (int j = 0; j < ow; j++) {
+            double acc = b == null ? 0 : b[o];
+            for (int c = 0; c < ci; c++) {
+              for (int p = 0; p < kh; p++) {
+                for (int q = 0; q < kw; q++) {
+                  int r = i * s.strideH() - s.padH() + p;
+                  int t = j * s.strideW() - s.padW() + q;
+                  if (r >= 0 && r < h && t >= 0 && t < wd) {
+                    acc +=
+                        x[((in * ci + c) * h + r) * wd + t] * w[((o * ci + c) * kh + p) * kw + q];
+                  }
+                }
+              }
+            }
+            y[((in * co + o) * oh + i) * ow + j] = Math.max(acc, 0);
+          }
+        }
+      }
+    }
+    return y;
   }
 }

@@ -405,6 +405,12 @@ final class Nd4jBackend extends AbstractBackend {
   }
 
   @Override
+  protected Tensor doConv2dRelu(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Shape out) {
+    Tensor fused = convolutions.conv2dRelu(x, w, bias, spec, out);
+    return fused != null ? fused : super.doConv2dRelu(x, w, bias, spec, out);
+  }
+
+  @Override
   protected Conv2dGradients doConv2dBackward(Conv2dBackwardArgs args) {
     return convolutions.conv2dBackward(args);
   }

@@ -52,7 +52,14 @@ final class Nd4jConvolutions {
           z -> {
             try (Nd4jScratch s = new Nd4jScratch()) {
               OneDnnConvolutions.forward(
-                  s.inLayout(tx, StorageLayout.BLOCKED16), wa, ba, x.shape(), w.shape(), spec, z);
+                  s.inLayout(tx, StorageLayout.BLOCKED16),
+                  wa,
+                  ba,
+                  x.shape(),
+                  w.shape(),
+                  spec,
+                  false,
+                  z);
             }
           });
     }
@@ -101,6 +108,36 @@ final class Nd4jConvolutions {
                   outs[i]);
             }
             Nd4jArrays.concatInto(outs, 1, z);
+          }
+        });
+  }
+
+  /**
+   * {@code relu(conv2d(x, w, bias))} in one oneDNN call (the ReLU as a post-op), or null when the
+   * oneDNN route does not serve this convolution and the caller composes the two.
+   */
+  Tensor conv2dRelu(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Shape outShape) {
+    if (!OneDnnConvolutions.serves(x.dtype(), x.shape(), w.shape(), spec)) {
+      return null;
+    }
+    Nd4jTensor tx = Nd4jBackend.own(x);
+    INDArray wa = Nd4jBackend.arr(w);
+    INDArray ba = bias == null ? null : Nd4jBackend.arr(bias);
+    return backend.create(
+        x.dtype(),
+        outShape,
+        StorageLayout.BLOCKED16,
+        z -> {
+          try (Nd4jScratch s = new Nd4jScratch()) {
+            OneDnnConvolutions.forward(
+                s.inLayout(tx, StorageLayout.BLOCKED16),
+                wa,
+                ba,
+                x.shape(),
+                w.shape(),
+                spec,
+                true,
+                z);
           }
         });
   }

@@ -14,10 +14,15 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_direct;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_backward_data_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_backward_weights_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_forward_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_relu;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_format_tag_any;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_equal;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_get_size;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_post_ops_append_eltwise;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_post_ops_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_set_post_ops;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_query_md;
@@ -33,7 +38,9 @@ import org.bytedeco.dnnl.const_dnnl_op_desc_t;
 import org.bytedeco.dnnl.dnnl_convolution_desc_t;
 import org.bytedeco.dnnl.dnnl_memory;
 import org.bytedeco.dnnl.dnnl_memory_desc_t;
+import org.bytedeco.dnnl.dnnl_post_ops;
 import org.bytedeco.dnnl.dnnl_primitive;
+import org.bytedeco.dnnl.dnnl_primitive_attr;
 import org.bytedeco.dnnl.dnnl_primitive_desc;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -61,7 +68,8 @@ final class OneDnnConvolutions {
     BACKWARD_WEIGHTS
   }
 
-  private record Key(Kind kind, Shape input, Shape weight, Conv2dSpec spec, boolean bias) {}
+  private record Key(
+      Kind kind, Shape input, Shape weight, Conv2dSpec spec, boolean bias, boolean relu) {}
 
   /** A primitive, the weights layout it uses, and the reorder to or from anode's OIHW (or null). */
   private record Compiled(
@@ -91,12 +99,20 @@ final class OneDnnConvolutions {
   }
 
   /**
-   * {@code y = conv(x, w) + b}: {@code x} and {@code y} are blocked storage arrays, {@code w} is
+   * {@code y = conv(x, w) + b}, or its ReLU when {@code relu} (oneDNN's eltwise post-op, applied as
+   * the output is written): {@code x} and {@code y} are blocked storage arrays, {@code w} is
    * C-ordered OIHW, {@code b} is {@code [O]} or null.
    */
   static void forward(
-      INDArray x, INDArray w, INDArray b, Shape xShape, Shape wShape, Conv2dSpec s, INDArray y) {
-    Key key = new Key(Kind.FORWARD, xShape, wShape, s, b != null);
+      INDArray x,
+      INDArray w,
+      INDArray b,
+      Shape xShape,
+      Shape wShape,
+      Conv2dSpec s,
+      boolean relu,
+      INDArray y) {
+    Key key = new Key(Kind.FORWARD, xShape, wShape, s, b != null, relu);
     Compiled c = CACHE.computeIfAbsent(key, k -> compile(forwardDesc(k), k));
     String what = "convolution forward " + xShape + " * " + wShape;
     try (Nd4jScratch scratch = new Nd4jScratch()) {
@@ -126,7 +142,7 @@ final class OneDnnConvolutions {
   /** {@code gx = ∂(conv)/∂x · gy} (blocked storage arrays; {@code w} C-ordered OIHW). */
   static void backwardData(
       INDArray gy, INDArray w, Shape xShape, Shape wShape, Conv2dSpec s, INDArray gx) {
-    Key key = new Key(Kind.BACKWARD_DATA, xShape, wShape, s, false);
+    Key key = new Key(Kind.BACKWARD_DATA, xShape, wShape, s, false, false);
     Compiled c =
         CACHE.computeIfAbsent(
             key,
@@ -145,7 +161,7 @@ final class OneDnnConvolutions {
                       g.padL,
                       g.padR),
                   "convolution backward data " + k);
-              return compile(primitiveDesc(d, forwardDesc(k)), k);
+              return compile(primitiveDesc(d, null, forwardDesc(k)), k);
             });
     try (Nd4jScratch scratch = new Nd4jScratch()) {
       OneDnn.execute(
@@ -163,7 +179,7 @@ final class OneDnnConvolutions {
   /** {@code gw = ∂(conv)/∂w · gy} into C-ordered OIHW {@code gw} (x, gy blocked storage). */
   static void backwardWeights(
       INDArray x, INDArray gy, Shape xShape, Shape wShape, Conv2dSpec s, INDArray gw) {
-    Key key = new Key(Kind.BACKWARD_WEIGHTS, xShape, wShape, s, false);
+    Key key = new Key(Kind.BACKWARD_WEIGHTS, xShape, wShape, s, false, false);
     Compiled c =
         CACHE.computeIfAbsent(
             key,
@@ -183,7 +199,7 @@ final class OneDnnConvolutions {
                       g.padL,
                       g.padR),
                   "convolution backward weights " + k);
-              return compile(primitiveDesc(d, forwardDesc(k)), k);
+              return compile(primitiveDesc(d, null, forwardDesc(k)), k);
             });
     String what = "convolution backward weights " + xShape + " * " + wShape;
     dnnl_memory xm = blocked(x, xShape);
@@ -239,14 +255,25 @@ final class OneDnnConvolutions {
             g.padL,
             g.padR),
         "convolution forward " + k);
-    return primitiveDesc(d, null);
+    dnnl_primitive_attr attr = null;
+    if (k.relu()) {
+      dnnl_post_ops ops = new dnnl_post_ops();
+      OneDnn.check(dnnl_post_ops_create(ops), "dnnl_post_ops_create");
+      OneDnn.check(
+          dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f),
+          "dnnl_post_ops_append_eltwise(relu)");
+      attr = new dnnl_primitive_attr();
+      OneDnn.check(dnnl_primitive_attr_create(attr), "dnnl_primitive_attr_create");
+      OneDnn.check(dnnl_primitive_attr_set_post_ops(attr, ops), "dnnl_primitive_attr_set_post_ops");
+    }
+    return primitiveDesc(d, attr, null);
   }
 
   private static dnnl_primitive_desc primitiveDesc(
-      dnnl_convolution_desc_t d, dnnl_primitive_desc hint) {
+      dnnl_convolution_desc_t d, dnnl_primitive_attr attr, dnnl_primitive_desc hint) {
     dnnl_primitive_desc pd = new dnnl_primitive_desc();
     OneDnn.check(
-        dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(d), null, OneDnn.engine(), hint),
+        dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(d), attr, OneDnn.engine(), hint),
         "dnnl_primitive_desc_create(convolution)");
     return pd;
   }

@@ -464,6 +464,10 @@ public final class Ops {
         new Tensor[] {xv, wv, out},
         (g, n) -> {
           try (Tensor ga = be.reluBackward(out, g)) {
+            // As in the composition, where ReLU's node ends here: the incoming gradient and the
+            // output are not read again, so they need not live through the convolution's backward.
+            Tape.lastRead(g);
+            Tape.lastRead(out);
             Tensor[] r = new Tensor[inputs.length];
             if (n[0] || n[1]) {
               Backend.Conv2dGradients cg = be.conv2dBackward(xv, wv, ga, spec, n[0], n[1]);

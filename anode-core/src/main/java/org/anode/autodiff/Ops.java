@@ -482,6 +482,33 @@ public final class Ops {
         });
   }
 
+  /** What {@link #batchNorm} returns: the output, and the batch's statistics ({@code [C]}). */
+  public record Normalized(Variable output, Tensor mean, Tensor variance) {}
+
+  /**
+   * Batch normalization in training mode ({@link Backend#batchNorm}) as one node: it saves the
+   * input, γ and the batch's mean and variance; its backward is {@link Backend#batchNormBackward}.
+   */
+  public static Normalized batchNorm(Variable x, Variable gamma, Variable beta, double eps) {
+    Backend be = x.backend();
+    Tensor xv = x.value();
+    Tensor gv = gamma.value();
+    Backend.BatchNormResult r = be.batchNorm(xv, gv, beta.value(), eps);
+    Tensor mean = r.mean();
+    Tensor variance = r.variance();
+    Variable y =
+        record(
+            r.output(),
+            in(x, gamma, beta),
+            new Tensor[] {xv, gv, mean, variance},
+            (g, n) -> {
+              Backend.BatchNormGradients bg =
+                  be.batchNormBackward(xv, gv, mean, variance, eps, g, n[0], n[1], n[2]);
+              return new Tensor[] {bg.input(), bg.gamma(), bg.beta()};
+            });
+    return new Normalized(y, mean, variance);
+  }
+
   public static Variable avgPool2d(Variable x, Pool2dSpec spec) {
     Backend be = x.backend();
     Shape s = x.shape();

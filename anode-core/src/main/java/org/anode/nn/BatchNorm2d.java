@@ -66,23 +66,20 @@ public final class BatchNorm2d extends Module {
   }
 
   private Variable normalize(Variable x, Shape s) {
-    Shape perChannel = Shape.of(1, channels, 1, 1);
-    Variable xhat;
     if (isTraining()) {
-      Variable mean = Ops.mean(x, true, 0, 2, 3);
-      Variable centered = Ops.sub(x, mean);
-      Variable var = Ops.mean(Ops.square(centered), true, 0, 2, 3);
-      Variable invStd = Ops.powScalar(Ops.addScalar(var, eps), -0.5);
-      xhat = Ops.mul(centered, invStd);
+      // One fused op (Backend.batchNorm): a backend with a batch-norm primitive runs it in two
+      // passes instead of about ten reductions and broadcasts.
+      Ops.Normalized n = Ops.batchNorm(x, gamma, beta, eps);
       if (!Recomputation.active()) {
-        updateRunningStats(mean.value(), var.value(), s.numel() / channels);
+        updateRunningStats(n.mean(), n.variance(), s.numel() / channels);
       }
-    } else {
-      Backend be = x.backend();
-      Tensor rm = be.reshape(runningMean(), perChannel);
-      Tensor inv = be.powScalar(be.addScalar(be.reshape(runningVar(), perChannel), eps), -0.5);
-      xhat = Ops.mul(Ops.sub(x, Variable.constant(rm)), Variable.constant(inv));
+      return n.output();
     }
+    Shape perChannel = Shape.of(1, channels, 1, 1);
+    Backend be = x.backend();
+    Tensor rm = be.reshape(runningMean(), perChannel);
+    Tensor inv = be.powScalar(be.addScalar(be.reshape(runningVar(), perChannel), eps), -0.5);
+    Variable xhat = Ops.mul(Ops.sub(x, Variable.constant(rm)), Variable.constant(inv));
     return Ops.add(Ops.mul(xhat, Ops.reshape(gamma, perChannel)), Ops.reshape(beta, perChannel));
   }
 

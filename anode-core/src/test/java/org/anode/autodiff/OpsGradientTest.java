@@ -130,6 +130,15 @@ class OpsGradientTest {
     // unless a pre-activation is within 1e-6 of 0, which these seeded values are not.
     check("conv + relu", () -> Ops.conv2dRelu(x, w, b, Conv2dSpec.of(1, 1)), x, w, b);
     check("conv + relu, stride 2", () -> Ops.conv2dRelu(x, w, null, Conv2dSpec.of(2, 1)), x, w);
+    Variable gamma = r.leaf(r.nonZero(3));
+    Variable beta = r.leaf(r.nonZero(3));
+    Variable pre = r.leaf(r.nonZero(2, 3, 4, 5));
+    check(
+        "batch norm (training)",
+        () -> Ops.batchNorm(pre, gamma, beta, 1e-5).output(),
+        pre,
+        gamma,
+        beta);
     Variable wg = r.leaf(r.nonZero(6, 2, 3, 3));
     Variable bg = r.leaf(r.nonZero(6));
     check(

@@ -333,6 +333,38 @@ public abstract class AbstractBackend implements Backend {
   }
 
   @Override
+  public final BatchNormResult batchNorm(Tensor x, Tensor gamma, Tensor beta, double eps) {
+    own("batchNorm", x);
+    own("batchNorm", gamma);
+    own("batchNorm", beta);
+    Checks.batchNorm("batchNorm", x, gamma, beta);
+    return doBatchNorm(x, gamma, beta, eps);
+  }
+
+  @Override
+  public final BatchNormGradients batchNormBackward(
+      Tensor x,
+      Tensor gamma,
+      Tensor mean,
+      Tensor variance,
+      double eps,
+      Tensor g,
+      boolean input,
+      boolean wantGamma,
+      boolean wantBeta) {
+    own("batchNormBackward", x);
+    own("batchNormBackward", gamma);
+    own("batchNormBackward", mean);
+    own("batchNormBackward", variance);
+    own("batchNormBackward", g);
+    Checks.batchNorm("batchNormBackward", x, gamma, mean);
+    Checks.batchNorm("batchNormBackward", x, variance, gamma);
+    Checks.sameDType("batchNormBackward", x, g);
+    Checks.gradientShape("batchNormBackward", g, x.shape());
+    return doBatchNormBackward(x, gamma, mean, variance, eps, g, input, wantGamma, wantBeta);
+  }
+
+  @Override
   public final Tensor conv2dBackwardInput(
       Tensor gradOut, Tensor w, Shape inputShape, Conv2dSpec spec) {
     own("conv2dBackwardInput", gradOut);
@@ -374,6 +406,28 @@ public abstract class AbstractBackend implements Backend {
 
   /** The convolution into a new tensor of shape {@code out}; {@code bias} may be null. */
   protected abstract Tensor doConv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Shape out);
+
+  /**
+   * Batch normalization in training mode; the default composes it (see {@link Backend#batchNorm}).
+   */
+  protected BatchNormResult doBatchNorm(Tensor x, Tensor gamma, Tensor beta, double eps) {
+    return Backend.super.batchNorm(x, gamma, beta, eps);
+  }
+
+  /** Its gradients; the default composes them (see {@link Backend#batchNormBackward}). */
+  protected BatchNormGradients doBatchNormBackward(
+      Tensor x,
+      Tensor gamma,
+      Tensor mean,
+      Tensor variance,
+      double eps,
+      Tensor g,
+      boolean input,
+      boolean wantGamma,
+      boolean wantBeta) {
+    return Backend.super.batchNormBackward(
+        x, gamma, mean, variance, eps, g, input, wantGamma, wantBeta);
+  }
 
   /**
    * {@code relu(conv2d(x, w, bias))} of shape {@code out}; the default composes them (see {@link

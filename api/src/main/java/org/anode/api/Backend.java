@@ -197,6 +197,87 @@ public interface Backend extends AutoCloseable {
   }
 
   /**
+   * Batch normalization in training mode over the N, H and W axes of NCHW {@code x} (Ioffe and
+   * Szegedy 2015, eq. in Alg. 1): {@code y = γ·(x − μ)/√(σ² + ε) + β} per channel, with the batch's
+   * mean μ and biased variance σ², which are returned too (shape {@code [C]}, for the running
+   * estimates and the backward pass). A fused kernel: the default composes reductions and
+   * per-channel broadcasts (about ten passes over {@code x}); a library with a batch-norm primitive
+   * needs two.
+   */
+  default BatchNormResult batchNorm(Tensor x, Tensor gamma, Tensor beta, double eps) {
+    int c = x.shape().dim(1);
+    Shape perChannel = Shape.of(1, c, 1, 1);
+    try (Tensor mean = mean(x, true, 0, 2, 3);
+        Tensor centered = sub(x, mean);
+        Tensor squared = square(centered);
+        Tensor variance = mean(squared, true, 0, 2, 3);
+        Tensor shifted = addScalar(variance, eps);
+        Tensor invStd = powScalar(shifted, -0.5);
+        Tensor xhat = mul(centered, invStd);
+        Tensor g = reshape(gamma, perChannel);
+        Tensor scaled = mul(xhat, g);
+        Tensor b = reshape(beta, perChannel)) {
+      Tensor y = add(scaled, b);
+      return new BatchNormResult(y, reshape(mean, Shape.of(c)), reshape(variance, Shape.of(c)));
+    }
+  }
+
+  /** What {@link #batchNorm} returns: the output, and the batch's mean and biased variance. */
+  record BatchNormResult(Tensor output, Tensor mean, Tensor variance) {}
+
+  /**
+   * The gradients of {@link #batchNorm} with respect to {@code x}, γ and β (each null when not
+   * wanted), from the batch's {@code mean} and {@code variance} it returned and the output's
+   * gradient {@code g}. With x̂ = (x − μ)/√(σ² + ε) and M = N·H·W: ∂β = Σ g, ∂γ = Σ g·x̂, ∂x =
+   * γ/(M·√(σ² + ε)) · (M·g − ∂β − x̂·∂γ) (sums per channel). A fused kernel: the default composes
+   * it from reductions and broadcasts.
+   */
+  default BatchNormGradients batchNormBackward(
+      Tensor x,
+      Tensor gamma,
+      Tensor mean,
+      Tensor variance,
+      double eps,
+      Tensor g,
+      boolean input,
+      boolean wantGamma,
+      boolean wantBeta) {
+    Shape s = x.shape();
+    int c = s.dim(1);
+    double m = (double) s.numel() / c;
+    Shape perChannel = Shape.of(1, c, 1, 1);
+    try (Tensor mean4 = reshape(mean, perChannel);
+        Tensor var4 = reshape(variance, perChannel);
+        Tensor shifted = addScalar(var4, eps);
+        Tensor invStd = powScalar(shifted, -0.5);
+        Tensor centered = sub(x, mean4);
+        Tensor xhat = mul(centered, invStd);
+        Tensor dBeta = sum(g, true, 0, 2, 3);
+        Tensor gx = mul(g, xhat);
+        Tensor dGamma = sum(gx, true, 0, 2, 3)) {
+      Tensor dx = null;
+      if (input) {
+        try (Tensor g4 = reshape(gamma, perChannel);
+            Tensor gInv = mul(g4, invStd);
+            Tensor coefficient = mulScalar(gInv, 1 / m);
+            Tensor mg = mulScalar(g, m);
+            Tensor minusBeta = sub(mg, dBeta);
+            Tensor xg = mul(xhat, dGamma);
+            Tensor inner = sub(minusBeta, xg)) {
+          dx = mul(coefficient, inner);
+        }
+      }
+      return new BatchNormGradients(
+          dx,
+          wantGamma ? reshape(dGamma, Shape.of(c)) : null,
+          wantBeta ? reshape(dBeta, Shape.of(c)) : null);
+    }
+  }
+
+  /** The gradients of {@link #batchNorm}; an entry is null when it was not requested. */
+  record BatchNormGradients(Tensor input, Tensor gamma, Tensor beta) {}
+
+  /**
    * Both conv gradients at once; either may be skipped. Backends whose library computes both in one
    * call override this to save the second pass.
    */

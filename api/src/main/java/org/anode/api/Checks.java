@@ -287,6 +287,24 @@ public final class Checks {
   }
 
   /**
+   * The arguments of {@link Backend#batchNorm}: NCHW {@code x} and two per-channel tensors {@code
+   * [C]} of its dtype.
+   */
+  public static void batchNorm(String op, Tensor x, Tensor a, Tensor b) {
+    if (x.shape().rank() != 4) {
+      throw new IllegalArgumentException(op + ": input " + describe(x) + " must be rank 4 (NCHW)");
+    }
+    int c = x.shape().dim(1);
+    for (Tensor t : new Tensor[] {a, b}) {
+      sameDType(op, x, t);
+      if (t.shape().rank() != 1 || t.shape().dim(0) != c) {
+        throw new IllegalArgumentException(
+            op + ": " + describe(t) + " must be [" + c + "] for input " + describe(x));
+      }
+    }
+  }
+
+  /**
    * The arguments of {@link Backend#addScaled}: one coefficient per term, every term of {@code
    * base}'s shape and dtype.
    */

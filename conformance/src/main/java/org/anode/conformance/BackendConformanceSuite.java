@@ -257,6 +257,13 @@ public abstract class BackendConformanceSuite extends KernelChecks {
 
   @ParameterizedTest
   @EnumSource(DType.class)
+  void fusedBatchNormEqualsItsClosedForm(DType dtype) {
+    assumeSupported(dtype);
+    FusedKernelChecks.batchNorm(be, dtype, tol(dtype));
+  }
+
+  @ParameterizedTest
+  @EnumSource(DType.class)
   void liveMemoryCountsEveryAllocationAndRelease(DType dtype) {
     assumeSupported(dtype);
     LiveMemoryChecks.countsEveryAllocationAndRelease(be, dtype);

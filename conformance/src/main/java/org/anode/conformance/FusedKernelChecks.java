@@ -15,9 +15,10 @@ import org.anode.autodiff.GradientCheck;
 
 /**
  * Checks of {@link BackendConformanceSuite} for the fused kernels of the SPI ({@link
- * Backend#reluBackward}, {@link Backend#addScaled}, {@link Backend#conv2dRelu}): a backend that
- * overrides a default must give what the default's composition gives, within {@code tol} relative
- * (float64 1e-12, float32 1e-5), and the composition itself must give the plain-Java value.
+ * Backend#reluBackward}, {@link Backend#addScaled}, {@link Backend#conv2dRelu}, {@link
+ * Backend#batchNorm} and its backward): a backend that overrides a default must give what the
+ * default's composition gives, within {@code tol} relative (float64 1e-12, float32 1e-5), and the
+ * composition itself must give the plain-Java value.
  */
 final class FusedKernelChecks {
   private FusedKernelChecks() {}
@@ -219,5 +220,85 @@ final class FusedKernelChecks {
       }
     }
     return y;
+  }
+
+  /**
+   * Batch normalization in training mode and its three gradients, at 16 channels (whole blocks for
+   * backends with blocked kernels) and at 5, against plain Java: the output, the batch's mean and
+   * biased variance, and ∂x, ∂γ, ∂β by the closed form; a gradient not asked for is null.
+   */
+  static void batchNorm(Backend be, DType dtype, double tol) {
+    SplittableRandom rng = new SplittableRandom(14);
+    double eps = 1e-5;
+    for (Shape s : List.of(Shape.of(4, 16, 5, 6), Shape.of(3, 5, 4, 4))) {
+      int c = s.dim(1);
+      int hw = s.dim(2) * s.dim(3);
+      int n = s.dim(0);
+      double m = (double) n * hw;
+      double[] x = rounded(values(rng, (int) s.numel()), dtype);
+      for (int i = 0; i < x.length; i++) {
+        x[i] = (float) (x[i] * 3 + 0.5); // a mean and a spread other than 0 and 1
+      }
+      double[] gamma = rounded(values(rng, c), dtype);
+      double[] beta = rounded(values(rng, c), dtype);
+      double[] g = rounded(values(rng, (int) s.numel()), dtype);
+      double[] mean = new double[c];
+      double[] var = new double[c];
+      for (int i = 0; i < x.length; i++) {
+        mean[(i / hw) % c] += x[i] / m;
+      }
+      for (int i = 0; i < x.length; i++) {
+        double d = x[i] - mean[(i / hw) % c];
+        var[(i / hw) % c] += d * d / m;
+      }
+      double[] y = new double[x.length];
+      double[] xhat = new double[x.length];
+      double[] dBeta = new double[c];
+      double[] dGamma = new double[c];
+      for (int i = 0; i < x.length; i++) {
+        int ch = (i / hw) % c;
+        xhat[i] = (x[i] - mean[ch]) / Math.sqrt(var[ch] + eps);
+        y[i] = gamma[ch] * xhat[i] + beta[ch];
+        dBeta[ch] += g[i];
+        dGamma[ch] += g[i] * xhat[i];
+      }
+      double[] dx = new double[x.length];
+      for (int i = 0; i < x.length; i++) {
+        int ch = (i / hw) % c;
+        dx[i] =
+            gamma[ch]
+                / (m * Math.sqrt(var[ch] + eps))
+                * (m * g[i] - dBeta[ch] - xhat[i] * dGamma[ch]);
+      }
+      Tensor tx = tensor(be, x, s, dtype);
+      Tensor tGamma = tensor(be, gamma, Shape.of(c), dtype);
+      Backend.BatchNormResult r =
+          be.batchNorm(tx, tGamma, tensor(be, beta, Shape.of(c), dtype), eps);
+      String what = "batchNorm " + s;
+      assertEquals(s, r.output().shape(), what + ": output shape");
+      assertEquals(Shape.of(c), r.mean().shape(), what + ": mean shape");
+      close(what + " output", y, r.output(), tol);
+      close(what + " mean", mean, r.mean(), tol);
+      close(what + " variance", var, r.variance(), tol);
+      Tensor tg = tensor(be, g, s, dtype);
+      Backend.BatchNormGradients all =
+          be.batchNormBackward(tx, tGamma, r.mean(), r.variance(), eps, tg, true, true, true);
+      close(what + " input gradient", dx, all.input(), tol);
+      close(what + " gamma gradient", dGamma, all.gamma(), tol);
+      close(what + " beta gradient", dBeta, all.beta(), tol);
+      Backend.BatchNormGradients some =
+          be.batchNormBackward(tx, tGamma, r.mean(), r.variance(), eps, tg, false, true, false);
+      assertTrue(some.input() == null && some.beta() == null, what + ": unwanted gradients null");
+      close(what + " gamma gradient alone", dGamma, some.gamma(), tol);
+    }
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            be.batchNorm(
+                be.zeros(Shape.of(2, 3, 4, 4), dtype),
+                be.zeros(Shape.of(4), dtype),
+                be.zeros(Shape.of(3), dtype),
+                1e-5),
+        "batchNorm: γ of another channel count");
   }
 }

@@ -50,6 +50,7 @@ import org.nd4j.nativeblas.NativeOpsHolder;
 final class Nd4jBackend extends AbstractBackend {
   private final int threads;
   private final Nd4jConvolutions convolutions = new Nd4jConvolutions(this);
+  private final Nd4jBatchNorm batchNorm = new Nd4jBatchNorm(this);
   private final Nd4jPooling pooling = new Nd4jPooling(this);
   private final Nd4jElementwise elementwise = new Nd4jElementwise(this);
 
@@ -402,6 +403,30 @@ final class Nd4jBackend extends AbstractBackend {
   @Override
   protected Tensor doConv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Shape out) {
     return convolutions.conv2d(x, w, bias, spec, out);
+  }
+
+  @Override
+  protected BatchNormResult doBatchNorm(Tensor x, Tensor gamma, Tensor beta, double eps) {
+    BatchNormResult fused = batchNorm.forward(x, gamma, beta, eps);
+    return fused != null ? fused : super.doBatchNorm(x, gamma, beta, eps);
+  }
+
+  @Override
+  protected BatchNormGradients doBatchNormBackward(
+      Tensor x,
+      Tensor gamma,
+      Tensor mean,
+      Tensor variance,
+      double eps,
+      Tensor g,
+      boolean input,
+      boolean wantGamma,
+      boolean wantBeta) {
+    BatchNormGradients fused =
+        batchNorm.backward(x, gamma, mean, variance, eps, g, input, wantGamma, wantBeta);
+    return fused != null
+        ? fused
+        : super.doBatchNormBackward(x, gamma, mean, variance, eps, g, input, wantGamma, wantBeta);
   }
 
   @Override

@@ -166,6 +166,13 @@ final class OneDnn {
         "reorder " + nchw + " " + source + " -> " + target);
   }
 
+  /** The primitive of {@code pd}. */
+  static dnnl_primitive primitive(dnnl_primitive_desc pd, String what) {
+    dnnl_primitive p = new dnnl_primitive();
+    check(dnnl_primitive_create(p, pd), "dnnl_primitive_create(" + what + ")");
+    return p;
+  }
+
   /** A reorder primitive from {@code from} to {@code to}. */
   static dnnl_primitive reorderPrimitive(dnnl_memory_desc_t from, dnnl_memory_desc_t to) {
     dnnl_primitive_desc rpd = new dnnl_primitive_desc();

@@ -1,0 +1,184 @@
+package org.anode.backend.nd4j;
+
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_SCALE;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_SHIFT;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_MEAN;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SCALE;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SHIFT;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_VARIANCE;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_backward;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_batch_normalization_backward_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_batch_normalization_forward_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_use_scale;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_use_shift;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.anode.api.Shape;
+import org.bytedeco.dnnl.const_dnnl_op_desc_t;
+import org.bytedeco.dnnl.dnnl_batch_normalization_desc_t;
+import org.bytedeco.dnnl.dnnl_memory;
+import org.bytedeco.dnnl.dnnl_memory_desc_t;
+import org.bytedeco.dnnl.dnnl_primitive;
+import org.bytedeco.dnnl.dnnl_primitive_desc;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Float32 batch normalization in training mode on oneDNN's primitive, called directly ({@link
+ * OneDnn}), on blocked activations ({@link StorageLayout#BLOCKED16}): the forward pass computes the
+ * batch's mean and biased variance and normalizes in two passes over the input; the backward pass
+ * gives the input's, γ's and β's gradients in two more. oneDNN takes ε in single precision.
+ */
+final class OneDnnBatchNorm {
+  private record Key(Shape input, float eps, boolean backward) {}
+
+  private static final Map<Key, dnnl_primitive> CACHE = new ConcurrentHashMap<>();
+
+  private OneDnnBatchNorm() {}
+
+  /**
+   * Whether this class serves batch normalization of {@code x}: float32 NCHW, C in blocks of 16.
+   */
+  static boolean serves(org.anode.api.DType dtype, Shape x) {
+    return dtype == org.anode.api.DType.FLOAT32
+        && StorageLayout.BLOCKED16.fits(x)
+        && OneDnn.enabled();
+  }
+
+  /**
+   * {@code y = γ·(x − μ)/√(σ² + ε) + β} with the batch's μ and σ² written to {@code mean} and
+   * {@code variance} ({@code [C]}); {@code x} and {@code y} are blocked storage arrays.
+   */
+  static void forward(
+      INDArray x,
+      INDArray gamma,
+      INDArray beta,
+      double eps,
+      Shape shape,
+      INDArray y,
+      INDArray mean,
+      INDArray variance) {
+    dnnl_primitive p =
+        CACHE.computeIfAbsent(
+            new Key(shape, (float) eps, false),
+            k -> OneDnn.primitive(forwardDesc(k), "batch normalization forward " + k));
+    OneDnn.execute(
+        p,
+        new int[] {
+          DNNL_ARG_SRC,
+          DNNL_ARG_SCALE,
+          DNNL_ARG_SHIFT,
+          DNNL_ARG_DST,
+          DNNL_ARG_MEAN,
+          DNNL_ARG_VARIANCE
+        },
+        new dnnl_memory[] {
+          blocked(x, shape),
+          channels(gamma, shape),
+          channels(beta, shape),
+          blocked(y, shape),
+          channels(mean, shape),
+          channels(variance, shape)
+        },
+        "batch normalization forward " + shape);
+  }
+
+  /** The gradients of {@link #forward} into {@code gx} (blocked), {@code gGamma}, {@code gBeta}. */
+  static void backward(
+      INDArray x,
+      INDArray gamma,
+      INDArray mean,
+      INDArray variance,
+      double eps,
+      INDArray g,
+      Shape shape,
+      INDArray gx,
+      INDArray gGamma,
+      INDArray gBeta) {
+    dnnl_primitive p =
+        CACHE.computeIfAbsent(
+            new Key(shape, (float) eps, true),
+            k -> {
+              dnnl_batch_normalization_desc_t d = new dnnl_batch_normalization_desc_t();
+              dnnl_memory_desc_t data = OneDnn.desc(k.input(), StorageLayout.BLOCKED16);
+              OneDnn.check(
+                  dnnl_batch_normalization_backward_desc_init(
+                      d, dnnl_backward, data, data, k.eps(), dnnl_use_scale | dnnl_use_shift),
+                  "batch normalization backward " + k);
+              dnnl_primitive_desc pd = new dnnl_primitive_desc();
+              OneDnn.check(
+                  dnnl_primitive_desc_create(
+                      pd,
+                      new const_dnnl_op_desc_t(d),
+                      null,
+                      OneDnn.engine(),
+                      forwardDesc(new Key(k.input(), k.eps(), false))),
+                  "dnnl_primitive_desc_create(batch normalization backward)");
+              return OneDnn.primitive(pd, "batch normalization backward " + k);
+            });
+    OneDnn.execute(
+        p,
+        new int[] {
+          DNNL_ARG_SRC,
+          DNNL_ARG_MEAN,
+          DNNL_ARG_VARIANCE,
+          DNNL_ARG_DIFF_DST,
+          DNNL_ARG_SCALE,
+          DNNL_ARG_SHIFT,
+          DNNL_ARG_DIFF_SRC,
+          DNNL_ARG_DIFF_SCALE,
+          DNNL_ARG_DIFF_SHIFT
+        },
+        new dnnl_memory[] {
+          blocked(x, shape),
+          channels(mean, shape),
+          channels(variance, shape),
+          blocked(g, shape),
+          channels(gamma, shape),
+          // oneDNN 2.7 requires a shift argument here too; the gradients do not depend on β, and
+          // it is not read: γ's memory stands in.
+          channels(gamma, shape),
+          blocked(gx, shape),
+          channels(gGamma, shape),
+          channels(gBeta, shape)
+        },
+        "batch normalization backward " + shape);
+  }
+
+  private static dnnl_primitive_desc forwardDesc(Key k) {
+    dnnl_batch_normalization_desc_t d = new dnnl_batch_normalization_desc_t();
+    OneDnn.check(
+        dnnl_batch_normalization_forward_desc_init(
+            d,
+            dnnl_forward_training,
+            OneDnn.desc(k.input(), StorageLayout.BLOCKED16),
+            k.eps(),
+            dnnl_use_scale | dnnl_use_shift),
+        "batch normalization forward " + k);
+    dnnl_primitive_desc pd = new dnnl_primitive_desc();
+    OneDnn.check(
+        dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(d), null, OneDnn.engine(), null),
+        "dnnl_primitive_desc_create(batch normalization forward)");
+    return pd;
+  }
+
+  private static dnnl_memory blocked(INDArray storage, Shape nchw) {
+    return OneDnn.memory(OneDnn.desc(nchw, StorageLayout.BLOCKED16), OneDnn.address(storage));
+  }
+
+  /** A memory over a C-ordered {@code [C]} array (checked: one value per channel). */
+  private static dnnl_memory channels(INDArray a, Shape nchw) {
+    long c = nchw.dim(1);
+    if (a.length() != c || a.isView()) {
+      throw new IllegalStateException(
+          "oneDNN batch norm: per-channel array of " + nchw + " must be a plain [" + c + "]");
+    }
+    return OneDnn.memory(OneDnn.desc(new long[] {c}, new long[] {1}), OneDnn.address(a));
+  }
+}

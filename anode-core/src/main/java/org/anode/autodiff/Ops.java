@@ -431,19 +431,24 @@ public final class Ops {
     Tensor out = be.conv2d(xv, wv, bias == null ? null : bias.value(), spec);
     Variable[] inputs = bias == null ? in(x, w) : in(x, w, bias);
     return record(
-        out,
-        inputs,
-        new Tensor[] {xv, wv},
-        (g, n) -> {
-          Backend.Conv2dGradients cg = be.conv2dBackward(xv, wv, g, spec, n[0], n[1]);
-          Tensor[] r = new Tensor[inputs.length];
-          r[0] = cg.input();
-          r[1] = cg.weight();
-          if (inputs.length == 3 && n[2]) {
-            r[2] = be.sum(g, false, 0, 2, 3);
-          }
-          return r;
-        });
+        out, inputs, new Tensor[] {xv, wv}, (g, n) -> convolutionGradients(be, xv, wv, g, spec, n));
+  }
+
+  /**
+   * The gradients of a convolution's input, weight and (when {@code needs} has three entries) bias
+   * from its output's gradient {@code g}: the weight and input from the native kernel, the bias as
+   * {@code g} summed over N, H and W.
+   */
+  private static Tensor[] convolutionGradients(
+      Backend be, Tensor x, Tensor w, Tensor g, Conv2dSpec spec, boolean[] needs) {
+    Backend.Conv2dGradients cg = be.conv2dBackward(x, w, g, spec, needs[0], needs[1]);
+    Tensor[] r = new Tensor[needs.length];
+    r[0] = cg.input();
+    r[1] = cg.weight();
+    if (needs.length == 3 && needs[2]) {
+      r[2] = be.sum(g, false, 0, 2, 3);
+    }
+    return r;
   }
 
   /**
@@ -468,16 +473,7 @@ public final class Ops {
             // output are not read again, so they need not live through the convolution's backward.
             Tape.lastRead(g);
             Tape.lastRead(out);
-            Tensor[] r = new Tensor[inputs.length];
-            if (n[0] || n[1]) {
-              Backend.Conv2dGradients cg = be.conv2dBackward(xv, wv, ga, spec, n[0], n[1]);
-              r[0] = cg.input();
-              r[1] = cg.weight();
-            }
-            if (inputs.length == 3 && n[2]) {
-              r[2] = be.sum(ga, false, 0, 2, 3);
-            }
-            return r;
+            return convolutionGradients(be, xv, wv, ga, spec, n);
           }
         });
   }

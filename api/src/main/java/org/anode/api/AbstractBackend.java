@@ -312,24 +312,23 @@ public abstract class AbstractBackend implements Backend {
 
   @Override
   public final Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
-    own("conv2d", x);
-    own("conv2d", w);
-    if (bias != null) {
-      own("conv2d", bias);
-    }
-    Checks.convolution("conv2d", x, w, bias);
-    return doConv2d(x, w, bias, spec, spec.outputShape(x.shape(), w.shape()));
+    return doConv2d(x, w, bias, spec, checkConvolution("conv2d", x, w, bias, spec));
   }
 
   @Override
   public final Tensor conv2dRelu(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
-    own("conv2dRelu", x);
-    own("conv2dRelu", w);
+    return doConv2dRelu(x, w, bias, spec, checkConvolution("conv2dRelu", x, w, bias, spec));
+  }
+
+  /** The checks of a forward convolution {@code op}; returns its output shape. */
+  private Shape checkConvolution(String op, Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
+    own(op, x);
+    own(op, w);
     if (bias != null) {
-      own("conv2dRelu", bias);
+      own(op, bias);
     }
-    Checks.convolution("conv2dRelu", x, w, bias);
-    return doConv2dRelu(x, w, bias, spec, spec.outputShape(x.shape(), w.shape()));
+    Checks.convolution(op, x, w, bias);
+    return spec.outputShape(x.shape(), w.shape());
   }
 
   @Override

@@ -91,12 +91,6 @@ final class Nd4jBackend extends AbstractBackend {
     return create(dtype, shape, StorageLayout.NCHW, fill);
   }
 
-  /** {@link #create(DType, Shape, StorageLayout, java.util.function.Consumer)}, NHWC or NCHW. */
-  Tensor create(
-      DType dtype, Shape shape, boolean channelsLast, java.util.function.Consumer<INDArray> fill) {
-    return create(dtype, shape, channelsLast ? StorageLayout.NHWC : StorageLayout.NCHW, fill);
-  }
-
   /**
    * A new tensor of {@code shape} whose contents {@code fill} writes, kept in {@code layout}:
    * {@code fill} writes a C-ordered array of {@code layout.storageShape(shape)}.
@@ -321,7 +315,10 @@ final class Nd4jBackend extends AbstractBackend {
       // An image-sized broadcast is the gradient of a mean or a global average pool, and what reads
       // it next is a convolution's backward in NHWC: written channels-last, it needs no NHWC copy.
       return create(
-          x.dtype(), shape, true, z -> Nd4jArrays.broadcastInto(a, z.permute(0, 3, 1, 2)));
+          x.dtype(),
+          shape,
+          StorageLayout.NHWC,
+          z -> Nd4jArrays.broadcastInto(a, StorageLayout.NHWC.nchwView(z, shape)));
     }
     return create(x.dtype(), shape, z -> Nd4jArrays.broadcastInto(a, z));
   }

@@ -96,11 +96,7 @@ final class Nd4jBatchNorm {
           gGamma != null ? gGamma.array() : scratch.get(dt, c),
           gBeta != null ? gBeta.array() : scratch.get(dt, c));
     } catch (RuntimeException | Error e) {
-      for (Nd4jMemory.Block block : new Nd4jMemory.Block[] {gx, gGamma, gBeta}) {
-        if (block != null) {
-          block.free();
-        }
-      }
+      Nd4jMemory.freeAll(gx, gGamma, gBeta);
       throw e;
     }
     return new BatchNormGradients(

@@ -44,24 +44,7 @@ final class Nd4jConvolutions {
     INDArray ba = bias == null ? null : Nd4jBackend.arr(bias);
     int g = spec.groups();
     if (OneDnnConvolutions.serves(x.dtype(), x.shape(), w.shape(), spec)) {
-      // oneDNN called directly: input and output in its blocked layout, which the block keeps.
-      return backend.create(
-          x.dtype(),
-          outShape,
-          StorageLayout.BLOCKED16,
-          z -> {
-            try (Nd4jScratch s = new Nd4jScratch()) {
-              OneDnnConvolutions.forward(
-                  s.inLayout(tx, StorageLayout.BLOCKED16),
-                  wa,
-                  ba,
-                  x.shape(),
-                  w.shape(),
-                  spec,
-                  false,
-                  z);
-            }
-          });
+      return oneDnnForward(tx, wa, ba, w.shape(), spec, false, outShape);
     }
     if (ChannelsLastLayout.convolutionKernel(x.dtype(), spec)) {
       INDArray xl = tx.channelsLastOrNull();
@@ -73,7 +56,7 @@ final class Nd4jConvolutions {
         return backend.create(
             x.dtype(),
             outShape,
-            true,
+            StorageLayout.NHWC,
             z -> {
               if (xl != null) {
                 conv(xa, wa, ba, w.shape(), spec, true, z);
@@ -120,24 +103,31 @@ final class Nd4jConvolutions {
     if (!OneDnnConvolutions.serves(x.dtype(), x.shape(), w.shape(), spec)) {
       return null;
     }
-    Nd4jTensor tx = Nd4jBackend.own(x);
-    INDArray wa = Nd4jBackend.arr(w);
     INDArray ba = bias == null ? null : Nd4jBackend.arr(bias);
+    return oneDnnForward(
+        Nd4jBackend.own(x), Nd4jBackend.arr(w), ba, w.shape(), spec, true, outShape);
+  }
+
+  /**
+   * oneDNN called directly, with the ReLU as a post-op when {@code relu}: the input read in (or
+   * copied to) its blocked layout, the output left in it for the block to keep.
+   */
+  private Tensor oneDnnForward(
+      Nd4jTensor tx,
+      INDArray wa,
+      INDArray ba,
+      Shape wShape,
+      Conv2dSpec spec,
+      boolean relu,
+      Shape outShape) {
     return backend.create(
-        x.dtype(),
+        tx.dtype(),
         outShape,
         StorageLayout.BLOCKED16,
         z -> {
           try (Nd4jScratch s = new Nd4jScratch()) {
             OneDnnConvolutions.forward(
-                s.inLayout(tx, StorageLayout.BLOCKED16),
-                wa,
-                ba,
-                x.shape(),
-                w.shape(),
-                spec,
-                true,
-                z);
+                s.inLayout(tx, StorageLayout.BLOCKED16), wa, ba, tx.shape(), wShape, spec, relu, z);
           }
         });
   }
@@ -204,7 +194,8 @@ final class Nd4jConvolutions {
             && (tx.channelsLastOrNull() != null || tg.channelsLastOrNull() != null);
     DType dt = x.dtype();
     int g = spec.groups();
-    Shape gxShape = nhwc ? Nd4jTensor.channelsLastShape(x.shape()) : x.shape();
+    StorageLayout gxLayout = nhwc ? StorageLayout.NHWC : StorageLayout.NCHW;
+    Shape gxShape = gxLayout.storageShape(x.shape());
     // libnd4j always writes both gradients: the one not requested goes to scratch memory.
     Nd4jMemory.Block gxBlock = input ? Nd4jMemory.scratch(dt, gxShape) : null;
     Nd4jMemory.Block gwBlock = weight ? Nd4jMemory.scratch(dt, w.shape()) : null;
@@ -240,15 +231,10 @@ final class Nd4jConvolutions {
         Nd4jArrays.concatInto(gws, 0, gw);
       }
     } catch (RuntimeException | Error e) {
-      if (gxBlock != null) {
-        gxBlock.free();
-      }
-      if (gwBlock != null) {
-        gwBlock.free();
-      }
+      Nd4jMemory.freeAll(gxBlock, gwBlock);
       throw e;
     }
-    return gradients(x, w, dt, nhwc, gxBlock, gwBlock);
+    return gradients(x.shape(), w.shape(), dt, gxLayout, gxBlock, gwBlock);
   }
 
   /**
@@ -278,40 +264,27 @@ final class Nd4jConvolutions {
             s.inLayout(tx, blocked), gy, xShape, wShape, spec, gwBlock.array());
       }
     } catch (RuntimeException | Error e) {
-      if (gxBlock != null) {
-        gxBlock.free();
-      }
-      if (gwBlock != null) {
-        gwBlock.free();
-      }
+      Nd4jMemory.freeAll(gxBlock, gwBlock);
       throw e;
     }
-    return new Conv2dGradients(
-        gxBlock == null ? null : new Nd4jTensor(backend, gxBlock.handOver(), xShape, dt, blocked),
-        gwBlock == null
-            ? null
-            : new Nd4jTensor(backend, gwBlock.handOver(), wShape, dt, StorageLayout.NCHW));
+    return gradients(xShape, wShape, dt, blocked, gxBlock, gwBlock);
   }
 
+  /** The gradients as tensors: the input's stored in {@code inputLayout}, the weight's OIHW. */
   private Conv2dGradients gradients(
-      Tensor x,
-      Tensor w,
+      Shape xShape,
+      Shape wShape,
       DType dt,
-      boolean nhwc,
+      StorageLayout inputLayout,
       Nd4jMemory.Block gxBlock,
       Nd4jMemory.Block gwBlock) {
     return new Conv2dGradients(
         gxBlock == null
             ? null
-            : new Nd4jTensor(
-                backend,
-                gxBlock.handOver(),
-                x.shape(),
-                dt,
-                nhwc ? StorageLayout.NHWC : StorageLayout.NCHW),
+            : new Nd4jTensor(backend, gxBlock.handOver(), xShape, dt, inputLayout),
         gwBlock == null
             ? null
-            : new Nd4jTensor(backend, gwBlock.handOver(), w.shape(), dt, StorageLayout.NCHW));
+            : new Nd4jTensor(backend, gwBlock.handOver(), wShape, dt, StorageLayout.NCHW));
   }
 
   private static void convBp(

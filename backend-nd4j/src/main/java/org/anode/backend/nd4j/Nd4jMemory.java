@@ -62,6 +62,15 @@ final class Nd4jMemory {
     return new Block(b.array(), b.memory(), bytes);
   }
 
+  /** Frees each block that is not null: the results a failed kernel will not hand over. */
+  static void freeAll(Block... blocks) {
+    for (Block b : blocks) {
+      if (b != null) {
+        b.free();
+      }
+    }
+  }
+
   static DataType nd(DType dtype) {
     return dtype == DType.FLOAT32 ? DataType.FLOAT : DataType.DOUBLE;
   }

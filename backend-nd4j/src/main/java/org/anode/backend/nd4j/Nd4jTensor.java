@@ -40,11 +40,6 @@ final class Nd4jTensor extends AbstractTensor {
     this.layout = layout;
   }
 
-  /** {@code [N, H, W, C]} for an NCHW {@code shape}. */
-  static Shape channelsLastShape(Shape nchw) {
-    return StorageLayout.NHWC.storageShape(nchw);
-  }
-
   /** The values as a C-ordered array of {@link #shape()}, changing other storage first. */
   synchronized INDArray array() {
     checkOpen();

@@ -179,14 +179,44 @@ final class OneDnn {
     check(
         dnnl_reorder_primitive_desc_create(rpd, from, engine(), to, engine(), null),
         "dnnl_reorder_primitive_desc_create");
-    dnnl_primitive r = new dnnl_primitive();
-    check(dnnl_primitive_create(r, rpd), "dnnl_primitive_create(reorder)");
-    return r;
+    return primitive(rpd, "reorder");
   }
 
   /** The raw address of an array's first element. */
   static Pointer address(INDArray a) {
     return new Address(a.data().addressPointer().address() + a.offset() * a.dataType().width());
+  }
+
+  /**
+   * A memory object over {@code storage}, the C-ordered {@code [N, C/16, H, W, 16]} array that
+   * holds an NCHW tensor of {@code nchw} in {@link StorageLayout#BLOCKED16} (checked: anything else
+   * would be read as garbage).
+   */
+  static dnnl_memory blocked(INDArray storage, Shape nchw) {
+    Shape expected = StorageLayout.BLOCKED16.storageShape(nchw);
+    if (!java.util.Arrays.equals(storage.shape(), expected.dimsAsLong())
+        || storage.ordering() != 'c'
+        || storage.isView()) {
+      throw new IllegalStateException(
+          "oneDNN: blocked storage of "
+              + nchw
+              + " must be a C-ordered "
+              + expected
+              + " array, got "
+              + storage.shapeInfoToString());
+    }
+    return memory(desc(nchw, StorageLayout.BLOCKED16), address(storage));
+  }
+
+  /**
+   * A memory object over a plain {@code [length]} array (checked), such as a per-channel vector.
+   */
+  static dnnl_memory vector(INDArray a, int length) {
+    if (a.length() != length || a.isView()) {
+      throw new IllegalStateException(
+          "oneDNN: " + a.shapeInfoToString() + " must be a plain [" + length + "] array");
+    }
+    return memory(desc(new long[] {length}, new long[] {1}), address(a));
   }
 
   /** A memory object of {@code md} over memory someone else owns (it is not freed here). */

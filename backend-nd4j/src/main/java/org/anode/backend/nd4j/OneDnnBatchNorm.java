@@ -79,12 +79,12 @@ final class OneDnnBatchNorm {
           DNNL_ARG_VARIANCE
         },
         new dnnl_memory[] {
-          blocked(x, shape),
-          channels(gamma, shape),
-          channels(beta, shape),
-          blocked(y, shape),
-          channels(mean, shape),
-          channels(variance, shape)
+          OneDnn.blocked(x, shape),
+          OneDnn.vector(gamma, shape.dim(1)),
+          OneDnn.vector(beta, shape.dim(1)),
+          OneDnn.blocked(y, shape),
+          OneDnn.vector(mean, shape.dim(1)),
+          OneDnn.vector(variance, shape.dim(1))
         },
         "batch normalization forward " + shape);
   }
@@ -136,17 +136,17 @@ final class OneDnnBatchNorm {
           DNNL_ARG_DIFF_SHIFT
         },
         new dnnl_memory[] {
-          blocked(x, shape),
-          channels(mean, shape),
-          channels(variance, shape),
-          blocked(g, shape),
-          channels(gamma, shape),
+          OneDnn.blocked(x, shape),
+          OneDnn.vector(mean, shape.dim(1)),
+          OneDnn.vector(variance, shape.dim(1)),
+          OneDnn.blocked(g, shape),
+          OneDnn.vector(gamma, shape.dim(1)),
           // oneDNN 2.7 requires a shift argument here too; the gradients do not depend on β, and
           // it is not read: γ's memory stands in.
-          channels(gamma, shape),
-          blocked(gx, shape),
-          channels(gGamma, shape),
-          channels(gBeta, shape)
+          OneDnn.vector(gamma, shape.dim(1)),
+          OneDnn.blocked(gx, shape),
+          OneDnn.vector(gGamma, shape.dim(1)),
+          OneDnn.vector(gBeta, shape.dim(1))
         },
         "batch normalization backward " + shape);
   }
@@ -166,19 +166,5 @@ final class OneDnnBatchNorm {
         dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(d), null, OneDnn.engine(), null),
         "dnnl_primitive_desc_create(batch normalization forward)");
     return pd;
-  }
-
-  private static dnnl_memory blocked(INDArray storage, Shape nchw) {
-    return OneDnn.memory(OneDnn.desc(nchw, StorageLayout.BLOCKED16), OneDnn.address(storage));
-  }
-
-  /** A memory over a C-ordered {@code [C]} array (checked: one value per channel). */
-  private static dnnl_memory channels(INDArray a, Shape nchw) {
-    long c = nchw.dim(1);
-    if (a.length() != c || a.isView()) {
-      throw new IllegalStateException(
-          "oneDNN batch norm: per-channel array of " + nchw + " must be a plain [" + c + "]");
-    }
-    return OneDnn.memory(OneDnn.desc(new long[] {c}, new long[] {1}), OneDnn.address(a));
   }
 }

@@ -23,7 +23,6 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_post_ops_append_eltwise;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_post_ops_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_set_post_ops;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_query_md;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_query_diff_weights_md;
@@ -117,8 +116,8 @@ final class OneDnnConvolutions {
     String what = "convolution forward " + xShape + " * " + wShape;
     try (Nd4jScratch scratch = new Nd4jScratch()) {
       dnnl_memory wm = weightsIn(c, w, wShape, scratch);
-      dnnl_memory xm = blocked(x, xShape);
-      dnnl_memory ym = blocked(y, s.outputShape(xShape, wShape));
+      dnnl_memory xm = OneDnn.blocked(x, xShape);
+      dnnl_memory ym = OneDnn.blocked(y, s.outputShape(xShape, wShape));
       if (b == null) {
         OneDnn.execute(
             c.primitive(),
@@ -126,10 +125,7 @@ final class OneDnnConvolutions {
             new dnnl_memory[] {xm, wm, ym},
             what);
       } else {
-        INDArray bc = b.isView() ? scratch.copy(b) : b;
-        dnnl_memory bm =
-            OneDnn.memory(
-                OneDnn.desc(new long[] {wShape.dim(0)}, new long[] {1}), OneDnn.address(bc));
+        dnnl_memory bm = OneDnn.vector(b.isView() ? scratch.copy(b) : b, wShape.dim(0));
         OneDnn.execute(
             c.primitive(),
             new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST},
@@ -168,9 +164,9 @@ final class OneDnnConvolutions {
           c.primitive(),
           new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
           new dnnl_memory[] {
-            blocked(gy, s.outputShape(xShape, wShape)),
+            OneDnn.blocked(gy, s.outputShape(xShape, wShape)),
             weightsIn(c, w, wShape, scratch),
-            blocked(gx, xShape)
+            OneDnn.blocked(gx, xShape)
           },
           "convolution backward data " + xShape + " * " + wShape);
     }
@@ -202,8 +198,8 @@ final class OneDnnConvolutions {
               return compile(primitiveDesc(d, null, forwardDesc(k)), k);
             });
     String what = "convolution backward weights " + xShape + " * " + wShape;
-    dnnl_memory xm = blocked(x, xShape);
-    dnnl_memory gym = blocked(gy, s.outputShape(xShape, wShape));
+    dnnl_memory xm = OneDnn.blocked(x, xShape);
+    dnnl_memory gym = OneDnn.blocked(gy, s.outputShape(xShape, wShape));
     if (c.reorder() == null) {
       OneDnn.execute(
           c.primitive(),
@@ -283,8 +279,7 @@ final class OneDnnConvolutions {
    * chose: into it for the forward and backward-data primitives, out of it for backward weights.
    */
   private static Compiled compile(dnnl_primitive_desc pd, Key k) {
-    dnnl_primitive p = new dnnl_primitive();
-    OneDnn.check(dnnl_primitive_create(p, pd), "dnnl_primitive_create(" + k + ")");
+    dnnl_primitive p = OneDnn.primitive(pd, k.toString());
     boolean out = k.kind() == Kind.BACKWARD_WEIGHTS;
     // Points into pd, which is never destroyed: primitives live as long as the process.
     dnnl_memory_desc_t chosen =
@@ -328,23 +323,6 @@ final class OneDnnConvolutions {
 
   private static Shape floats(dnnl_memory_desc_t md) {
     return Shape.of(Math.toIntExact(dnnl_memory_desc_get_size(md) / Float.BYTES));
-  }
-
-  /** A memory over a C-ordered {@code [N, C/16, H, W, 16]} array holding NCHW {@code nchw}. */
-  private static dnnl_memory blocked(INDArray storage, Shape nchw) {
-    Shape expected = StorageLayout.BLOCKED16.storageShape(nchw);
-    if (!java.util.Arrays.equals(storage.shape(), expected.dimsAsLong())
-        || storage.ordering() != 'c'
-        || storage.isView()) {
-      throw new IllegalStateException(
-          "oneDNN convolution: blocked storage of "
-              + nchw
-              + " must be a C-ordered "
-              + expected
-              + " array, got "
-              + storage.shapeInfoToString());
-    }
-    return OneDnn.memory(OneDnn.desc(nchw, StorageLayout.BLOCKED16), OneDnn.address(storage));
   }
 
   /** The bottom/right padding oneDNN needs for the output size anode computed. */

@@ -110,7 +110,8 @@ final class Nd4jConvolutions {
 
   /**
    * oneDNN called directly, with the ReLU as a post-op when {@code relu}: the input read in (or
-   * copied to) its blocked layout, the output left in it for the block to keep.
+   * copied to) its {@link OneDnnConvolutions#sourceLayout}, the output left blocked for the block
+   * to keep.
    */
   private Tensor oneDnnForward(
       Nd4jTensor tx,
@@ -127,7 +128,14 @@ final class Nd4jConvolutions {
         z -> {
           try (Nd4jScratch s = new Nd4jScratch()) {
             OneDnnConvolutions.forward(
-                s.inLayout(tx, StorageLayout.BLOCKED16), wa, ba, tx.shape(), wShape, spec, relu, z);
+                s.inLayout(tx, OneDnnConvolutions.sourceLayout(tx.shape())),
+                wa,
+                ba,
+                tx.shape(),
+                wShape,
+                spec,
+                relu,
+                z);
           }
         });
   }
@@ -238,8 +246,8 @@ final class Nd4jConvolutions {
   }
 
   /**
-   * Both gradients by oneDNN called directly, each only when asked for: operands in its blocked
-   * layout (copied to it when kept otherwise), the input gradient left in it.
+   * Both gradients by oneDNN called directly, each only when asked for: operands in the layouts
+   * oneDNN reads (copied to them when kept otherwise), the input gradient left in the input's.
    */
   private Conv2dGradients directBackward(
       Nd4jTensor tx,
@@ -252,7 +260,8 @@ final class Nd4jConvolutions {
     DType dt = tx.dtype();
     Shape xShape = tx.shape();
     StorageLayout blocked = StorageLayout.BLOCKED16;
-    Nd4jMemory.Block gxBlock = input ? Nd4jMemory.scratch(dt, blocked.storageShape(xShape)) : null;
+    StorageLayout source = OneDnnConvolutions.sourceLayout(xShape);
+    Nd4jMemory.Block gxBlock = input ? Nd4jMemory.scratch(dt, source.storageShape(xShape)) : null;
     Nd4jMemory.Block gwBlock = weight ? Nd4jMemory.scratch(dt, wShape) : null;
     try (Nd4jScratch s = new Nd4jScratch()) {
       INDArray gy = s.inLayout(tg, blocked);
@@ -261,13 +270,13 @@ final class Nd4jConvolutions {
       }
       if (gwBlock != null) {
         OneDnnConvolutions.backwardWeights(
-            s.inLayout(tx, blocked), gy, xShape, wShape, spec, gwBlock.array());
+            s.inLayout(tx, source), gy, xShape, wShape, spec, gwBlock.array());
       }
     } catch (RuntimeException | Error e) {
       Nd4jMemory.freeAll(gxBlock, gwBlock);
       throw e;
     }
-    return gradients(xShape, wShape, dt, blocked, gxBlock, gwBlock);
+    return gradients(xShape, wShape, dt, source, gxBlock, gwBlock);
   }
 
   /** The gradients as tensors: the input's stored in {@code inputLayout}, the weight's OIHW. */

@@ -193,19 +193,29 @@ final class OneDnn {
    * would be read as garbage).
    */
   static dnnl_memory blocked(INDArray storage, Shape nchw) {
-    Shape expected = StorageLayout.BLOCKED16.storageShape(nchw);
+    return stored(storage, nchw, StorageLayout.BLOCKED16);
+  }
+
+  /**
+   * A memory object over {@code storage}, the C-ordered array that holds an NCHW tensor of {@code
+   * nchw} in {@code layout} (checked: anything else would be read as garbage).
+   */
+  static dnnl_memory stored(INDArray storage, Shape nchw, StorageLayout layout) {
+    Shape expected = layout.storageShape(nchw);
     if (!java.util.Arrays.equals(storage.shape(), expected.dimsAsLong())
         || storage.ordering() != 'c'
         || storage.isView()) {
       throw new IllegalStateException(
-          "oneDNN: blocked storage of "
+          "oneDNN: "
+              + layout
+              + " storage of "
               + nchw
               + " must be a C-ordered "
               + expected
               + " array, got "
               + storage.shapeInfoToString());
     }
-    return memory(desc(nchw, StorageLayout.BLOCKED16), address(storage));
+    return memory(desc(nchw, layout), address(storage));
   }
 
   /**

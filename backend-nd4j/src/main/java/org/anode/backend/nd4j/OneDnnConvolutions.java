@@ -79,13 +79,15 @@ final class OneDnnConvolutions {
   private OneDnnConvolutions() {}
 
   /**
-   * Whether this class serves a convolution: oneDNN loaded and enabled, float32, one group, input
-   * and output channels in whole blocks of 16, and an output size that needs no negative padding.
+   * Whether this class serves a convolution: oneDNN loaded and enabled, float32, one group, output
+   * channels in whole blocks of 16, input channels too or fewer than one block (a network's first
+   * layer, such as an RGB stem: {@link #sourceLayout}), and an output size that needs no negative
+   * padding.
    */
   static boolean serves(DType dtype, Shape x, Shape w, Conv2dSpec spec) {
     if (dtype != DType.FLOAT32
         || spec.groups() != 1
-        || x.dim(1) % StorageLayout.BLOCK != 0
+        || (x.dim(1) % StorageLayout.BLOCK != 0 && x.dim(1) > StorageLayout.BLOCK)
         || w.dim(0) % StorageLayout.BLOCK != 0
         || !OneDnn.enabled()) {
       return false;
@@ -98,9 +100,18 @@ final class OneDnnConvolutions {
   }
 
   /**
+   * The layout of a served convolution's input and input gradient: blocked, or plain NCHW for fewer
+   * than 16 input channels, which oneDNN's first-layer kernels read as they are (a blocked copy
+   * would pad 3 channels to 16).
+   */
+  static StorageLayout sourceLayout(Shape x) {
+    return x.dim(1) % StorageLayout.BLOCK == 0 ? StorageLayout.BLOCKED16 : StorageLayout.NCHW;
+  }
+
+  /**
    * {@code y = conv(x, w) + b}, or its ReLU when {@code relu} (oneDNN's eltwise post-op, applied as
-   * the output is written): {@code x} and {@code y} are blocked storage arrays, {@code w} is
-   * C-ordered OIHW, {@code b} is {@code [O]} or null.
+   * the output is written): {@code x} is stored in its {@link #sourceLayout}, {@code y} blocked,
+   * {@code w} is C-ordered OIHW, {@code b} is {@code [O]} or null.
    */
   static void forward(
       INDArray x,
@@ -116,7 +127,7 @@ final class OneDnnConvolutions {
     String what = "convolution forward " + xShape + " * " + wShape;
     try (Nd4jScratch scratch = new Nd4jScratch()) {
       dnnl_memory wm = weightsIn(c, w, wShape, scratch);
-      dnnl_memory xm = OneDnn.blocked(x, xShape);
+      dnnl_memory xm = OneDnn.stored(x, xShape, sourceLayout(xShape));
       dnnl_memory ym = OneDnn.blocked(y, s.outputShape(xShape, wShape));
       if (b == null) {
         OneDnn.execute(
@@ -135,7 +146,10 @@ final class OneDnnConvolutions {
     }
   }
 
-  /** {@code gx = ∂(conv)/∂x · gy} (blocked storage arrays; {@code w} C-ordered OIHW). */
+  /**
+   * {@code gx = ∂(conv)/∂x · gy} ({@code gy} blocked, {@code gx} in the input's {@link
+   * #sourceLayout}; {@code w} C-ordered OIHW).
+   */
   static void backwardData(
       INDArray gy, INDArray w, Shape xShape, Shape wShape, Conv2dSpec s, INDArray gx) {
     Key key = new Key(Kind.BACKWARD_DATA, xShape, wShape, s, false, false);
@@ -166,13 +180,16 @@ final class OneDnnConvolutions {
           new dnnl_memory[] {
             OneDnn.blocked(gy, s.outputShape(xShape, wShape)),
             weightsIn(c, w, wShape, scratch),
-            OneDnn.blocked(gx, xShape)
+            OneDnn.stored(gx, xShape, sourceLayout(xShape))
           },
           "convolution backward data " + xShape + " * " + wShape);
     }
   }
 
-  /** {@code gw = ∂(conv)/∂w · gy} into C-ordered OIHW {@code gw} (x, gy blocked storage). */
+  /**
+   * {@code gw = ∂(conv)/∂w · gy} into C-ordered OIHW {@code gw} ({@code x} in its {@link
+   * #sourceLayout}, {@code gy} blocked).
+   */
   static void backwardWeights(
       INDArray x, INDArray gy, Shape xShape, Shape wShape, Conv2dSpec s, INDArray gw) {
     Key key = new Key(Kind.BACKWARD_WEIGHTS, xShape, wShape, s, false, false);
@@ -198,7 +215,7 @@ final class OneDnnConvolutions {
               return compile(primitiveDesc(d, null, forwardDesc(k)), k);
             });
     String what = "convolution backward weights " + xShape + " * " + wShape;
-    dnnl_memory xm = OneDnn.blocked(x, xShape);
+    dnnl_memory xm = OneDnn.stored(x, xShape, sourceLayout(xShape));
     dnnl_memory gym = OneDnn.blocked(gy, s.outputShape(xShape, wShape));
     if (c.reorder() == null) {
       OneDnn.execute(
@@ -345,7 +362,7 @@ final class OneDnnConvolutions {
       Shape w = k.weight();
       Conv2dSpec s = k.spec();
       Shape y = s.outputShape(x, w);
-      src = OneDnn.desc(x, StorageLayout.BLOCKED16);
+      src = OneDnn.desc(x, sourceLayout(x));
       dst = OneDnn.desc(y, StorageLayout.BLOCKED16);
       weightsAny = OneDnn.desc(w.dimsAsLong(), dnnl_format_tag_any);
       strides = new long[] {s.strideH(), s.strideW()};

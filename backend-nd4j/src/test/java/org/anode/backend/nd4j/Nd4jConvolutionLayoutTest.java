@@ -96,30 +96,60 @@ class Nd4jConvolutionLayoutTest {
           Shape w = Shape.of(32, 16, 3, 3);
           Conv2dSpec spec = new Conv2dSpec(2, 1, 2, 1, 2, 3, 1);
           check(StorageLayout.BLOCKED16, x, w, true, spec);
-          try (TensorScope scope = TensorScope.open()) {
-            Shape y = spec.outputShape(x, w);
-            Tensor g32 = random(y, DType.FLOAT32, 4);
-            Backend.Conv2dGradients got =
-                be.conv2dBackward(
-                    random(x, DType.FLOAT32, 1),
-                    random(w, DType.FLOAT32, 2),
-                    g32,
-                    spec,
-                    true,
-                    true);
-            Backend.Conv2dGradients want =
-                be.conv2dBackward(
-                    random(x, DType.FLOAT64, 1),
-                    random(w, DType.FLOAT64, 2),
-                    random(y, DType.FLOAT64, 4),
-                    spec,
-                    true,
-                    true);
-            assertEquals(StorageLayout.BLOCKED16, ((Nd4jTensor) got.input()).layout());
-            double ex = maxRelativeError(want.input().toDoubleArray(), got.input());
-            double ew = maxRelativeError(want.weight().toDoubleArray(), got.weight());
-            assertTrue(ex < 1e-5 && ew < 1e-5, "input gradient " + ex + ", weight gradient " + ew);
-          }
+          checkGradients(x, w, spec, StorageLayout.BLOCKED16);
         });
+  }
+
+  /**
+   * A first layer (3 input channels, as an RGB stem) on oneDNN's route: the input and its gradient
+   * stay NCHW (not padded to a block of 16), the output is blocked, and the forward and both
+   * gradients equal float64's to float32 round-off.
+   */
+  @Test
+  void firstLayerOnOneDnn() {
+    ConvolutionRoute.ONEDNN_BLOCKED.run(
+        () -> {
+          Shape x = Shape.of(8, 3, 17, 15);
+          Shape w = Shape.of(16, 3, 3, 3);
+          check(StorageLayout.BLOCKED16, x, w, true, Conv2dSpec.of(1, 1));
+          checkGradients(x, w, Conv2dSpec.of(1, 1), StorageLayout.NCHW);
+          checkGradients(x, Shape.of(32, 3, 5, 5), new Conv2dSpec(2, 2, 2, 2, 1, 1, 1), null);
+        });
+  }
+
+  /**
+   * Both float32 gradients against float64's, the input gradient kept in {@code inputLayout}, or
+   * not asked for when it is null (as for a network's first layer, whose input needs none).
+   */
+  void checkGradients(Shape x, Shape w, Conv2dSpec spec, StorageLayout inputLayout) {
+    boolean input = inputLayout != null;
+    try (TensorScope scope = TensorScope.open()) {
+      Shape y = spec.outputShape(x, w);
+      Backend.Conv2dGradients got =
+          be.conv2dBackward(
+              random(x, DType.FLOAT32, 1),
+              random(w, DType.FLOAT32, 2),
+              random(y, DType.FLOAT32, 4),
+              spec,
+              input,
+              true);
+      Backend.Conv2dGradients want =
+          be.conv2dBackward(
+              random(x, DType.FLOAT64, 1),
+              random(w, DType.FLOAT64, 2),
+              random(y, DType.FLOAT64, 4),
+              spec,
+              input,
+              true);
+      double ew = maxRelativeError(want.weight().toDoubleArray(), got.weight());
+      assertTrue(ew < 1e-5, x + " * " + w + ": weight gradient " + ew);
+      if (input) {
+        assertEquals(inputLayout, ((Nd4jTensor) got.input()).layout());
+        double ex = maxRelativeError(want.input().toDoubleArray(), got.input());
+        assertTrue(ex < 1e-5, x + " * " + w + ": input gradient " + ex);
+      } else {
+        assertEquals(null, got.input(), "an input gradient nobody asked for");
+      }
+    }
   }
 }

@@ -2,6 +2,7 @@ package org.anode.train;
 
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.anode.api.Backend;
 import org.anode.api.Tensor;
@@ -40,22 +41,30 @@ public final class Sgd implements Optimizer {
         Backend be = p.backend();
         Tensor g = p.grad();
         if (weightDecay != 0) {
-          g = be.add(g, be.mulScalar(p.value(), weightDecay));
+          g = scaledSum(be, g, weightDecay, p.value());
         }
         Tensor update = g;
         if (momentum != 0) {
           Tensor old = buffers.get(e.getKey());
-          Tensor buf = old == null ? be.copy(g) : be.add(be.mulScalar(old, momentum), g);
+          Tensor buf = old == null ? be.copy(g) : scaledSum(be, g, momentum, old);
           TensorScope.detach(buf);
           if (old != null) {
             old.close();
           }
           buffers.put(e.getKey(), buf);
-          update = nesterov ? be.add(g, be.mulScalar(buf, momentum)) : buf;
+          update = nesterov ? scaledSum(be, g, momentum, buf) : buf;
         }
-        p.update(be.sub(p.value(), be.mulScalar(update, lr)));
+        p.update(scaledSum(be, p.value(), -lr, update));
       }
     }
+  }
+
+  /**
+   * {@code a + c·b} as one fused pass ({@link Backend#addScaled}): an update of many small
+   * parameters is dominated by the count of kernel calls, not by arithmetic.
+   */
+  private static Tensor scaledSum(Backend be, Tensor a, double c, Tensor b) {
+    return be.addScaled(a, new double[] {c}, List.of(b));
   }
 
   @Override

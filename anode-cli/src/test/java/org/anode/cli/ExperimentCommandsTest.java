@@ -102,6 +102,8 @@ class ExperimentCommandsTest {
             "store-all,anode,revolve:2,adjoint",
             "--warmup",
             "0",
+            "--warmup-seconds",
+            "0",
             "--repeats",
             "1"));
     List<String[]> rows = rows(out.resolve("bench.csv"));
@@ -171,6 +173,8 @@ class ExperimentCommandsTest {
             "store-all,anode,adjoint",
             "--warmup",
             "0",
+            "--warmup-seconds",
+            "0",
             "--repeats",
             "1",
             "--threads",
@@ -181,7 +185,8 @@ class ExperimentCommandsTest {
     assertTrue(passed.contains("--csv --threads 1 --blocks 3 --channels 4 --batch 2 --size 8"));
     assertTrue(
         passed.contains(
-            "--nt 4 --warmup 0 --repeats 1 --methods store-all,anode --model stack --width"),
+            "--nt 4 --warmup 0 --warmup-seconds 0.0 --repeats 1 --methods store-all,anode --model stack"
+                + " --width"),
         passed);
     List<String[]> rows = rows(out.resolve("bench.csv"));
     assertEquals(3 + 2, rows.size());

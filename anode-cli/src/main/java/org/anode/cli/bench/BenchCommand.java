@@ -120,8 +120,18 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(
       names = "--warmup",
       defaultValue = "1",
-      description = "Untimed steps first (default: ${DEFAULT-VALUE})")
+      description = "Untimed steps first, at least (default: ${DEFAULT-VALUE})")
   int warmup;
+
+  @Option(
+      names = "--warmup-seconds",
+      defaultValue = "5",
+      description =
+          "Untimed steps go on until this much time has passed too, so that the timed ones find"
+              + " the JVM's JIT compilers done (on 2 cores they take CPU from the kernels for the"
+              + " first few seconds); the PyTorch reference warms up by the same rule (default:"
+              + " ${DEFAULT-VALUE})")
+  double warmupSeconds;
 
   @Option(
       names = "--repeats",
@@ -269,8 +279,11 @@ public final class BenchCommand implements Callable<Integer> {
     long livePeak = 0;
     resetPeakRss();
     TrainingStep step = new TrainingStep(net, sgd);
-    for (int i = 0; i < warmup + repeats; i++) {
-      if (i == warmup) {
+    long warmupEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
+    int warm = 0;
+    for (int i = 0; warm < repeats; i++) {
+      boolean timed = i >= warmup && System.nanoTime() >= warmupEnd;
+      if (timed && warm == 0) {
         odeBlocks.forEach(OdeBlock::resetCounters);
       }
       long t0 = System.nanoTime();
@@ -281,8 +294,8 @@ public final class BenchCommand implements Callable<Integer> {
               0.01,
               "bench step " + (i + 1),
               new TrainingStep.Checks() {});
-      if (i >= warmup) {
-        times[i - warmup] = System.nanoTime() - t0;
+      if (timed) {
+        times[warm++] = System.nanoTime() - t0;
         peak = Math.max(peak, o.peakSavedBytes());
         livePeak = Math.max(livePeak, o.peakLiveBytes());
       }
@@ -349,7 +362,8 @@ public final class BenchCommand implements Callable<Integer> {
     List<BenchResult> results = new ArrayList<>();
     BenchReport.printHeader(
         String.format(
-            "%s, batch %d, %d×%d, float32, %d warm-up + %d timed steps (median)",
+            "%s, batch %d, %d×%d, float32, warm-up of %d steps and %.0f s, %d timed steps"
+                + " (median)",
             model.equals("stack")
                 ? blocks + " ODE blocks of conv3×3-ReLU-conv3×3 at " + channels + " channels"
                 : model + " width " + width,
@@ -357,6 +371,7 @@ public final class BenchCommand implements Callable<Integer> {
             size,
             size,
             warmup,
+            warmupSeconds,
             repeats));
     Map<String, Double> peaks = new LinkedHashMap<>();
     for (String name : names) {
@@ -428,6 +443,8 @@ public final class BenchCommand implements Callable<Integer> {
                 backend,
                 "--warmup",
                 Integer.toString(warmup),
+                "--warmup-seconds",
+                Double.toString(warmupSeconds),
                 "--repeats",
                 Integer.toString(repeats),
                 "--threads",

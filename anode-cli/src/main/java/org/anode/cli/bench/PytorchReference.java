@@ -64,6 +64,8 @@ final class PytorchReference {
                     Integer.toString(nt),
                     "--warmup",
                     Integer.toString(bench.warmup),
+                    "--warmup-seconds",
+                    Double.toString(bench.warmupSeconds),
                     "--repeats",
                     Integer.toString(bench.repeats),
                     "--methods",

@@ -15,9 +15,9 @@ and a linear classifier; batch B of 3 x S x S in [-1, 1), random labels, cross-e
   anode      torch.utils.checkpoint per block: keeps the block input, recomputes the block's
              N_t steps in backward and sweeps them once (ANODE, Gholami et al. 2019, Alg. 1)
 
-Prints the median step time (s) of `repeats` steps after `warmup`, the process's peak resident
-memory during them and the evaluations of f per step in the forward and the backward pass, one line
-per method, and the ratio anode / store-all; with --csv, machine-readable lines for `anode bench
+Prints the median step time (s) of `repeats` steps after a warm-up of at least `warmup` steps and
+`warmup-seconds` seconds, the process's peak resident memory during them and the evaluations of f
+per step in the forward and the backward pass, one line per method, and the ratio anode / store-all; with --csv, machine-readable lines for `anode bench
 --reference`. Runs with whatever torch is installed (Debian: apt install python3-torch).
 
   ./anode bench --threads 2 --reference python3      # both, in one run (this file is its resource)
@@ -135,9 +135,13 @@ def run(method, args):
     labels = torch.randint(0, 10, (args.batch,))
     times = []
     reset_peak_rss()
-    for i in range(args.warmup + args.repeats):
-        if i == args.warmup:
+    warmup_end = time.perf_counter() + args.warmup_seconds
+    i = 0
+    while len(times) < args.repeats:
+        timed = i >= args.warmup and time.perf_counter() >= warmup_end
+        if timed and not times:
             EVALUATIONS.update(forward=0, backward=0)
+        i += 1
         t0 = time.perf_counter()
         PHASE[0] = "forward"
         z = x
@@ -152,7 +156,7 @@ def run(method, args):
         loss.backward()
         opt.step()
         loss.item()
-        if i >= args.warmup:
+        if timed:
             times.append(time.perf_counter() - t0)
     n = args.repeats
     return (statistics.median(times), peak_rss_bytes(),
@@ -170,6 +174,7 @@ def main():
     p.add_argument("--size", type=int, default=32)
     p.add_argument("--nt", type=int, default=8)
     p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--warmup-seconds", type=float, default=0.0)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--methods", default="store-all,anode")
     p.add_argument("--csv", action="store_true",

@@ -25,7 +25,6 @@ import org.nd4j.linalg.api.ops.impl.scalar.ScalarMultiplication;
 import org.nd4j.linalg.api.ops.impl.scalar.Step;
 import org.nd4j.linalg.api.ops.impl.transforms.floating.Sqrt;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
-import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.Axpy;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.DivOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp;
@@ -193,7 +192,10 @@ final class Nd4jBackend extends AbstractBackend {
               terms.get(i),
               acc == null ? base : acc,
               base.shape(),
-              (k, y, z) -> Nd4j.exec(new Axpy(k, y, z, c)));
+              (k, y, z) -> {
+                Nd4j.exec(new ScalarMultiplication(k, null, z, c));
+                Nd4j.exec(new AddOp(y, z, z));
+              });
       if (acc != null) {
         acc.close();
       }

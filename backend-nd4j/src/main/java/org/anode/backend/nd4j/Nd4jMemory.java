@@ -19,11 +19,15 @@ import org.nd4j.linalg.factory.Nd4j;
  * <p>Why: in ND4J 1.0.0-M2.1, {@code INDArray.close()} returns large buffers at once but keeps
  * small ones until the garbage collector runs ND4J's deallocator, and a training step makes
  * hundreds of small arrays (measurements: docs/nd4j-measurements.md). Memory allocated by JavaCPP
- * and handed to ND4J as an external buffer is freed by {@link Pointer#close()} the moment a tensor
- * closes; only ND4J's small per-array bookkeeping is left to the collector.
+ * and handed to ND4J as an external buffer goes back to the {@link NativeBlockPool} the moment a
+ * tensor closes, for the next block of its length; only ND4J's small per-array bookkeeping is left
+ * to the collector.
  */
 final class Nd4jMemory {
   private Nd4jMemory() {}
+
+  /** Where every block comes from and goes back to. */
+  static final NativeBlockPool POOL = new NativeBlockPool(NativeBlockPool.LIMIT);
 
   /**
    * An ND4J array over memory that {@code memory} owns; {@code reported} bytes of it were counted
@@ -31,8 +35,9 @@ final class Nd4jMemory {
    * org.anode.api.AbstractTensor} counts).
    */
   record Block(INDArray array, Pointer memory, long reported) {
+    /** Gives the memory back to the {@linkplain #POOL pool}: nothing may read the array after. */
     void free() {
-      memory.close();
+      POOL.give(memory);
       if (reported > 0) {
         LiveMemory.released(reported);
       }
@@ -75,20 +80,18 @@ final class Nd4jMemory {
     return dtype == DType.FLOAT32 ? DataType.FLOAT : DataType.DOUBLE;
   }
 
-  /** Uninitialized C-ordered memory for {@code shape}. */
+  /**
+   * Uninitialized C-ordered memory for {@code shape} (from the pool: earlier values may remain).
+   */
   static Block allocate(DType dtype, Shape shape) {
     long n = Math.max(1, shape.numel());
-    DataBuffer buffer;
-    Pointer memory;
-    if (dtype == DType.FLOAT32) {
-      FloatPointer p = new FloatPointer(n);
-      memory = p;
-      buffer = Nd4j.createBuffer(p, DataType.FLOAT, n, FloatIndexer.create(p));
-    } else {
-      DoublePointer p = new DoublePointer(n);
-      memory = p;
-      buffer = Nd4j.createBuffer(p, DataType.DOUBLE, n, DoubleIndexer.create(p));
-    }
+    Pointer memory = POOL.take(dtype, n);
+    DataBuffer buffer =
+        dtype == DType.FLOAT32
+            ? Nd4j.createBuffer(
+                memory, DataType.FLOAT, n, FloatIndexer.create((FloatPointer) memory))
+            : Nd4j.createBuffer(
+                memory, DataType.DOUBLE, n, DoubleIndexer.create((DoublePointer) memory));
     long[] dims = shape.dimsAsLong();
     INDArray array = Nd4j.create(buffer, dims, Nd4j.getStrides(dims, 'c'), 0, 'c', nd(dtype));
     return new Block(array, memory, 0);

@@ -124,12 +124,16 @@ final class Nd4jBackend extends AbstractBackend {
     return create(dtype, shape, a -> a.assign(value));
   }
 
+  /** A copy keeps the layout its source is stored in (a gradient's copy feeds the same kernels). */
   @Override
   protected Tensor doCast(Tensor x, DType dtype) {
-    INDArray a = arr(x);
     if (dtype == x.dtype()) {
-      return create(dtype, x.shape(), out -> Nd4jArrays.memcpy(out, a));
+      Nd4jTensor t = own(x);
+      StorageLayout layout = t.layout();
+      INDArray storage = t.storage();
+      return create(dtype, x.shape(), layout, out -> Nd4jArrays.memcpy(out, storage));
     }
+    INDArray a = arr(x);
     return create(dtype, x.shape(), out -> out.assign(a));
   }
 
@@ -329,10 +333,26 @@ final class Nd4jBackend extends AbstractBackend {
     void exec(INDArray x, INDArray out, int[] axes);
   }
 
+  /**
+   * A reduction on the storage as it is when its layout allows ({@link StorageLayout#reducedAxes}),
+   * so that a gradient the next convolution reads blocked is not turned into NCHW for its bias
+   * gradient; else on NCHW.
+   */
   private Tensor reduce(Tensor x, boolean keepDims, int[] ax, ReduceOp f) {
-    INDArray a = arr(x);
     Shape kept = Checks.reducedShape(x.shape(), ax, true);
     Shape out = Checks.reducedShape(x.shape(), ax, keepDims);
+    Nd4jTensor t = own(x);
+    int[] storageAxes = t.layout().reducedAxes(x.shape(), ax);
+    if (storageAxes != null) {
+      INDArray storage = t.storage();
+      Shape reducedStorage =
+          Checks.reducedShape(t.layout().storageShape(x.shape()), storageAxes, true);
+      return create(
+          x.dtype(),
+          out,
+          z -> f.exec(storage, z.reshape('c', reducedStorage.dimsAsLong()), storageAxes));
+    }
+    INDArray a = arr(x);
     // The kernel writes the keep-dims layout; dropping size-1 axes keeps the same bytes.
     return create(x.dtype(), out, z -> f.exec(a, z.reshape('c', kept.dimsAsLong()), ax));
   }

@@ -81,8 +81,8 @@ final class OneDnnConvolutions {
   /**
    * Whether this class serves a convolution: oneDNN loaded and enabled, float32, one group, output
    * channels in whole blocks of 16, input channels too or fewer than one block (a network's first
-   * layer, such as an RGB stem: {@link #sourceLayout}), and an output size that needs no negative
-   * padding.
+   * layer, such as an RGB stem: {@link #sourceLayout}), and an output size oneDNN's formula gives
+   * ({@link #padRight}).
    */
   static boolean serves(DType dtype, Shape x, Shape w, Conv2dSpec spec) {
     if (dtype != DType.FLOAT32
@@ -94,9 +94,11 @@ final class OneDnnConvolutions {
     }
     Shape y = spec.outputShape(x, w);
     return padRight(x.dim(2), y.dim(2), w.dim(2), spec.strideH(), spec.dilationH(), spec.padH())
-            >= 0
+                + spec.strideH()
+            > 0
         && padRight(x.dim(3), y.dim(3), w.dim(3), spec.strideW(), spec.dilationW(), spec.padW())
-            >= 0;
+                + spec.strideW()
+            > 0;
   }
 
   /**
@@ -342,9 +344,20 @@ final class OneDnnConvolutions {
     return Shape.of(Math.toIntExact(dnnl_memory_desc_get_size(md) / Float.BYTES));
   }
 
-  /** The bottom/right padding oneDNN needs for the output size anode computed. */
+  /**
+   * The bottom/right padding past the input that the last output row or column reads, for the
+   * output size anode computed: negative when the last {@code -padRight} input rows are not read at
+   * all (a strided 1×1 shortcut on an even size). oneDNN sizes its output as {@code ⌊(in + padL +
+   * padR − k_eff) / stride⌋ + 1}, so any overhang above {@code −stride} gives anode's size with
+   * {@link #onednnPadRight} 0.
+   */
   private static long padRight(int in, int out, int k, int stride, int dilation, int padLeft) {
     return (long) (out - 1) * stride + (long) (k - 1) * dilation + 1 - in - padLeft;
+  }
+
+  /** The padding oneDNN is given: {@link #padRight}, or 0 where that is negative. */
+  private static long onednnPadRight(int in, int out, int k, int stride, int dilation, int padL) {
+    return Math.max(0, padRight(in, out, k, stride, dilation, padL));
   }
 
   /** Descriptors and geometry of one convolution, in oneDNN's conventions (dilation 0 = none). */
@@ -370,8 +383,8 @@ final class OneDnnConvolutions {
       padL = new long[] {s.padH(), s.padW()};
       padR =
           new long[] {
-            padRight(x.dim(2), y.dim(2), w.dim(2), s.strideH(), s.dilationH(), s.padH()),
-            padRight(x.dim(3), y.dim(3), w.dim(3), s.strideW(), s.dilationW(), s.padW())
+            onednnPadRight(x.dim(2), y.dim(2), w.dim(2), s.strideH(), s.dilationH(), s.padH()),
+            onednnPadRight(x.dim(3), y.dim(3), w.dim(3), s.strideW(), s.dilationW(), s.padW())
           };
     }
   }

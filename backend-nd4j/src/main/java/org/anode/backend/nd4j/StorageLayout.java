@@ -71,6 +71,29 @@ enum StorageLayout {
     };
   }
 
+  /**
+   * The axes of this layout's storage that a reduction of an NCHW tensor over {@code axes} reduces,
+   * or null when it cannot run on the storage as it is. Per-channel reductions (over N, H and W: a
+   * bias gradient, batch statistics) and full ones can: a channel's values are the same set in
+   * every layout, only their order (and so float32 round-off) differs. The reduced storage keeps
+   * the channels in order: {@code [1, C/16, 1, 1, 16]} blocked, {@code [1, 1, 1, C]} channels-last.
+   */
+  int[] reducedAxes(Shape nchw, int[] axes) {
+    if (this == NCHW || nchw.rank() != 4) {
+      return null;
+    }
+    int[] sorted = axes.clone();
+    java.util.Arrays.sort(sorted);
+    int rank = storageShape(nchw).rank();
+    if (sorted.length == 4) {
+      return java.util.stream.IntStream.range(0, rank).toArray();
+    }
+    if (!java.util.Arrays.equals(sorted, new int[] {0, 2, 3})) {
+      return null;
+    }
+    return this == NHWC ? new int[] {0, 1, 2} : new int[] {0, 2, 3};
+  }
+
   /** Whether a tensor of {@code nchw} can be stored in this layout. */
   boolean fits(Shape nchw) {
     return switch (this) {

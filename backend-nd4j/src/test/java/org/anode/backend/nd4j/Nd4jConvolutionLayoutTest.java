@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import org.anode.api.Backend;
 import org.anode.api.Backends;
 import org.anode.api.Conv2dSpec;
@@ -97,6 +98,114 @@ class Nd4jConvolutionLayoutTest {
           Conv2dSpec spec = new Conv2dSpec(2, 1, 2, 1, 2, 3, 1);
           check(StorageLayout.BLOCKED16, x, w, true, spec);
           checkGradients(x, w, spec, StorageLayout.BLOCKED16);
+        });
+  }
+
+  /**
+   * A copy of a blocked convolution output (as a gradient accumulated into a leaf) is blocked too,
+   * with the same values, and leaves its source blocked: turning either into NCHW would cost the
+   * next convolution a reorder.
+   */
+  @Test
+  void aCopyKeepsTheLayout() {
+    ConvolutionRoute.ONEDNN_BLOCKED.run(
+        () -> {
+          try (TensorScope scope = TensorScope.open()) {
+            Tensor y =
+                be.conv2d(
+                    random(Shape.of(4, 16, 8, 8), DType.FLOAT32, 1),
+                    random(Shape.of(32, 16, 3, 3), DType.FLOAT32, 2),
+                    null,
+                    Conv2dSpec.of(1, 1));
+            Tensor c = be.copy(y);
+            assertEquals(StorageLayout.BLOCKED16, ((Nd4jTensor) y).layout());
+            assertEquals(StorageLayout.BLOCKED16, ((Nd4jTensor) c).layout());
+            assertArrayEquals(y.toDoubleArray(), c.toDoubleArray(), 0);
+            assertArrayEquals(
+                y.toDoubleArray(),
+                be.cast(be.cast(y, DType.FLOAT64), DType.FLOAT32).toDoubleArray(),
+                0);
+          }
+        });
+  }
+
+  /**
+   * Per-channel and full sums, means and maxima of a convolution output kept in the route's layout
+   * run on that storage (the tensor stays in it) and equal the same reductions of its NCHW copy to
+   * float32 round-off; other axes fall back to NCHW.
+   */
+  @ParameterizedTest
+  @EnumSource(ConvolutionRoute.class)
+  void reductionsRunOnTheStoredLayout(ConvolutionRoute route) {
+    route.run(
+        () -> {
+          try (TensorScope scope = TensorScope.open()) {
+            Tensor y =
+                be.conv2d(
+                    random(Shape.of(16, 64, 32, 32), DType.FLOAT32, 1),
+                    random(Shape.of(64, 64, 3, 3), DType.FLOAT32, 2),
+                    null,
+                    Conv2dSpec.of(1, 1));
+            assertEquals(route.layout, ((Nd4jTensor) y).layout());
+            // Read through a copy: reading a tensor's values turns its storage into NCHW.
+            Tensor plain = be.fromArray(be.copy(y).toDoubleArray(), y.shape());
+            Tensor abs = be.sqrt(be.mul(plain, plain));
+            for (int[] axes : new int[][] {{0, 2, 3}, {3, 0, 2}, {0, 1, 2, 3}}) {
+              for (boolean keep : new boolean[] {false, true}) {
+                String what = java.util.Arrays.toString(axes) + " keepDims " + keep;
+                Tensor scale = be.sum(abs, keep, axes);
+                assertClose(be.sum(plain, keep, axes), be.sum(y, keep, axes), scale, "sum " + what);
+                assertClose(
+                    be.sum(plain, keep, axes),
+                    be.mulScalar(be.mean(y, keep, axes), y.shape().numel() / scale.shape().numel()),
+                    scale,
+                    "mean " + what);
+                assertClose(be.max(plain, keep, axes), be.max(y, keep, axes), null, "max " + what);
+                assertEquals(route.layout, ((Nd4jTensor) y).layout(), what + ": layout kept");
+              }
+            }
+            assertClose(be.sum(plain, false, 1), be.sum(y, false, 1), be.sum(abs, false, 1), "C");
+          }
+        });
+  }
+
+  /**
+   * {@code got} against float64's {@code want}: within 1e-5 of the largest {@code scale} (the sum
+   * of the magnitudes reduced: float32's accumulated round-off), or exactly when it is null.
+   */
+  void assertClose(Tensor want, Tensor got, Tensor scale, String what) {
+    assertEquals(want.shape(), got.shape(), what);
+    double[] w = want.toDoubleArray();
+    double[] g = got.toDoubleArray();
+    double limit = 0;
+    if (scale != null) {
+      for (double v : scale.toDoubleArray()) {
+        limit = Math.max(limit, 1e-5 * v);
+      }
+    }
+    for (int i = 0; i < w.length; i++) {
+      assertTrue(Math.abs(w[i] - g[i]) <= limit, what + " [" + i + "]: " + g[i] + " vs " + w[i]);
+    }
+  }
+
+  /**
+   * Strided convolutions that leave the last input rows and columns unread (a ResNet's 1×1 stride-2
+   * shortcut on an even size, 1×1 stride 3 on 17 and 18) on oneDNN's route, blocked in and out:
+   * forward and both gradients equal float64's, and the input gradient of the unread rows is 0.
+   */
+  @Test
+  void stridedShortcutsOnOneDnn() {
+    ConvolutionRoute.ONEDNN_BLOCKED.run(
+        () -> {
+          for (Shape x : List.of(Shape.of(8, 16, 16, 16), Shape.of(4, 32, 17, 18))) {
+            Shape w = Shape.of(32, x.dim(1), 1, 1);
+            for (int stride : new int[] {2, 3}) {
+              Conv2dSpec spec = Conv2dSpec.of(stride, 0);
+              assertTrue(OneDnnConvolutions.serves(DType.FLOAT32, x, w, spec), x + " " + spec);
+              check(StorageLayout.BLOCKED16, x, w, false, spec);
+              checkGradients(x, w, spec, StorageLayout.BLOCKED16);
+            }
+          }
         });
   }
 

@@ -181,10 +181,15 @@ final class Nd4jBackend extends AbstractBackend {
    * Each term scaled into the new result and added to it in place: one allocation per term instead
    * of two, and bit for bit the default's rounding ({@code from + c·k}, two roundings). libnd4j's
    * {@code axpy} is not used: its fused multiply-add rounds differently in its vector loop and its
-   * tail, so a recomputation in another layout would not reproduce the forward pass exactly.
+   * tail, so a recomputation in another layout would not reproduce the forward pass exactly. Small
+   * tensors are summed in Java ({@link SmallAddScaled}), with the same roundings.
    */
   @Override
   protected Tensor doAddScaled(Tensor base, double[] coefficients, List<Tensor> terms) {
+    if (SmallAddScaled.serves(base, terms)) {
+      return create(
+          base.dtype(), base.shape(), z -> SmallAddScaled.compute(base, coefficients, terms, z));
+    }
     Tensor acc = null;
     for (int i = 0; i < coefficients.length; i++) {
       double c = coefficients[i];

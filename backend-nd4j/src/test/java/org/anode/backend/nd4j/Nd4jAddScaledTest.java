@@ -17,7 +17,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * c·k}, two roundings) at every element, vector body and tail alike: an adaptive solver picks its
  * steps from these sums, so ANODE's recomputation of a block must reproduce them exactly (a fused
  * multiply-add that rounds once in the vector loop and twice in the tail once made Dopri5's
- * recomputed steps differ from the forward pass's).
+ * recomputed steps differ from the forward pass's). Small tensors take {@link SmallAddScaled}'s
+ * Java loop, larger ones libnd4j's ops: both are checked.
  */
 class Nd4jAddScaledTest {
   final Backend be = Backends.get("nd4j");
@@ -28,7 +29,13 @@ class Nd4jAddScaledTest {
       names = {"FLOAT32", "FLOAT64"})
   void equalsItsCompositionBitForBit(DType dtype) {
     double[] c = {1 / 6.0, 0.1, -2 / 3.0};
-    for (Shape s : List.of(Shape.of(1037), Shape.of(3, 5, 7, 11), Shape.of(2, 16, 9, 9))) {
+    for (Shape s :
+        List.of(
+            Shape.of(1037), // SmallAddScaled's Java loop
+            Shape.of(3, 5, 7, 11),
+            Shape.of(2, 16, 9, 9),
+            Shape.of(33, 1001), // libnd4j's ops
+            Shape.of(4, 16, 23, 23))) {
       try (TensorScope scope = TensorScope.open()) {
         Tensor base = SamePrecisionInputs.random(be, s, dtype, 1);
         List<Tensor> terms =

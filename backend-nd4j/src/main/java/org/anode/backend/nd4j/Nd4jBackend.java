@@ -164,6 +164,7 @@ final class Nd4jBackend extends AbstractBackend {
    * libnd4j's vectorized legacy passes and no temporary, bit for bit the SPI's default ({@code g ·
    * mask}, so a NaN in {@code g} stays NaN under the mask). libnd4j's one-pass {@code
    * ThresholdReluBp} is several times slower than the two (measured in docs/fused-kernels.md).
+   * Float32 takes oneDNN's one-pass kernel instead ({@link OneDnnReluBackward}).
    */
   @Override
   protected Tensor doReluBackward(Tensor y, Tensor g) {
@@ -172,8 +173,12 @@ final class Nd4jBackend extends AbstractBackend {
         g,
         y.shape(),
         (x, d, z) -> {
-          Nd4j.exec(new Step(x, z, 0.0));
-          Nd4j.exec(new MulOp(z, d, z));
+          if (OneDnnReluBackward.serves(x, d, z)) {
+            OneDnnReluBackward.compute(x, d, z);
+          } else {
+            Nd4j.exec(new Step(x, z, 0.0));
+            Nd4j.exec(new MulOp(z, d, z));
+          }
         });
   }
 

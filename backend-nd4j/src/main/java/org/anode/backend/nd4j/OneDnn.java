@@ -15,6 +15,7 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_strides;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_tag;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_execute;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_reorder_primitive_desc_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_create;
@@ -25,11 +26,13 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_success;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.anode.api.Shape;
+import org.bytedeco.dnnl.const_dnnl_op_desc_t;
 import org.bytedeco.dnnl.dnnl_engine;
 import org.bytedeco.dnnl.dnnl_exec_arg_t;
 import org.bytedeco.dnnl.dnnl_memory;
 import org.bytedeco.dnnl.dnnl_memory_desc_t;
 import org.bytedeco.dnnl.dnnl_primitive;
+import org.bytedeco.dnnl.dnnl_primitive_attr;
 import org.bytedeco.dnnl.dnnl_primitive_desc;
 import org.bytedeco.dnnl.dnnl_stream;
 import org.bytedeco.javacpp.Pointer;
@@ -164,6 +167,20 @@ final class OneDnn {
           memory(desc(nchw, source), address(from)), memory(desc(nchw, target), address(to))
         },
         "reorder " + nchw + " " + source + " -> " + target);
+  }
+
+  /**
+   * The primitive descriptor of the operation {@code op} (a convolution, batch-normalization or
+   * eltwise descriptor) with {@code attr} (post-ops, or null) and the forward pass's descriptor as
+   * {@code hint} for a backward one (else null).
+   */
+  static dnnl_primitive_desc primitiveDesc(
+      Pointer op, dnnl_primitive_attr attr, dnnl_primitive_desc hint, String what) {
+    dnnl_primitive_desc pd = new dnnl_primitive_desc();
+    check(
+        dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(op), attr, engine(), hint),
+        "dnnl_primitive_desc_create(" + what + ")");
+    return pd;
   }
 
   /** The primitive of {@code pd}. */

@@ -14,14 +14,12 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_backward;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_batch_normalization_backward_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_batch_normalization_forward_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_use_scale;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_use_shift;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.anode.api.Shape;
-import org.bytedeco.dnnl.const_dnnl_op_desc_t;
 import org.bytedeco.dnnl.dnnl_batch_normalization_desc_t;
 import org.bytedeco.dnnl.dnnl_memory;
 import org.bytedeco.dnnl.dnnl_memory_desc_t;
@@ -111,15 +109,12 @@ final class OneDnnBatchNorm {
                   dnnl_batch_normalization_backward_desc_init(
                       d, dnnl_backward, data, data, k.eps(), dnnl_use_scale | dnnl_use_shift),
                   "batch normalization backward " + k);
-              dnnl_primitive_desc pd = new dnnl_primitive_desc();
-              OneDnn.check(
-                  dnnl_primitive_desc_create(
-                      pd,
-                      new const_dnnl_op_desc_t(d),
+              dnnl_primitive_desc pd =
+                  OneDnn.primitiveDesc(
+                      d,
                       null,
-                      OneDnn.engine(),
-                      forwardDesc(new Key(k.input(), k.eps(), false))),
-                  "dnnl_primitive_desc_create(batch normalization backward)");
+                      forwardDesc(new Key(k.input(), k.eps(), false)),
+                      "batch normalization backward");
               return OneDnn.primitive(pd, "batch normalization backward " + k);
             });
     OneDnn.execute(
@@ -161,10 +156,6 @@ final class OneDnnBatchNorm {
             k.eps(),
             dnnl_use_scale | dnnl_use_shift),
         "batch normalization forward " + k);
-    dnnl_primitive_desc pd = new dnnl_primitive_desc();
-    OneDnn.check(
-        dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(d), null, OneDnn.engine(), null),
-        "dnnl_primitive_desc_create(batch normalization forward)");
-    return pd;
+    return OneDnn.primitiveDesc(d, null, null, "batch normalization forward");
   }
 }

@@ -23,7 +23,6 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_post_ops_append_eltwise;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_post_ops_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_set_post_ops;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_query_md;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_query_diff_weights_md;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_query_weights_md;
@@ -33,7 +32,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.anode.api.Conv2dSpec;
 import org.anode.api.DType;
 import org.anode.api.Shape;
-import org.bytedeco.dnnl.const_dnnl_op_desc_t;
 import org.bytedeco.dnnl.dnnl_convolution_desc_t;
 import org.bytedeco.dnnl.dnnl_memory;
 import org.bytedeco.dnnl.dnnl_memory_desc_t;
@@ -173,7 +171,7 @@ final class OneDnnConvolutions {
                       g.padL,
                       g.padR),
                   "convolution backward data " + k);
-              return compile(primitiveDesc(d, null, forwardDesc(k)), k);
+              return compile(OneDnn.primitiveDesc(d, null, forwardDesc(k), "convolution"), k);
             });
     try (Nd4jScratch scratch = new Nd4jScratch()) {
       OneDnn.execute(
@@ -214,7 +212,7 @@ final class OneDnnConvolutions {
                       g.padL,
                       g.padR),
                   "convolution backward weights " + k);
-              return compile(primitiveDesc(d, null, forwardDesc(k)), k);
+              return compile(OneDnn.primitiveDesc(d, null, forwardDesc(k), "convolution"), k);
             });
     String what = "convolution backward weights " + xShape + " * " + wShape;
     dnnl_memory xm = OneDnn.stored(x, xShape, sourceLayout(xShape));
@@ -281,16 +279,7 @@ final class OneDnnConvolutions {
       OneDnn.check(dnnl_primitive_attr_create(attr), "dnnl_primitive_attr_create");
       OneDnn.check(dnnl_primitive_attr_set_post_ops(attr, ops), "dnnl_primitive_attr_set_post_ops");
     }
-    return primitiveDesc(d, attr, null);
-  }
-
-  private static dnnl_primitive_desc primitiveDesc(
-      dnnl_convolution_desc_t d, dnnl_primitive_attr attr, dnnl_primitive_desc hint) {
-    dnnl_primitive_desc pd = new dnnl_primitive_desc();
-    OneDnn.check(
-        dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(d), attr, OneDnn.engine(), hint),
-        "dnnl_primitive_desc_create(convolution)");
-    return pd;
+    return OneDnn.primitiveDesc(d, attr, null, "convolution");
   }
 
   /**

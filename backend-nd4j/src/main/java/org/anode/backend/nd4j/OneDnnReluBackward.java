@@ -8,12 +8,10 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_backward_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_forward_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_relu_use_dst_for_bwd;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_create;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.anode.api.DType;
-import org.bytedeco.dnnl.const_dnnl_op_desc_t;
 import org.bytedeco.dnnl.dnnl_eltwise_desc_t;
 import org.bytedeco.dnnl.dnnl_memory;
 import org.bytedeco.dnnl.dnnl_memory_desc_t;
@@ -71,21 +69,13 @@ final class OneDnnReluBackward {
         dnnl_eltwise_forward_desc_init(
             forward, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, md, 0f, 0f),
         "ReLU forward descriptor of " + length + " values");
-    dnnl_primitive_desc hint = new dnnl_primitive_desc();
-    OneDnn.check(
-        dnnl_primitive_desc_create(
-            hint, new const_dnnl_op_desc_t(forward), null, OneDnn.engine(), null),
-        "dnnl_primitive_desc_create(ReLU forward)");
+    dnnl_primitive_desc hint = OneDnn.primitiveDesc(forward, null, null, "ReLU forward");
     dnnl_eltwise_desc_t backward = new dnnl_eltwise_desc_t();
     OneDnn.check(
         dnnl_eltwise_backward_desc_init(
             backward, dnnl_eltwise_relu_use_dst_for_bwd, md, md, 0f, 0f),
         "ReLU backward descriptor of " + length + " values");
-    dnnl_primitive_desc pd = new dnnl_primitive_desc();
-    OneDnn.check(
-        dnnl_primitive_desc_create(
-            pd, new const_dnnl_op_desc_t(backward), null, OneDnn.engine(), hint),
-        "dnnl_primitive_desc_create(ReLU backward)");
+    dnnl_primitive_desc pd = OneDnn.primitiveDesc(backward, null, hint, "ReLU backward");
     return new Compiled(OneDnn.primitive(pd, "ReLU backward of " + length + " values"), md);
   }
 }

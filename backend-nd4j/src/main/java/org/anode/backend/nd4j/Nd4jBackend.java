@@ -346,25 +346,23 @@ final class Nd4jBackend extends AbstractBackend {
   /**
    * A reduction on the storage as it is when its layout allows ({@link StorageLayout#reducedAxes}),
    * so that a gradient the next convolution reads blocked is not turned into NCHW for its bias
-   * gradient; else on NCHW.
+   * gradient; else on NCHW, to which the tensor then turns once.
    */
   private Tensor reduce(Tensor x, boolean keepDims, int[] ax, ReduceOp f) {
-    Shape kept = Checks.reducedShape(x.shape(), ax, true);
-    Shape out = Checks.reducedShape(x.shape(), ax, keepDims);
     Nd4jTensor t = own(x);
-    int[] storageAxes = t.layout().reducedAxes(x.shape(), ax);
-    if (storageAxes != null) {
-      INDArray storage = t.storage();
-      Shape reducedStorage =
-          Checks.reducedShape(t.layout().storageShape(x.shape()), storageAxes, true);
-      return create(
-          x.dtype(),
-          out,
-          z -> f.exec(storage, z.reshape('c', reducedStorage.dimsAsLong()), storageAxes));
+    int[] axes = t.layout().reducedAxes(x.shape(), ax);
+    if (axes == null) {
+      t.array();
+      axes = ax;
     }
-    INDArray a = arr(x);
-    // The kernel writes the keep-dims layout; dropping size-1 axes keeps the same bytes.
-    return create(x.dtype(), out, z -> f.exec(a, z.reshape('c', kept.dimsAsLong()), ax));
+    INDArray storage = t.storage();
+    int[] reduced = axes;
+    // The kernel writes the keep-dims shape of the storage; other shapes of it hold the same bytes.
+    Shape written = Checks.reducedShape(t.layout().storageShape(x.shape()), reduced, true);
+    return create(
+        x.dtype(),
+        Checks.reducedShape(x.shape(), ax, keepDims),
+        z -> f.exec(storage, z.reshape('c', written.dimsAsLong()), reduced));
   }
 
   @Override

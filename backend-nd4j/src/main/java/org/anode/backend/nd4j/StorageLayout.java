@@ -73,13 +73,17 @@ enum StorageLayout {
 
   /**
    * The axes of this layout's storage that a reduction of an NCHW tensor over {@code axes} reduces,
-   * or null when it cannot run on the storage as it is. Per-channel reductions (over N, H and W: a
-   * bias gradient, batch statistics) and full ones can: a channel's values are the same set in
-   * every layout, only their order (and so float32 round-off) differs. The reduced storage keeps
-   * the channels in order: {@code [1, C/16, 1, 1, 16]} blocked, {@code [1, 1, 1, C]} channels-last.
+   * or null when it cannot run on the storage as it is: {@code axes} themselves for NCHW;
+   * per-channel reductions (over N, H and W: a bias gradient, batch statistics) and full ones in
+   * the other layouts, since a channel's values are the same set in every layout, only their order
+   * (and so float32 round-off) differs. The reduced storage keeps the channels in order: {@code [1,
+   * C/16, 1, 1, 16]} blocked, {@code [1, 1, 1, C]} channels-last.
    */
   int[] reducedAxes(Shape nchw, int[] axes) {
-    if (this == NCHW || nchw.rank() != 4) {
+    if (this == NCHW) {
+      return axes;
+    }
+    if (nchw.rank() != 4) {
       return null;
     }
     int[] sorted = axes.clone();

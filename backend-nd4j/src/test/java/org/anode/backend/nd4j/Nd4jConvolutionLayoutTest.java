@@ -101,6 +101,12 @@ class Nd4jConvolutionLayoutTest {
         });
   }
 
+  /** A float32 3×3 same-padding convolution's output, in the layout of the route it ran on. */
+  Tensor convolutionOutput(Shape x, Shape w) {
+    return be.conv2d(
+        random(x, DType.FLOAT32, 1), random(w, DType.FLOAT32, 2), null, Conv2dSpec.of(1, 1));
+  }
+
   /**
    * A copy of a blocked convolution output (as a gradient accumulated into a leaf) is blocked too,
    * with the same values, and leaves its source blocked: turning either into NCHW would cost the
@@ -111,12 +117,7 @@ class Nd4jConvolutionLayoutTest {
     ConvolutionRoute.ONEDNN_BLOCKED.run(
         () -> {
           try (TensorScope scope = TensorScope.open()) {
-            Tensor y =
-                be.conv2d(
-                    random(Shape.of(4, 16, 8, 8), DType.FLOAT32, 1),
-                    random(Shape.of(32, 16, 3, 3), DType.FLOAT32, 2),
-                    null,
-                    Conv2dSpec.of(1, 1));
+            Tensor y = convolutionOutput(Shape.of(4, 16, 8, 8), Shape.of(32, 16, 3, 3));
             Tensor c = be.copy(y);
             assertEquals(StorageLayout.BLOCKED16, ((Nd4jTensor) y).layout());
             assertEquals(StorageLayout.BLOCKED16, ((Nd4jTensor) c).layout());
@@ -140,12 +141,7 @@ class Nd4jConvolutionLayoutTest {
     route.run(
         () -> {
           try (TensorScope scope = TensorScope.open()) {
-            Tensor y =
-                be.conv2d(
-                    random(Shape.of(16, 64, 32, 32), DType.FLOAT32, 1),
-                    random(Shape.of(64, 64, 3, 3), DType.FLOAT32, 2),
-                    null,
-                    Conv2dSpec.of(1, 1));
+            Tensor y = convolutionOutput(Shape.of(16, 64, 32, 32), Shape.of(64, 64, 3, 3));
             assertEquals(route.layout, ((Nd4jTensor) y).layout());
             // Read through a copy: reading a tensor's values turns its storage into NCHW.
             Tensor plain = be.fromArray(be.copy(y).toDoubleArray(), y.shape());

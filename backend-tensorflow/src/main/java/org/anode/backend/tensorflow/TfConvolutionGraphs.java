@@ -28,10 +28,6 @@ final class TfConvolutionGraphs {
     return TfBackend.longs(1, s.strideH(), s.strideW(), 1);
   }
 
-  static List<Long> paddings(Conv2dSpec s) {
-    return TfBackend.longs(0, 0, s.padH(), s.padH(), s.padW(), s.padW(), 0, 0);
-  }
-
   static List<Long> dilations(Conv2dSpec s) {
     return TfBackend.longs(1, 1, 1, 1); // dilation is carried by the kernel: see dilateKernel
   }
@@ -114,6 +110,13 @@ final class TfConvolutionGraphs {
     List<Operand> gs = groups(tf, gh, g);
     List<Operand> ws = groups(tf, wh, g);
     List<Operand> out = new ArrayList<>();
+    TfPadding padding = TfPadding.of(inputShape, weightShape, spec);
+    List<Conv2dBackpropInput.Options> options = new ArrayList<>();
+    options.add(Conv2dBackpropInput.dilations(dilations(spec)));
+    options.add(Conv2dBackpropInput.dataFormat("NHWC"));
+    if (padding.isExplicit()) {
+      options.add(Conv2dBackpropInput.explicitPaddings(padding.explicit()));
+    }
     for (int i = 0; i < g; i++) {
       out.add(
           tf.nn.conv2dBackpropInput(
@@ -121,17 +124,21 @@ final class TfConvolutionGraphs {
               ws.get(i),
               gs.get(i),
               strides(spec),
-              "EXPLICIT",
-              Conv2dBackpropInput.explicitPaddings(paddings(spec)),
-              Conv2dBackpropInput.dilations(dilations(spec)),
-              Conv2dBackpropInput.dataFormat("NHWC")));
+              padding.scheme(),
+              options.toArray(Conv2dBackpropInput.Options[]::new)));
     }
     return TfBackend.transpose(tf, joinGroups(tf, out), NHWC_TO_NCHW);
   }
 
   /** The weight gradient, OIHW, from NHWC input {@code xh} and upstream gradient {@code gh}. */
   static Operand weightGradient(
-      Ops tf, Operand xh, Operand gh, Shape weightShape, Conv2dSpec spec, Operand zero) {
+      Ops tf,
+      Operand xh,
+      Operand gh,
+      Shape inputShape,
+      Shape weightShape,
+      Conv2dSpec spec,
+      Operand zero) {
     int g = spec.groups();
     int[] sizes = {
       (weightShape.dim(2) - 1) * spec.dilationH() + 1,
@@ -142,6 +149,13 @@ final class TfConvolutionGraphs {
     List<Operand> xs = groups(tf, xh, g);
     List<Operand> gs = groups(tf, gh, g);
     List<Operand> out = new ArrayList<>();
+    TfPadding padding = TfPadding.of(inputShape, weightShape, spec);
+    List<Conv2dBackpropFilter.Options> options = new ArrayList<>();
+    options.add(Conv2dBackpropFilter.dilations(dilations(spec)));
+    options.add(Conv2dBackpropFilter.dataFormat("NHWC"));
+    if (padding.isExplicit()) {
+      options.add(Conv2dBackpropFilter.explicitPaddings(padding.explicit()));
+    }
     for (int i = 0; i < g; i++) {
       out.add(
           tf.nn.conv2dBackpropFilter(
@@ -149,10 +163,8 @@ final class TfConvolutionGraphs {
               tf.constant(sizes),
               gs.get(i),
               strides(spec),
-              "EXPLICIT",
-              Conv2dBackpropFilter.explicitPaddings(paddings(spec)),
-              Conv2dBackpropFilter.dilations(dilations(spec)),
-              Conv2dBackpropFilter.dataFormat("NHWC")));
+              padding.scheme(),
+              options.toArray(Conv2dBackpropFilter.Options[]::new)));
     }
     Operand gw = joinGroups(tf, out);
     if (dilated(spec)) {

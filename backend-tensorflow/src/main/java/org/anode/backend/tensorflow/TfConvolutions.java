@@ -48,6 +48,7 @@ final class TfConvolutions {
     boolean hasBias = bias != null;
     List<Object> args = hasBias ? List.of(x, w, 0.0, bias) : List.of(x, w, 0.0);
     Shape weightShape = w.shape();
+    TfPadding padding = TfPadding.of(x.shape(), weightShape, spec);
     return kernels.run(
         "conv2d",
         spec.toString(),
@@ -61,6 +62,12 @@ final class TfConvolutions {
             wh = TfConvolutionGraphs.dilateKernel(tf, wh, weightShape, spec, in.get(ZERO));
           }
           List<Operand> ws = TfConvolutionGraphs.groups(tf, wh, g);
+          List<Conv2d.Options> options = new ArrayList<>();
+          options.add(Conv2d.dilations(TfConvolutionGraphs.dilations(spec)));
+          options.add(Conv2d.dataFormat("NHWC"));
+          if (padding.isExplicit()) {
+            options.add(Conv2d.explicitPaddings(padding.explicit()));
+          }
           List<Operand> ys = new ArrayList<>();
           for (int i = 0; i < g; i++) {
             ys.add(
@@ -68,10 +75,8 @@ final class TfConvolutions {
                     xs.get(i),
                     ws.get(i),
                     TfConvolutionGraphs.strides(spec),
-                    "EXPLICIT",
-                    Conv2d.explicitPaddings(TfConvolutionGraphs.paddings(spec)),
-                    Conv2d.dilations(TfConvolutionGraphs.dilations(spec)),
-                    Conv2d.dataFormat("NHWC")));
+                    padding.scheme(),
+                    options.toArray(Conv2d.Options[]::new)));
           }
           Operand y = transpose(tf, TfConvolutionGraphs.joinGroups(tf, ys), NHWC_TO_NCHW);
           if (hasBias) {
@@ -116,6 +121,7 @@ final class TfConvolutions {
   }
 
   private Tensor weightGradient(Tensor x, Tensor gradOut, Shape weightShape, Conv2dSpec spec) {
+    Shape inputShape = x.shape();
     return kernels.run(
         "conv2dBackwardWeight",
         spec + weightShape.toString(),
@@ -125,6 +131,7 @@ final class TfConvolutions {
                 tf,
                 transpose(tf, in.get(OPERAND), NCHW_TO_NHWC),
                 transpose(tf, in.get(GRAD_OUT), NCHW_TO_NHWC),
+                inputShape,
                 weightShape,
                 spec,
                 in.get(BACKWARD_ZERO)));
@@ -149,6 +156,7 @@ final class TfConvolutions {
                       tf,
                       transpose(tf, in.get(BOTH_X), NCHW_TO_NHWC),
                       gh,
+                      inputShape,
                       weightShape,
                       spec,
                       zero));

@@ -39,6 +39,7 @@ final class TfBackend extends AbstractBackend {
   private final ConfigProto config;
   private final TfKernelCache kernels;
   private final TfConvolutions convolutions;
+  private final TfFusedKernels fused;
 
   TfBackend(BackendOptions options) {
     this.threads =
@@ -50,6 +51,7 @@ final class TfBackend extends AbstractBackend {
             .build();
     this.kernels = new TfKernelCache(this, config);
     this.convolutions = new TfConvolutions(kernels);
+    this.fused = new TfFusedKernels(kernels);
   }
 
   @Override
@@ -80,8 +82,16 @@ final class TfBackend extends AbstractBackend {
     return ((TfTensor) t).tensor();
   }
 
-  /** An anode tensor over {@code t}; closing it frees {@code t} only when {@code owned}. */
+  /** An anode tensor over {@code t} (NCHW); closing it frees {@code t} only when {@code owned}. */
   Tensor wrap(TType t, boolean owned) {
+    return wrap(t, owned, false);
+  }
+
+  /**
+   * An anode tensor over {@code t}, which holds an NCHW image as NHWC when {@code channelsLast};
+   * closing it frees {@code t} only when {@code owned}.
+   */
+  Tensor wrap(TType t, boolean owned, boolean channelsLast) {
     DType dtype;
     if (t instanceof TFloat32) {
       dtype = DType.FLOAT32;
@@ -97,9 +107,61 @@ final class TfBackend extends AbstractBackend {
     long[] dims = t.shape().asArray();
     int[] d = new int[dims.length];
     for (int i = 0; i < d.length; i++) {
-      d[i] = Math.toIntExact(dims[i]);
+      d[i] = Math.toIntExact(dims[channelsLast ? TfConvolutionGraphs.NHWC_TO_NCHW[i] : i]);
     }
-    return new TfTensor(this, t, Shape.of(d), dtype, owned);
+    return new TfTensor(this, t, Shape.of(d), dtype, owned, channelsLast);
+  }
+
+  /** A new NCHW copy of a channels-last tensor. */
+  TfTensor nchwCopy(TfTensor t) {
+    return (TfTensor) kernels.run("copy", "", List.of(t), (tf, in) -> tf.identity(in.get(0)));
+  }
+
+  static boolean channelsLast(Tensor t) {
+    return ((TfTensor) t).channelsLast();
+  }
+
+  /**
+   * Whether an elementwise op over {@code operands} with an output of {@code out} runs
+   * channels-last: when the output is an image and one of its operands is stored channels-last. The
+   * others are then transposed inside the op's graph ({@link TfInputs#nhwc}), the output stays
+   * channels-last, and a chain of such ops (an ODE block's ReLU, h·f, z + h·f and their gradients)
+   * never converts.
+   */
+  static boolean channelsLast(Shape out, List<Object> operands) {
+    if (out.rank() != 4) {
+      return false;
+    }
+    for (Object o : operands) {
+      if (o instanceof Tensor t && channelsLast(t)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Runs the elementwise kernel {@code op} over {@code operands} (tensors, and scalars fed as 0-d
+   * tensors): channels-last when {@link #channelsLast(Shape, List)} says so, in the api's layout
+   * otherwise. The builder reads every input in that one layout.
+   */
+  private Tensor elementwise(
+      String op, String attrs, Shape out, List<Object> operands, TfKernel.Builder b) {
+    if (!channelsLast(out, operands)) {
+      return kernels.run(op, attrs, operands, b);
+    }
+    return kernels.runLayout(
+        op + "/nhwc",
+        attrs,
+        operands,
+        (tf, in) -> {
+          List<Operand> nhwc = new ArrayList<>(in.size());
+          for (int i = 0; i < in.size(); i++) {
+            nhwc.add(in.nhwc(i));
+          }
+          return List.of(b.build(tf, nhwc));
+        },
+        true);
   }
 
   static Operand transpose(Ops tf, Operand x, int[] perm) {
@@ -145,92 +207,108 @@ final class TfBackend extends AbstractBackend {
   protected Tensor doCast(Tensor x, DType dtype) {
     Class<? extends TType> to = TfKernelCache.type(dtype);
     if (dtype == x.dtype()) {
-      return kernels.run("copy", "", List.of(x), (tf, in) -> tf.identity(in.get(0)));
+      return elementwise("copy", "", x.shape(), List.of(x), (tf, in) -> tf.identity(in.get(0)));
     }
-    return kernels.run("cast", dtype.name(), List.of(x), (tf, in) -> tf.dtypes.cast(in.get(0), to));
+    return elementwise(
+        "cast", dtype.name(), x.shape(), List.of(x), (tf, in) -> tf.dtypes.cast(in.get(0), to));
   }
 
   // ---- elementwise ----------------------------------------------------------------------------
 
   @Override
   protected Tensor doAdd(Tensor a, Tensor b, Shape out) {
-    return kernels.run("add", "", List.of(a, b), (tf, in) -> tf.math.add(in.get(0), in.get(1)));
+    return elementwise(
+        "add", "", out, List.of(a, b), (tf, in) -> tf.math.add(in.get(0), in.get(1)));
   }
 
   @Override
   protected Tensor doSub(Tensor a, Tensor b, Shape out) {
-    return kernels.run("sub", "", List.of(a, b), (tf, in) -> tf.math.sub(in.get(0), in.get(1)));
+    return elementwise(
+        "sub", "", out, List.of(a, b), (tf, in) -> tf.math.sub(in.get(0), in.get(1)));
   }
 
   @Override
   protected Tensor doMul(Tensor a, Tensor b, Shape out) {
-    return kernels.run("mul", "", List.of(a, b), (tf, in) -> tf.math.mul(in.get(0), in.get(1)));
+    return elementwise(
+        "mul", "", out, List.of(a, b), (tf, in) -> tf.math.mul(in.get(0), in.get(1)));
   }
 
   @Override
   protected Tensor doDiv(Tensor a, Tensor b, Shape out) {
-    return kernels.run("div", "", List.of(a, b), (tf, in) -> tf.math.div(in.get(0), in.get(1)));
+    return elementwise(
+        "div", "", out, List.of(a, b), (tf, in) -> tf.math.div(in.get(0), in.get(1)));
   }
 
   @Override
   protected Tensor doAddScalar(Tensor x, double s) {
-    return kernels.run(
-        "addScalar", "", List.of(x, s), (tf, in) -> tf.math.add(in.get(0), in.get(1)));
+    return elementwise(
+        "addScalar", "", x.shape(), List.of(x, s), (tf, in) -> tf.math.add(in.get(0), in.get(1)));
   }
 
   @Override
   protected Tensor doMulScalar(Tensor x, double s) {
-    return kernels.run(
-        "mulScalar", "", List.of(x, s), (tf, in) -> tf.math.mul(in.get(0), in.get(1)));
+    return elementwise(
+        "mulScalar", "", x.shape(), List.of(x, s), (tf, in) -> tf.math.mul(in.get(0), in.get(1)));
   }
 
   @Override
   protected Tensor doPowScalar(Tensor x, double p) {
-    return kernels.run(
-        "powScalar", "", List.of(x, p), (tf, in) -> tf.math.pow(in.get(0), in.get(1)));
+    return elementwise(
+        "powScalar", "", x.shape(), List.of(x, p), (tf, in) -> tf.math.pow(in.get(0), in.get(1)));
   }
 
   @Override
   protected Tensor doNeg(Tensor x) {
-    return kernels.run("neg", "", List.of(x), (tf, in) -> tf.math.neg(in.get(0)));
+    return elementwise("neg", "", x.shape(), List.of(x), (tf, in) -> tf.math.neg(in.get(0)));
   }
 
   @Override
   protected Tensor doExp(Tensor x) {
-    return kernels.run("exp", "", List.of(x), (tf, in) -> tf.math.exp(in.get(0)));
+    return elementwise("exp", "", x.shape(), List.of(x), (tf, in) -> tf.math.exp(in.get(0)));
   }
 
   @Override
   protected Tensor doLog(Tensor x) {
-    return kernels.run("log", "", List.of(x), (tf, in) -> tf.math.log(in.get(0)));
+    return elementwise("log", "", x.shape(), List.of(x), (tf, in) -> tf.math.log(in.get(0)));
   }
 
   @Override
   protected Tensor doSqrt(Tensor x) {
-    return kernels.run("sqrt", "", List.of(x), (tf, in) -> tf.math.sqrt(in.get(0)));
+    return elementwise("sqrt", "", x.shape(), List.of(x), (tf, in) -> tf.math.sqrt(in.get(0)));
   }
 
   @Override
   protected Tensor doSquare(Tensor x) {
-    return kernels.run("square", "", List.of(x), (tf, in) -> tf.math.square(in.get(0)));
+    return elementwise("square", "", x.shape(), List.of(x), (tf, in) -> tf.math.square(in.get(0)));
   }
 
   @Override
   protected Tensor doRelu(Tensor x) {
-    return kernels.run("relu", "", List.of(x), (tf, in) -> tf.nn.relu(in.get(0)));
+    return elementwise("relu", "", x.shape(), List.of(x), (tf, in) -> tf.nn.relu(in.get(0)));
   }
 
   @Override
   protected Tensor doTanh(Tensor x) {
-    return kernels.run("tanh", "", List.of(x), (tf, in) -> tf.math.tanh(in.get(0)));
+    return elementwise("tanh", "", x.shape(), List.of(x), (tf, in) -> tf.math.tanh(in.get(0)));
+  }
+
+  @Override
+  protected Tensor doReluBackward(Tensor y, Tensor g) {
+    return fused.reluBackward(y, g);
+  }
+
+  @Override
+  protected Tensor doAddScaled(Tensor base, double[] coefficients, List<Tensor> terms) {
+    return fused.addScaled(base, coefficients, terms);
   }
 
   @Override
   protected Tensor doGreaterThan(Tensor a, Tensor b, Shape out) {
     Class<? extends TType> t = TfKernelCache.type(a.dtype());
-    return kernels.run(
+    return elementwise(
         "greaterThan",
         "",
+        out,
         List.of(a, b),
         (tf, in) -> tf.dtypes.cast(tf.math.greater(in.get(0), in.get(1)), t));
   }
@@ -263,31 +341,80 @@ final class TfBackend extends AbstractBackend {
 
   // ---- reductions -----------------------------------------------------------------------------
 
-  @Override
-  protected Tensor doSum(Tensor x, boolean keepDims, int[] ax) {
+  /** One TensorFlow reduction over {@code axes} of {@code x}. */
+  @SuppressWarnings("rawtypes")
+  private interface Reduction {
+    Operand build(Ops tf, Operand x, int[] axes, boolean keepDims);
+  }
+
+  /**
+   * Reduces {@code x} over the api's axes {@code ax}. A channels-last image is reduced as stored,
+   * over the same axes at their NHWC positions, whenever the result comes out in the api's order:
+   * with kept dimensions (the result is channels-last too), or when the channels are reduced, or
+   * both H and W (the axes left are then in the same order in either layout). Otherwise the graph
+   * reads it in NCHW first.
+   */
+  private Tensor reduce(String op, Tensor x, boolean keepDims, int[] ax, Reduction r) {
+    if (channelsLast(x) && (keepDims || reducesChannelsOrPlane(ax))) {
+      int[] stored = new int[ax.length];
+      for (int i = 0; i < ax.length; i++) {
+        stored[i] = TfConvolutionGraphs.NHWC_TO_NCHW[ax[i]];
+      }
+      Arrays.sort(stored);
+      return kernels.runLayout(
+          op + "/nhwc",
+          Arrays.toString(stored) + keepDims,
+          List.of(x),
+          (tf, in) -> List.of(r.build(tf, in.nhwc(0), stored, keepDims)),
+          keepDims);
+    }
     return kernels.run(
-        "sum",
+        op,
         Arrays.toString(ax) + keepDims,
         List.of(x),
-        (tf, in) -> tf.reduceSum(in.get(0), tf.constant(ax), ReduceSum.keepDims(keepDims)));
+        (tf, in) -> r.build(tf, in.get(0), ax, keepDims));
+  }
+
+  private static boolean reducesChannelsOrPlane(int[] ax) {
+    boolean c = false;
+    boolean h = false;
+    boolean w = false;
+    for (int a : ax) {
+      c |= a == 1;
+      h |= a == 2;
+      w |= a == 3;
+    }
+    return c || (h && w);
+  }
+
+  @Override
+  protected Tensor doSum(Tensor x, boolean keepDims, int[] ax) {
+    return reduce(
+        "sum",
+        x,
+        keepDims,
+        ax,
+        (tf, v, axes, keep) -> tf.reduceSum(v, tf.constant(axes), ReduceSum.keepDims(keep)));
   }
 
   @Override
   protected Tensor doMean(Tensor x, boolean keepDims, int[] ax) {
-    return kernels.run(
+    return reduce(
         "mean",
-        Arrays.toString(ax) + keepDims,
-        List.of(x),
-        (tf, in) -> tf.math.mean(in.get(0), tf.constant(ax), Mean.keepDims(keepDims)));
+        x,
+        keepDims,
+        ax,
+        (tf, v, axes, keep) -> tf.math.mean(v, tf.constant(axes), Mean.keepDims(keep)));
   }
 
   @Override
   protected Tensor doMax(Tensor x, boolean keepDims, int[] ax) {
-    return kernels.run(
+    return reduce(
         "max",
-        Arrays.toString(ax) + keepDims,
-        List.of(x),
-        (tf, in) -> tf.reduceMax(in.get(0), tf.constant(ax), ReduceMax.keepDims(keepDims)));
+        x,
+        keepDims,
+        ax,
+        (tf, v, axes, keep) -> tf.reduceMax(v, tf.constant(axes), ReduceMax.keepDims(keep)));
   }
 
   // ---- layout ---------------------------------------------------------------------------------
@@ -347,8 +474,32 @@ final class TfBackend extends AbstractBackend {
   }
 
   @Override
+  protected Tensor doConv2dRelu(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Shape out) {
+    return convolutions.conv2dRelu(x, w, bias, spec);
+  }
+
+  @Override
   protected Conv2dGradients doConv2dBackward(Conv2dBackwardArgs args) {
     return convolutions.backward(args);
+  }
+
+  @Override
+  protected BatchNormResult doBatchNorm(Tensor x, Tensor gamma, Tensor beta, double eps) {
+    return fused.batchNorm(x, gamma, beta, eps);
+  }
+
+  @Override
+  protected BatchNormGradients doBatchNormBackward(
+      Tensor x,
+      Tensor gamma,
+      Tensor mean,
+      Tensor variance,
+      double eps,
+      Tensor g,
+      boolean input,
+      boolean wantGamma,
+      boolean wantBeta) {
+    return fused.batchNormBackward(x, gamma, mean, variance, eps, g, input, wantGamma, wantBeta);
   }
 
   // ---- pooling and softmax --------------------------------------------------------------------
@@ -364,18 +515,15 @@ final class TfBackend extends AbstractBackend {
   @Override
   protected Tensor doAvgPool2d(Tensor x, Pool2dSpec spec, Shape out) {
     int[][] pad = {{0, 0}, {spec.padH(), spec.padH()}, {spec.padW(), spec.padW()}, {0, 0}};
-    return kernels.run(
+    return kernels.runLayout(
         "avgPool2d",
         spec.toString(),
         List.of(x, 0.0),
         (tf, in) -> {
-          Operand xh = transpose(tf, in.get(0), TfConvolutionGraphs.NCHW_TO_NHWC);
-          Operand padded = tf.pad(xh, tf.constant(pad), (Operand) in.get(1));
-          return transpose(
-              tf,
-              tf.nn.avgPool(padded, window(spec), steps(spec), "VALID"),
-              TfConvolutionGraphs.NHWC_TO_NCHW);
-        });
+          Operand padded = tf.pad(in.nhwc(0), tf.constant(pad), in.nchw(1));
+          return List.of(tf.nn.avgPool(padded, window(spec), steps(spec), "VALID"));
+        },
+        true);
   }
 
   @Override
@@ -385,32 +533,34 @@ final class TfBackend extends AbstractBackend {
     int h = inputShape.dim(2);
     int w = inputShape.dim(3);
     int[] padded = {n, h + 2 * spec.padH(), w + 2 * spec.padW(), c};
-    return kernels.run(
+    return kernels.runLayout(
         "avgPool2dBackward",
         spec + inputShape.toString(),
         List.of(gradOut),
         (tf, in) -> {
-          Operand gh = transpose(tf, in.get(0), TfConvolutionGraphs.NCHW_TO_NHWC);
           Operand gp =
-              tf.nn.avgPoolGrad(tf.constant(padded), gh, window(spec), steps(spec), "VALID");
-          Operand gx =
+              tf.nn.avgPoolGrad(
+                  tf.constant(padded), in.nhwc(0), window(spec), steps(spec), "VALID");
+          return List.of(
               tf.slice(
                   gp,
                   tf.constant(new int[] {0, spec.padH(), spec.padW(), 0}),
-                  tf.constant(new int[] {n, h, w, c}));
-          return transpose(tf, gx, TfConvolutionGraphs.NHWC_TO_NCHW);
-        });
+                  tf.constant(new int[] {n, h, w, c})));
+        },
+        true);
   }
 
   @Override
   protected Tensor doGlobalAvgPoolBackward(Tensor gradOut, Shape inputShape) {
     double scale = 1.0 / (inputShape.dim(2) * (double) inputShape.dim(3));
-    long[] dims = inputShape.dimsAsLong();
-    return kernels.run(
+    long[] nhwc = {inputShape.dim(0), inputShape.dim(2), inputShape.dim(3), inputShape.dim(1)};
+    // channels-last, as the image whose mean it differentiates most likely was
+    return kernels.runLayout(
         "globalAvgPoolBackward",
         inputShape.toString(),
         List.of(gradOut, scale),
-        (tf, in) -> tf.math.mul(tf.broadcastTo(in.get(0), tf.constant(dims)), in.get(1)));
+        (tf, in) -> List.of(tf.math.mul(tf.broadcastTo(in.nhwc(0), tf.constant(nhwc)), in.nchw(1))),
+        true);
   }
 
   @Override

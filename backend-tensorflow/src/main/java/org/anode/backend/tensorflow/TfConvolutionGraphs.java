@@ -7,14 +7,16 @@ import org.anode.api.Shape;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Split;
+import org.tensorflow.op.nn.Conv2d;
 import org.tensorflow.op.nn.Conv2dBackpropFilter;
 import org.tensorflow.op.nn.Conv2dBackpropInput;
 
 /**
- * The graphs of the TensorFlow backend's convolutions, as static builders over {@link Ops}: NCHW
- * and OIHW at the edges, NHWC and HWIO inside (TensorFlow's CPU kernels), channel groups as
- * per-group convolutions joined along channels, and dilation as a zero-stuffed kernel (its gradient
- * gathered back), which TensorFlow's CPU kernels do not take directly.
+ * The graphs of the TensorFlow backend's convolutions, as static builders over {@link Ops}:
+ * activations and their gradients NHWC (TensorFlow's CPU kernels; the caller converts, see {@link
+ * TfInputs}), weights OIHW at the edges and HWIO inside, channel groups as per-group convolutions
+ * joined along channels, and dilation as a zero-stuffed kernel (its gradient gathered back), which
+ * TensorFlow's CPU kernels do not take directly.
  */
 final class TfConvolutionGraphs {
   private TfConvolutionGraphs() {}
@@ -91,7 +93,51 @@ final class TfConvolutionGraphs {
   }
 
   /**
-   * The input gradient, NCHW, from the NHWC upstream gradient {@code gh} and OIHW weight {@code w}.
+   * The convolution of the NHWC input {@code xh} with the OIHW weight {@code w}, NHWC, plus the
+   * bias {@code bias} (null for none) along the channels.
+   */
+  static Operand forward(
+      Ops tf,
+      Operand xh,
+      Operand w,
+      Operand bias,
+      Shape inputShape,
+      Shape weightShape,
+      Conv2dSpec spec,
+      Operand zero) {
+    int g = spec.groups();
+    List<Operand> xs = groups(tf, xh, g);
+    Operand wh = TfBackend.transpose(tf, w, OIHW_TO_HWIO);
+    if (dilated(spec)) {
+      wh = dilateKernel(tf, wh, weightShape, spec, zero);
+    }
+    List<Operand> ws = groups(tf, wh, g);
+    TfPadding padding = TfPadding.of(inputShape, weightShape, spec);
+    List<Conv2d.Options> options = new ArrayList<>();
+    options.add(Conv2d.dilations(dilations(spec)));
+    options.add(Conv2d.dataFormat("NHWC"));
+    if (padding.isExplicit()) {
+      options.add(Conv2d.explicitPaddings(padding.explicit()));
+    }
+    List<Operand> ys = new ArrayList<>();
+    for (int i = 0; i < g; i++) {
+      ys.add(
+          tf.nn.conv2d(
+              xs.get(i),
+              ws.get(i),
+              strides(spec),
+              padding.scheme(),
+              options.toArray(Conv2d.Options[]::new)));
+    }
+    Operand y = joinGroups(tf, ys);
+    if (bias != null) {
+      y = tf.math.add(y, tf.reshape(bias, tf.constant(new int[] {1, 1, 1, weightShape.dim(0)})));
+    }
+    return y;
+  }
+
+  /**
+   * The input gradient, NHWC, from the NHWC upstream gradient {@code gh} and OIHW weight {@code w}.
    */
   static Operand inputGradient(
       Ops tf,
@@ -127,7 +173,7 @@ final class TfConvolutionGraphs {
               padding.scheme(),
               options.toArray(Conv2dBackpropInput.Options[]::new)));
     }
-    return TfBackend.transpose(tf, joinGroups(tf, out), NHWC_TO_NCHW);
+    return joinGroups(tf, out);
   }
 
   /** The weight gradient, OIHW, from NHWC input {@code xh} and upstream gradient {@code gh}. */

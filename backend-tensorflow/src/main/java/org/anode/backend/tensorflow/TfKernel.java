@@ -25,26 +25,31 @@ final class TfKernel implements AutoCloseable {
   private final List<Operand> inputs;
   private final List<Operand<?>> outputs;
 
-  /** Builds the graph of a kernel from placeholders for its inputs. */
+  /** Builds the graph of a kernel from placeholders for its inputs, each in the api's layout. */
   @SuppressWarnings("rawtypes")
   interface Builder {
     Operand<?> build(Ops tf, List<Operand> inputs);
   }
 
-  /** Builds a graph with several outputs. */
+  /** Builds a graph with several outputs from inputs in the api's layout. */
   @SuppressWarnings("rawtypes")
   interface MultiBuilder {
     List<Operand<?>> build(Ops tf, List<Operand> inputs);
   }
 
-  /** Type and shape of one placeholder. */
-  record Input(Class<? extends TType> type, org.tensorflow.ndarray.Shape shape) {}
-
-  TfKernel(List<Input> signature, Builder builder, ConfigProto config) {
-    this(signature, (MultiBuilder) (tf, in) -> List.of(builder.build(tf, in)), config);
+  /** Builds a graph that chooses the layout it reads each input in (see {@link TfInputs}). */
+  interface LayoutBuilder {
+    List<Operand<?>> build(Ops tf, TfInputs inputs);
   }
 
-  TfKernel(List<Input> signature, MultiBuilder builder, ConfigProto config) {
+  /**
+   * Type and stored shape of one placeholder, and whether that storage is channels-last (an NCHW
+   * image of the api kept as NHWC; its stored shape is then NHWC).
+   */
+  record Input(
+      Class<? extends TType> type, org.tensorflow.ndarray.Shape shape, boolean channelsLast) {}
+
+  TfKernel(List<Input> signature, LayoutBuilder builder, ConfigProto config) {
     this.graph = new Graph();
     try {
       Ops tf = Ops.create(graph);
@@ -52,7 +57,7 @@ final class TfKernel implements AutoCloseable {
       for (Input in : signature) {
         inputs.add(tf.placeholder((Class) in.type(), Placeholder.shape(in.shape())));
       }
-      this.outputs = builder.build(tf, inputs);
+      this.outputs = builder.build(tf, new TfInputs(tf, inputs, signature));
       this.session = new Session(graph, config);
     } catch (RuntimeException | Error e) {
       graph.close();

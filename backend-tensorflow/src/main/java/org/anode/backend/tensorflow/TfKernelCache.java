@@ -52,17 +52,10 @@ final class TfKernelCache implements AutoCloseable {
 
   /** Runs the one-output kernel {@code op}; scalars take the dtype of the first tensor argument. */
   Tensor run(String op, String attrs, List<Object> args, TfKernel.Builder b) {
-    DType scalarType = DType.FLOAT64;
-    for (Object a : args) {
-      if (a instanceof Tensor t) {
-        scalarType = t.dtype();
-        break;
-      }
-    }
     return runAll(
             op,
             attrs,
-            scalarType,
+            scalarType(args),
             args,
             (TfKernel.MultiBuilder) (tf, in) -> List.of(b.build(tf, in)))
         .get(0);
@@ -70,18 +63,51 @@ final class TfKernelCache implements AutoCloseable {
 
   /**
    * Runs the kernel {@code op} with {@code attrs} on {@code args}: anode tensors, or scalars
-   * (Double) fed as 0-d tensors in {@code scalarType}. Its outputs are new tensors anode owns.
+   * (Double) fed as 0-d tensors in {@code scalarType}. The builder reads every input in the api's
+   * layout and its outputs are in it too; they are new tensors anode owns.
    */
   List<Tensor> runAll(
       String op, String attrs, DType scalarType, List<Object> args, TfKernel.MultiBuilder b) {
+    return runLayout(
+        op, attrs, scalarType, args, (tf, in) -> b.build(tf, in.allNchw()), new boolean[0]);
+  }
+
+  /**
+   * Runs a one-output kernel whose builder picks the layout of each input ({@link TfInputs}) and
+   * whose output is channels-last when {@code channelsLastOutput}.
+   */
+  Tensor runLayout(
+      String op,
+      String attrs,
+      List<Object> args,
+      TfKernel.LayoutBuilder b,
+      boolean channelsLastOutput) {
+    return runLayout(op, attrs, scalarType(args), args, b, new boolean[] {channelsLastOutput})
+        .get(0);
+  }
+
+  /**
+   * Runs the kernel {@code op}: {@code args} are fed as stored, the builder chooses the layout it
+   * reads each in, and output {@code i} is channels-last when {@code channelsLastOutputs[i]} (an
+   * array shorter than the outputs leaves the rest NCHW).
+   */
+  List<Tensor> runLayout(
+      String op,
+      String attrs,
+      DType scalarType,
+      List<Object> args,
+      TfKernel.LayoutBuilder b,
+      boolean[] channelsLastOutputs) {
     List<TfKernel.Input> signature = new ArrayList<>(args.size());
     List<org.tensorflow.Tensor> feeds = new ArrayList<>(args.size());
     List<org.tensorflow.Tensor> temporary = new ArrayList<>();
     try {
       for (Object a : args) {
         if (a instanceof Tensor t) {
-          feeds.add(TfBackend.tf(t));
-          signature.add(new TfKernel.Input(type(t.dtype()), tfShape(t.shape())));
+          TType stored = TfBackend.tf(t);
+          feeds.add(stored);
+          signature.add(
+              new TfKernel.Input(type(t.dtype()), stored.shape(), ((TfTensor) t).channelsLast()));
         } else {
           double s = (Double) a;
           org.tensorflow.Tensor v =
@@ -89,19 +115,31 @@ final class TfKernelCache implements AutoCloseable {
           temporary.add(v);
           feeds.add(v);
           signature.add(
-              new TfKernel.Input(type(scalarType), org.tensorflow.ndarray.Shape.scalar()));
+              new TfKernel.Input(type(scalarType), org.tensorflow.ndarray.Shape.scalar(), false));
         }
       }
       TfKernel kernel =
           kernels.computeIfAbsent(
               KernelKey.of(op, attrs, signature, b), k -> new TfKernel(signature, b, config));
-      List<Tensor> out = new ArrayList<>();
-      for (TType t : kernel.run(feeds)) {
-        out.add(backend.wrap(t, true));
+      List<TType> results = kernel.run(feeds);
+      List<Tensor> out = new ArrayList<>(results.size());
+      for (int i = 0; i < results.size(); i++) {
+        boolean channelsLast = i < channelsLastOutputs.length && channelsLastOutputs[i];
+        out.add(backend.wrap(results.get(i), true, channelsLast));
       }
       return out;
     } finally {
       temporary.forEach(org.tensorflow.Tensor::close);
     }
+  }
+
+  /** The dtype scalars are fed in: that of the first tensor argument. */
+  private static DType scalarType(List<Object> args) {
+    for (Object a : args) {
+      if (a instanceof Tensor t) {
+        return t.dtype();
+      }
+    }
+    return DType.FLOAT64;
   }
 }

@@ -29,10 +29,18 @@ public final class TfTensors {
   /**
    * The TensorFlow tensor of {@code tensor} (a tensor of the TensorFlow backend), handed to the
    * caller: a result that anode owned becomes the caller's to close, and the anode tensor is closed
-   * without freeing it.
+   * without freeing it. An image anode keeps channels-last (a convolution's result) is first copied
+   * into NCHW, the layout every backend hands out.
    */
   public static TType unwrap(Tensor tensor) {
     Checks.onBackend("TfTensors.unwrap", backend(), tensor);
-    return ((TfTensor) tensor).transfer();
+    TfTensor t = (TfTensor) tensor;
+    if (t.channelsLast()) {
+      // the caller gets NCHW, as it would from any other backend
+      TfTensor nchw = backend().nchwCopy(t);
+      t.close();
+      return nchw.transfer();
+    }
+    return t.transfer();
   }
 }

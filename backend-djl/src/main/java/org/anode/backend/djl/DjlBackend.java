@@ -33,10 +33,13 @@ final class DjlBackend extends AbstractBackend {
   private final NDManager manager;
   private final int threads;
   private final DjlConvolutions convolutions = new DjlConvolutions(this);
+  private final DjlFusedKernels fused = new DjlFusedKernels(this);
+  private final DjlScalars scalars;
   private final boolean widenFloat32Convolutions;
 
   DjlBackend(BackendOptions options) {
     this.manager = NDManager.newBaseManager("PyTorch");
+    this.scalars = new DjlScalars(manager);
     if (options.threads() > 0) {
       JniUtils.setNumThreads(options.threads());
     }
@@ -97,6 +100,18 @@ final class DjlBackend extends AbstractBackend {
   }
 
   /**
+   * Takes ownership of {@code a}, whose shape and dtype the caller knows: reading them from the
+   * array would cross into libtorch twice.
+   */
+  Tensor wrap(NDArray a, Shape shape, DType dtype) {
+    return new DjlTensor(this, a, shape, dtype, null);
+  }
+
+  DjlScalars scalars() {
+    return scalars;
+  }
+
+  /**
    * Takes ownership of {@code a}; {@code keepAlive} (may be null) is an object whose memory {@code
    * a} reads, held as long as the tensor: DJL arrays created from Java data read a direct buffer
    * that is freed when its array object is collected, and views of them do not keep it.
@@ -117,6 +132,7 @@ final class DjlBackend extends AbstractBackend {
   /** Closes the backend's libtorch manager (and what is still attached to it). */
   @Override
   public void close() {
+    scalars.close();
     manager.close();
   }
 
@@ -169,80 +185,92 @@ final class DjlBackend extends AbstractBackend {
 
   @Override
   protected Tensor doAdd(Tensor a, Tensor b, Shape out) {
-    return wrap(arr(a).add(arr(b)));
+    return wrap(arr(a).add(arr(b)), out, a.dtype());
   }
 
   @Override
   protected Tensor doSub(Tensor a, Tensor b, Shape out) {
-    return wrap(arr(a).sub(arr(b)));
+    return wrap(arr(a).sub(arr(b)), out, a.dtype());
   }
 
   @Override
   protected Tensor doMul(Tensor a, Tensor b, Shape out) {
-    return wrap(arr(a).mul(arr(b)));
+    return wrap(arr(a).mul(arr(b)), out, a.dtype());
   }
 
   @Override
   protected Tensor doDiv(Tensor a, Tensor b, Shape out) {
-    return wrap(arr(a).div(arr(b)));
+    return wrap(arr(a).div(arr(b)), out, a.dtype());
   }
 
-  /**
-   * A scalar in the tensor's dtype: libtorch promotes a float32 rank-0 tensor combined with a
-   * float64 scalar to float64, so the scalar must not be a Double for float32 tensors.
-   */
-  private static Number scalar(Tensor x, double s) {
-    return x.dtype() == DType.FLOAT32 ? (Number) (float) s : (Number) s;
+  /** A 0-d array of {@code s} in the tensor's dtype, from the cache ({@link DjlScalars}). */
+  private NDArray scalar(Tensor x, double s) {
+    return scalars.of(s, x.dtype());
+  }
+
+  /** Takes ownership of {@code a}, an elementwise result of {@code x}'s shape and dtype. */
+  private Tensor like(Tensor x, NDArray a) {
+    return wrap(a, x.shape(), x.dtype());
   }
 
   @Override
   protected Tensor doAddScalar(Tensor x, double s) {
-    return wrap(arr(x).add(scalar(x, s)));
+    return like(x, arr(x).add(scalar(x, s)));
   }
 
   @Override
   protected Tensor doMulScalar(Tensor x, double s) {
-    return wrap(arr(x).mul(scalar(x, s)));
+    return like(x, arr(x).mul(scalar(x, s)));
   }
 
   @Override
   protected Tensor doPowScalar(Tensor x, double p) {
-    return wrap(arr(x).pow(scalar(x, p)));
+    return like(x, arr(x).pow(scalar(x, p)));
   }
 
   @Override
   protected Tensor doNeg(Tensor x) {
-    return wrap(arr(x).neg());
+    return like(x, arr(x).neg());
   }
 
   @Override
   protected Tensor doExp(Tensor x) {
-    return wrap(arr(x).exp());
+    return like(x, arr(x).exp());
   }
 
   @Override
   protected Tensor doLog(Tensor x) {
-    return wrap(arr(x).log());
+    return like(x, arr(x).log());
   }
 
   @Override
   protected Tensor doSqrt(Tensor x) {
-    return wrap(arr(x).sqrt());
+    return like(x, arr(x).sqrt());
   }
 
   @Override
   protected Tensor doSquare(Tensor x) {
-    return wrap(arr(x).square());
+    return like(x, arr(x).square());
   }
 
   @Override
   protected Tensor doRelu(Tensor x) {
-    return wrap(Activation.relu(arr(x)));
+    return like(x, Activation.relu(arr(x)));
   }
 
   @Override
   protected Tensor doTanh(Tensor x) {
-    return wrap(arr(x).tanh());
+    return like(x, arr(x).tanh());
+  }
+
+  @Override
+  protected Tensor doReluBackward(Tensor y, Tensor g) {
+    return fused.reluBackward(y, g);
+  }
+
+  @Override
+  protected Tensor doAddScaled(Tensor base, double[] coefficients, List<Tensor> terms) {
+    return fused.addScaled(base, coefficients, terms);
   }
 
   @Override
@@ -364,6 +392,25 @@ final class DjlBackend extends AbstractBackend {
   @Override
   protected Conv2dGradients doConv2dBackward(Conv2dBackwardArgs args) {
     return convolutions.conv2dBackward(args);
+  }
+
+  @Override
+  protected BatchNormResult doBatchNorm(Tensor x, Tensor gamma, Tensor beta, double eps) {
+    return fused.batchNorm(x, gamma, beta, eps);
+  }
+
+  @Override
+  protected BatchNormGradients doBatchNormBackward(
+      Tensor x,
+      Tensor gamma,
+      Tensor mean,
+      Tensor variance,
+      double eps,
+      Tensor g,
+      boolean input,
+      boolean wantGamma,
+      boolean wantBeta) {
+    return fused.batchNormBackward(x, gamma, eps, g, input, wantGamma, wantBeta);
   }
 
   // ---- pooling and softmax --------------------------------------------------------------------

@@ -14,9 +14,6 @@ import org.anode.api.Tensor;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.ReduceMax;
-import org.tensorflow.op.core.ReduceSum;
-import org.tensorflow.op.math.Mean;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TFloat32;
@@ -40,6 +37,8 @@ final class TfBackend extends AbstractBackend {
   private final TfKernelCache kernels;
   private final TfConvolutions convolutions;
   private final TfFusedKernels fused;
+  private final TfReductions reductions;
+  private final TfPooling pooling;
 
   TfBackend(BackendOptions options) {
     this.threads =
@@ -52,6 +51,8 @@ final class TfBackend extends AbstractBackend {
     this.kernels = new TfKernelCache(this, config);
     this.convolutions = new TfConvolutions(kernels);
     this.fused = new TfFusedKernels(kernels);
+    this.reductions = new TfReductions(kernels);
+    this.pooling = new TfPooling(kernels);
   }
 
   @Override
@@ -122,46 +123,11 @@ final class TfBackend extends AbstractBackend {
   }
 
   /**
-   * Whether an elementwise op over {@code operands} with an output of {@code out} runs
-   * channels-last: when the output is an image and one of its operands is stored channels-last. The
-   * others are then transposed inside the op's graph ({@link TfInputs#nhwc}), the output stays
-   * channels-last, and a chain of such ops (an ODE block's ReLU, h·f, z + h·f and their gradients)
-   * never converts.
-   */
-  static boolean channelsLast(Shape out, List<Object> operands) {
-    if (out.rank() != 4) {
-      return false;
-    }
-    for (Object o : operands) {
-      if (o instanceof Tensor t && channelsLast(t)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /**
-   * Runs the elementwise kernel {@code op} over {@code operands} (tensors, and scalars fed as 0-d
-   * tensors): channels-last when {@link #channelsLast(Shape, List)} says so, in the api's layout
-   * otherwise. The builder reads every input in that one layout.
+   * An elementwise kernel, channels-last when an operand is ({@link TfKernelCache#elementwise}).
    */
   private Tensor elementwise(
       String op, String attrs, Shape out, List<Object> operands, TfKernel.Builder b) {
-    if (!channelsLast(out, operands)) {
-      return kernels.run(op, attrs, operands, b);
-    }
-    return kernels.runLayout(
-        op + "/nhwc",
-        attrs,
-        operands,
-        (tf, in) -> {
-          List<Operand> nhwc = new ArrayList<>(in.size());
-          for (int i = 0; i < in.size(); i++) {
-            nhwc.add(in.nhwc(i));
-          }
-          return List.of(b.build(tf, nhwc));
-        },
-        true);
+    return kernels.elementwise(op, attrs, out, operands, b);
   }
 
   static Operand transpose(Ops tf, Operand x, int[] perm) {
@@ -341,80 +307,19 @@ final class TfBackend extends AbstractBackend {
 
   // ---- reductions -----------------------------------------------------------------------------
 
-  /** One TensorFlow reduction over {@code axes} of {@code x}. */
-  @SuppressWarnings("rawtypes")
-  private interface Reduction {
-    Operand build(Ops tf, Operand x, int[] axes, boolean keepDims);
-  }
-
-  /**
-   * Reduces {@code x} over the api's axes {@code ax}. A channels-last image is reduced as stored,
-   * over the same axes at their NHWC positions, whenever the result comes out in the api's order:
-   * with kept dimensions (the result is channels-last too), or when the channels are reduced, or
-   * both H and W (the axes left are then in the same order in either layout). Otherwise the graph
-   * reads it in NCHW first.
-   */
-  private Tensor reduce(String op, Tensor x, boolean keepDims, int[] ax, Reduction r) {
-    if (channelsLast(x) && (keepDims || reducesChannelsOrPlane(ax))) {
-      int[] stored = new int[ax.length];
-      for (int i = 0; i < ax.length; i++) {
-        stored[i] = TfConvolutionGraphs.NHWC_TO_NCHW[ax[i]];
-      }
-      Arrays.sort(stored);
-      return kernels.runLayout(
-          op + "/nhwc",
-          Arrays.toString(stored) + keepDims,
-          List.of(x),
-          (tf, in) -> List.of(r.build(tf, in.nhwc(0), stored, keepDims)),
-          keepDims);
-    }
-    return kernels.run(
-        op,
-        Arrays.toString(ax) + keepDims,
-        List.of(x),
-        (tf, in) -> r.build(tf, in.get(0), ax, keepDims));
-  }
-
-  private static boolean reducesChannelsOrPlane(int[] ax) {
-    boolean c = false;
-    boolean h = false;
-    boolean w = false;
-    for (int a : ax) {
-      c |= a == 1;
-      h |= a == 2;
-      w |= a == 3;
-    }
-    return c || (h && w);
-  }
-
   @Override
   protected Tensor doSum(Tensor x, boolean keepDims, int[] ax) {
-    return reduce(
-        "sum",
-        x,
-        keepDims,
-        ax,
-        (tf, v, axes, keep) -> tf.reduceSum(v, tf.constant(axes), ReduceSum.keepDims(keep)));
+    return reductions.sum(x, keepDims, ax);
   }
 
   @Override
   protected Tensor doMean(Tensor x, boolean keepDims, int[] ax) {
-    return reduce(
-        "mean",
-        x,
-        keepDims,
-        ax,
-        (tf, v, axes, keep) -> tf.math.mean(v, tf.constant(axes), Mean.keepDims(keep)));
+    return reductions.mean(x, keepDims, ax);
   }
 
   @Override
   protected Tensor doMax(Tensor x, boolean keepDims, int[] ax) {
-    return reduce(
-        "max",
-        x,
-        keepDims,
-        ax,
-        (tf, v, axes, keep) -> tf.reduceMax(v, tf.constant(axes), ReduceMax.keepDims(keep)));
+    return reductions.max(x, keepDims, ax);
   }
 
   // ---- layout ---------------------------------------------------------------------------------
@@ -504,63 +409,19 @@ final class TfBackend extends AbstractBackend {
 
   // ---- pooling and softmax --------------------------------------------------------------------
 
-  private static List<Long> window(Pool2dSpec s) {
-    return longs(1, s.kernelH(), s.kernelW(), 1);
-  }
-
-  private static List<Long> steps(Pool2dSpec s) {
-    return longs(1, s.strideH(), s.strideW(), 1);
-  }
-
   @Override
   protected Tensor doAvgPool2d(Tensor x, Pool2dSpec spec, Shape out) {
-    int[][] pad = {{0, 0}, {spec.padH(), spec.padH()}, {spec.padW(), spec.padW()}, {0, 0}};
-    return kernels.runLayout(
-        "avgPool2d",
-        spec.toString(),
-        List.of(x, 0.0),
-        (tf, in) -> {
-          Operand padded = tf.pad(in.nhwc(0), tf.constant(pad), in.nchw(1));
-          return List.of(tf.nn.avgPool(padded, window(spec), steps(spec), "VALID"));
-        },
-        true);
+    return pooling.avgPool2d(x, spec);
   }
 
   @Override
   protected Tensor doAvgPool2dBackward(Tensor gradOut, Shape inputShape, Pool2dSpec spec) {
-    int n = inputShape.dim(0);
-    int c = inputShape.dim(1);
-    int h = inputShape.dim(2);
-    int w = inputShape.dim(3);
-    int[] padded = {n, h + 2 * spec.padH(), w + 2 * spec.padW(), c};
-    return kernels.runLayout(
-        "avgPool2dBackward",
-        spec + inputShape.toString(),
-        List.of(gradOut),
-        (tf, in) -> {
-          Operand gp =
-              tf.nn.avgPoolGrad(
-                  tf.constant(padded), in.nhwc(0), window(spec), steps(spec), "VALID");
-          return List.of(
-              tf.slice(
-                  gp,
-                  tf.constant(new int[] {0, spec.padH(), spec.padW(), 0}),
-                  tf.constant(new int[] {n, h, w, c})));
-        },
-        true);
+    return pooling.avgPool2dBackward(gradOut, inputShape, spec);
   }
 
   @Override
   protected Tensor doGlobalAvgPoolBackward(Tensor gradOut, Shape inputShape) {
-    double scale = 1.0 / (inputShape.dim(2) * (double) inputShape.dim(3));
-    long[] nhwc = {inputShape.dim(0), inputShape.dim(2), inputShape.dim(3), inputShape.dim(1)};
-    // channels-last, as the image whose mean it differentiates most likely was
-    return kernels.runLayout(
-        "globalAvgPoolBackward",
-        inputShape.toString(),
-        List.of(gradOut, scale),
-        (tf, in) -> List.of(tf.math.mul(tf.broadcastTo(in.nhwc(0), tf.constant(nhwc)), in.nchw(1))),
-        true);
+    return pooling.globalAvgPoolBackward(gradOut, inputShape);
   }
 
   @Override

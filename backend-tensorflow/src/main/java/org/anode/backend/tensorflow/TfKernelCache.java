@@ -7,6 +7,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.anode.api.DType;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
+import org.tensorflow.Operand;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TFloat64;
@@ -21,6 +22,7 @@ import org.tensorflow.types.family.TType;
  * tensor, so a new value (a step size, a ReLU threshold, the zero a padding fills with) reuses the
  * graph instead of compiling another.
  */
+@SuppressWarnings({"rawtypes", "unchecked"})
 final class TfKernelCache implements AutoCloseable {
   private final TfBackend backend;
   private final ConfigProto config;
@@ -131,6 +133,49 @@ final class TfKernelCache implements AutoCloseable {
     } finally {
       temporary.forEach(org.tensorflow.Tensor::close);
     }
+  }
+
+  /**
+   * Whether an elementwise op over {@code operands} with an output of {@code out} runs
+   * channels-last: when the output is an image and one of its operands is stored channels-last. The
+   * others are then transposed inside the op's graph ({@link TfInputs#nhwc}), the output stays
+   * channels-last, and a chain of such ops (an ODE block's ReLU, h·f, z + h·f and their gradients)
+   * never converts.
+   */
+  static boolean channelsLast(Shape out, List<Object> operands) {
+    if (out.rank() != 4) {
+      return false;
+    }
+    for (Object o : operands) {
+      if (o instanceof Tensor t && TfBackend.channelsLast(t)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Runs the elementwise kernel {@code op} over {@code operands} (tensors, and scalars fed as 0-d
+   * tensors): channels-last when {@link #channelsLast(Shape, List)} says so, in the api's layout
+   * otherwise. The builder reads every input in that one layout.
+   */
+  Tensor elementwise(
+      String op, String attrs, Shape out, List<Object> operands, TfKernel.Builder b) {
+    if (!channelsLast(out, operands)) {
+      return run(op, attrs, operands, b);
+    }
+    return runLayout(
+        op + "/nhwc",
+        attrs,
+        operands,
+        (tf, in) -> {
+          List<Operand> nhwc = new ArrayList<>(in.size());
+          for (int i = 0; i < in.size(); i++) {
+            nhwc.add(in.nhwc(i));
+          }
+          return List.of(b.build(tf, nhwc));
+        },
+        true);
   }
 
   /** The dtype scalars are fed in: that of the first tensor argument. */

@@ -46,7 +46,10 @@ final class TfBackend extends AbstractBackend {
     this.config =
         ConfigProto.newBuilder()
             .setIntraOpParallelismThreads(threads)
-            .setInterOpParallelismThreads(1)
+            // negative: each graph runs in the calling thread instead of being handed to an
+            // inter-op pool and back, a fixed cost per session run that small kernels feel
+            // (docs/fused-kernels.md); the kernels' own threads are the intra-op pool
+            .setInterOpParallelismThreads(-1)
             .build();
     this.kernels = new TfKernelCache(this, config);
     this.convolutions = new TfConvolutions(kernels);

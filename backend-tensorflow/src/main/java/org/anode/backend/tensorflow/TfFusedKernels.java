@@ -17,8 +17,10 @@ import org.tensorflow.op.math.Mean;
  * {@code z + Σ cᵢ·kᵢ}, and batch normalization forward and backward. Each graph computes the very
  * operations of the composition in its order (see {@link org.anode.api.Backend}), so results agree
  * to round-off (the conformance suite checks it); what they save is the session runs and the
- * temporaries, which live only inside TensorFlow's executor. Images are read channels-last and
- * results are channels-last (see {@link TfTensor}); per-channel results are plain {@code [C]}.
+ * temporaries, which live only inside TensorFlow's executor. ReLU's backward and {@code addScaled}
+ * run in the layout their operands are stored in, like every elementwise op; batch norm reads its
+ * image channels-last and writes it so (see {@link TfTensor}); per-channel results are plain {@code
+ * [C]}.
  */
 @SuppressWarnings({"unchecked", "rawtypes"})
 final class TfFusedKernels {
@@ -31,41 +33,34 @@ final class TfFusedKernels {
     this.kernels = kernels;
   }
 
-  private static boolean image(Shape s) {
-    return s.rank() == 4;
-  }
-
-  /** {@code g · (y > 0)}, the default's mask and product in one graph. */
+  /**
+   * {@code g · (y > 0)}, the default's mask and product in one graph, in the layout the operands
+   * are stored in ({@link TfKernelCache#elementwise}).
+   */
   Tensor reluBackward(Tensor y, Tensor g) {
-    boolean nhwc = image(y.shape());
     Class mask = TfKernelCache.type(y.dtype());
-    return kernels.runLayout(
+    return kernels.elementwise(
         "reluBackward",
         "",
+        y.shape(),
         List.of(y, g, 0.0),
-        (tf, in) -> {
-          Operand yy = nhwc ? in.nhwc(0) : in.nchw(0);
-          Operand gg = nhwc ? in.nhwc(1) : in.nchw(1);
-          return List.of(tf.math.mul(gg, tf.dtypes.cast(tf.math.greater(yy, in.nchw(2)), mask)));
-        },
-        nhwc);
+        (tf, in) ->
+            tf.math.mul(in.get(1), tf.dtypes.cast(tf.math.greater(in.get(0), in.get(2)), mask)));
   }
 
   /**
    * {@code base + Σ cᵢ·termsᵢ} in the default's order (zero coefficients skipped, a coefficient of
-   * one added without a product); the coefficients are fed, so one graph serves every step size.
+   * one added without a product), in the layout the operands are stored in; the coefficients are
+   * fed, so one graph serves every step size.
    */
   Tensor addScaled(Tensor base, double[] coefficients, List<Tensor> terms) {
-    boolean nhwc = image(base.shape());
     List<Object> args = new ArrayList<>();
     args.add(base);
     StringBuilder pattern = new StringBuilder();
-    List<Integer> used = new ArrayList<>();
     for (int i = 0; i < coefficients.length; i++) {
       if (coefficients[i] == 0) {
         continue;
       }
-      used.add(i);
       args.add(terms.get(i));
       boolean one = coefficients[i] == 1;
       pattern.append(one ? '1' : 'c');
@@ -74,23 +69,23 @@ final class TfFusedKernels {
       }
     }
     String kinds = pattern.toString();
-    return kernels.runLayout(
+    return kernels.elementwise(
         "addScaled",
         kinds,
+        base.shape(),
         args,
         (tf, in) -> {
-          Operand acc = nhwc ? in.nhwc(0) : in.nchw(0);
+          Operand acc = in.get(0);
           int next = 1;
           for (int k = 0; k < kinds.length(); k++) {
-            Operand term = nhwc ? in.nhwc(next++) : in.nchw(next++);
+            Operand term = in.get(next++);
             if (kinds.charAt(k) == 'c') {
-              term = tf.math.mul(term, in.nchw(next++));
+              term = tf.math.mul(term, in.get(next++));
             }
             acc = tf.math.add(acc, term);
           }
-          return List.of(kinds.isEmpty() ? tf.identity(acc) : acc);
-        },
-        nhwc);
+          return kinds.isEmpty() ? tf.identity(acc) : acc;
+        });
   }
 
   /** The default's batch normalization in one graph, over NHWC storage. */

@@ -319,8 +319,8 @@ final class Nd4jBackend extends AbstractBackend {
       // the convolutions keep, nothing converts it later.
       double value = arr(x).getDouble(0);
       StorageLayout layout =
-          OneDnn.enabled() && StorageLayout.BLOCKED16.fits(shape)
-              ? StorageLayout.BLOCKED16
+          OneDnn.enabled() && OneDnn.blockedLayout().fits(shape)
+              ? OneDnn.blockedLayout()
               : StorageLayout.NHWC;
       return create(x.dtype(), shape, layout, z -> z.assign(value));
     }

@@ -36,15 +36,16 @@ final class Nd4jBatchNorm {
       INDArray ma = Nd4jBackend.arr(mean);
       variance = backend.create(dt, c, v -> {});
       INDArray va = Nd4jBackend.arr(variance);
+      StorageLayout blocked = OneDnn.blockedLayout();
       y =
           backend.create(
               dt,
               s,
-              StorageLayout.BLOCKED16,
+              blocked,
               out -> {
                 try (Nd4jScratch scratch = new Nd4jScratch()) {
                   OneDnnBatchNorm.forward(
-                      scratch.inLayout(tx, StorageLayout.BLOCKED16), g, b, eps, s, out, ma, va);
+                      scratch.inLayout(tx, blocked), g, b, eps, s, blocked, out, ma, va);
                 }
               });
       return new BatchNormResult(y, mean, variance);
@@ -79,20 +80,21 @@ final class Nd4jBatchNorm {
     INDArray ma = Nd4jBackend.arr(mean);
     INDArray va = Nd4jBackend.arr(variance);
     // oneDNN writes all three gradients: the ones not wanted go to scratch memory.
-    Nd4jMemory.Block gx =
-        input ? Nd4jMemory.scratch(dt, StorageLayout.BLOCKED16.storageShape(s)) : null;
+    StorageLayout blocked = OneDnn.blockedLayout();
+    Nd4jMemory.Block gx = input ? Nd4jMemory.scratch(dt, blocked.storageShape(s)) : null;
     Nd4jMemory.Block gGamma = wantGamma ? Nd4jMemory.scratch(dt, c) : null;
     Nd4jMemory.Block gBeta = wantBeta ? Nd4jMemory.scratch(dt, c) : null;
     try (Nd4jScratch scratch = new Nd4jScratch()) {
       OneDnnBatchNorm.backward(
-          scratch.inLayout(tx, StorageLayout.BLOCKED16),
+          scratch.inLayout(tx, blocked),
           ga,
           ma,
           va,
           eps,
-          scratch.inLayout(tg, StorageLayout.BLOCKED16),
+          scratch.inLayout(tg, blocked),
           s,
-          gx != null ? gx.array() : scratch.get(dt, StorageLayout.BLOCKED16.storageShape(s)),
+          blocked,
+          gx != null ? gx.array() : scratch.get(dt, blocked.storageShape(s)),
           gGamma != null ? gGamma.array() : scratch.get(dt, c),
           gBeta != null ? gBeta.array() : scratch.get(dt, c));
     } catch (RuntimeException | Error e) {
@@ -100,7 +102,7 @@ final class Nd4jBatchNorm {
       throw e;
     }
     return new BatchNormGradients(
-        gx == null ? null : tensor(gx, s, StorageLayout.BLOCKED16),
+        gx == null ? null : tensor(gx, s, blocked),
         gGamma == null ? null : tensor(gGamma, c, StorageLayout.NCHW),
         gBeta == null ? null : tensor(gBeta, c, StorageLayout.NCHW));
   }

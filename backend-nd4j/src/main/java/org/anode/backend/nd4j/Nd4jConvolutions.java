@@ -124,7 +124,7 @@ final class Nd4jConvolutions {
     return backend.create(
         tx.dtype(),
         outShape,
-        StorageLayout.BLOCKED16,
+        OneDnn.blockedLayout(),
         z -> {
           try (Nd4jScratch s = new Nd4jScratch()) {
             OneDnnConvolutions.forward(
@@ -259,7 +259,7 @@ final class Nd4jConvolutions {
       boolean weight) {
     DType dt = tx.dtype();
     Shape xShape = tx.shape();
-    StorageLayout blocked = StorageLayout.BLOCKED16;
+    StorageLayout blocked = OneDnn.blockedLayout();
     StorageLayout source = OneDnnConvolutions.sourceLayout(xShape);
     Nd4jMemory.Block gxBlock = input ? Nd4jMemory.scratch(dt, source.storageShape(xShape)) : null;
     Nd4jMemory.Block gwBlock = weight ? Nd4jMemory.scratch(dt, wShape) : null;

@@ -13,11 +13,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *
  * <p>A rank-4 tensor, logically NCHW like every anode tensor, may keep its values in another {@link
  * StorageLayout}: channels-last ({@code [N, H, W, C]} in memory) or oneDNN's blocked {@code
- * nChw16c}, the layouts the convolution kernels read and write. Float32 convolutions produce such
- * tensors and elementwise ops keep them (see {@link Nd4jElementwise}), so a chain conv → ReLU →
- * conv → Euler update runs without the layout changes that oneDNN otherwise makes around every
- * convolution. Any other op asks for {@link #array()}, which turns the storage into NCHW once, in
- * place: the same values in a new buffer, the old one freed.
+ * nChw16c} or {@code nChw8c}, the layouts the convolution kernels read and write. Float32
+ * convolutions produce such tensors and elementwise ops keep them (see {@link Nd4jElementwise}), so
+ * a chain conv → ReLU → conv → Euler update runs without the layout changes that oneDNN otherwise
+ * makes around every convolution. Any other op asks for {@link #array()}, which turns the storage
+ * into NCHW once, in place: the same values in a new buffer, the old one freed.
  *
  * <p>That change of storage is why the methods here are synchronized, and why an array from {@link
  * #storage()} is only valid until the next {@link #array()} on the same tensor: a kernel asks for

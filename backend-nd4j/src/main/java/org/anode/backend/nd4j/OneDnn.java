@@ -3,9 +3,11 @@ package org.anode.backend.nd4j;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_FROM;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_TO;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_aBcd16b;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_aBcd8b;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_abcd;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_acdb;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_cpu;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx2;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx512_core;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_engine_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_f32;
@@ -45,15 +47,22 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <p>Why not through libnd4j: its {@code conv2d}/{@code conv2d_bp} take NCHW or NHWC arrays and
  * reorder them to oneDNN's blocked layouts and back around every call (~12% of the bench's step),
  * and choose the algorithm themselves. Called directly, activations stay in the blocked layout
- * through an ODE block ({@link StorageLayout#BLOCKED16}) and oneDNN may pick Winograd. Why 2.7 and
- * not 3.x: oneDNN 3 dropped its float32 Winograd kernels, which take about half the time of the
- * direct ones for 3×3 convolutions (docs/fused-kernels.md). The system property {@value
- * #PROPERTY}{@code =false} turns this path off; it is also off when the native library cannot be
- * loaded or the CPU lacks AVX-512 (the blocked layout here is AVX-512's), and every convolution
- * then goes to libnd4j as before.
+ * through an ODE block and oneDNN may pick Winograd. Why 2.7 and not 3.x: oneDNN 3 dropped its
+ * float32 Winograd kernels, which take about half the time of the direct ones for 3×3 convolutions
+ * on AVX-512 (docs/fused-kernels.md).
+ *
+ * <p>The blocked layout is the one oneDNN's kernels for this CPU read ({@link #blockedLayout}):
+ * {@code nChw16c} with AVX-512 (one 512-bit register of channels), {@code nChw8c} with AVX2 only;
+ * given another, oneDNN would serve it with its reference kernels. The system property {@value
+ * #BLOCK_PROPERTY} ({@code 8} or {@code 16}) overrides the choice (tests run both anywhere). The
+ * property {@value #PROPERTY}{@code =false} turns this path off; it is also off when the native
+ * library cannot be loaded or the CPU lacks AVX2, and every convolution then goes to libnd4j.
  */
 final class OneDnn {
   static final String PROPERTY = "anode.nd4j.onednn";
+
+  /** Overrides the channels per block of the blocked layout: {@code 8} or {@code 16}. */
+  static final String BLOCK_PROPERTY = "anode.nd4j.onednn.block";
 
   private static final System.Logger LOG = System.getLogger(OneDnn.class.getName());
 
@@ -61,20 +70,26 @@ final class OneDnn {
     static final dnnl_engine ENGINE;
     static final dnnl_stream STREAM;
     static final String FAILURE;
+    static final StorageLayout NATIVE_BLOCKED;
 
     static {
       dnnl_engine engine = null;
       dnnl_stream stream = null;
       String failure = null;
+      StorageLayout blocked = StorageLayout.BLOCKED16;
       try {
         engine = new dnnl_engine();
         check(dnnl_engine_create(engine, dnnl_cpu, 0), "dnnl_engine_create(cpu, 0)");
         stream = new dnnl_stream();
         check(dnnl_stream_create(stream, engine, dnnl_stream_default_flags), "dnnl_stream_create");
         int isa = dnnl_get_effective_cpu_isa();
-        if ((isa & dnnl_cpu_isa_avx512_core) != dnnl_cpu_isa_avx512_core) {
-          // nChw16c is AVX-512's layout: on AVX2, oneDNN would serve it with reference kernels.
-          failure = "the CPU lacks AVX-512 (oneDNN's effective ISA is " + isa + ")";
+        if ((isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core) {
+          blocked = StorageLayout.BLOCKED16;
+        } else if ((isa & dnnl_cpu_isa_avx2) == dnnl_cpu_isa_avx2) {
+          blocked = StorageLayout.BLOCKED8;
+        } else {
+          // Below AVX2, oneDNN's blocked kernels are SSE4.1's: libnd4j's route is no slower.
+          failure = "the CPU lacks AVX2 (oneDNN's effective ISA is " + isa + ")";
         }
       } catch (RuntimeException | LinkageError e) {
         failure = e.toString();
@@ -87,6 +102,7 @@ final class OneDnn {
       ENGINE = failure == null ? engine : null;
       STREAM = failure == null ? stream : null;
       FAILURE = failure;
+      NATIVE_BLOCKED = blocked;
     }
   }
 
@@ -97,7 +113,7 @@ final class OneDnn {
     return !"false".equalsIgnoreCase(System.getProperty(PROPERTY)) && available();
   }
 
-  /** Whether the library loaded and the CPU has AVX-512. */
+  /** Whether the library loaded and the CPU has AVX2. */
   static boolean available() {
     return Runtime.FAILURE == null;
   }
@@ -105,6 +121,31 @@ final class OneDnn {
   /** Why {@link #available()} is false, or null. */
   static String unavailable() {
     return Runtime.FAILURE;
+  }
+
+  /**
+   * The blocked layout convolutions write: {@link #BLOCK_PROPERTY} when set, else the CPU's own
+   * ({@code nChw16c} with AVX-512, {@code nChw8c} with AVX2).
+   */
+  static StorageLayout blockedLayout() {
+    String block = System.getProperty(BLOCK_PROPERTY);
+    if (block == null || block.isBlank()) {
+      return nativeBlockedLayout();
+    }
+    return switch (block.trim()) {
+      case "8" -> StorageLayout.BLOCKED8;
+      case "16" -> StorageLayout.BLOCKED16;
+      default ->
+          throw new IllegalArgumentException(
+              "nd4j: -D" + BLOCK_PROPERTY + "=" + block + " is not a block size: use 8 or 16");
+    };
+  }
+
+  /**
+   * The blocked layout of this CPU's kernels: {@code nChw16c} with AVX-512, else {@code nChw8c}.
+   */
+  static StorageLayout nativeBlockedLayout() {
+    return Runtime.NATIVE_BLOCKED;
   }
 
   static dnnl_engine engine() {
@@ -141,6 +182,7 @@ final class OneDnn {
         switch (layout) {
           case NCHW -> dnnl_abcd;
           case NHWC -> dnnl_acdb;
+          case BLOCKED8 -> dnnl_aBcd8b;
           case BLOCKED16 -> dnnl_aBcd16b;
         };
     return desc(nchw.dimsAsLong(), tag);
@@ -202,15 +244,6 @@ final class OneDnn {
   /** The raw address of an array's first element. */
   static Pointer address(INDArray a) {
     return new Address(a.data().addressPointer().address() + a.offset() * a.dataType().width());
-  }
-
-  /**
-   * A memory object over {@code storage}, the C-ordered {@code [N, C/16, H, W, 16]} array that
-   * holds an NCHW tensor of {@code nchw} in {@link StorageLayout#BLOCKED16} (checked: anything else
-   * would be read as garbage).
-   */
-  static dnnl_memory blocked(INDArray storage, Shape nchw) {
-    return stored(storage, nchw, StorageLayout.BLOCKED16);
   }
 
   /**

@@ -44,10 +44,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * Float32 convolutions of the ND4J backend on oneDNN's primitives, called directly ({@link
  * OneDnn}): forward (with bias), backward data and backward weights, each only when asked for, on
- * activations in oneDNN's blocked layout ({@link StorageLayout#BLOCKED16}) read and written where
- * they lie. Weights stay OIHW in anode; oneDNN's blocked copy of them (~150 KiB for 64×64×3×3) is
- * made per call by a cached reorder. Primitives are created once per shape and kept: oneDNN's JIT
- * kernels are costly to build.
+ * activations in oneDNN's blocked layout for this CPU ({@link OneDnn#blockedLayout}) read and
+ * written where they lie. Weights stay OIHW in anode; oneDNN's blocked copy of them (~150 KiB for
+ * 64×64×3×3) is made per call by a cached reorder. Primitives are created once per shape and kept:
+ * oneDNN's JIT kernels are costly to build.
  *
  * <p>The algorithm is oneDNN's choice ({@code convolution_auto}): for 3×3 stride-1 convolutions on
  * AVX-512 it picks Winograd F(4×4, 3×3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
@@ -65,8 +65,19 @@ final class OneDnnConvolutions {
     BACKWARD_WEIGHTS
   }
 
+  /** A primitive's identity; {@code blocked} is the layout of its blocked operands. */
   private record Key(
-      Kind kind, Shape input, Shape weight, Conv2dSpec spec, boolean bias, boolean relu) {}
+      Kind kind,
+      Shape input,
+      Shape weight,
+      Conv2dSpec spec,
+      boolean bias,
+      boolean relu,
+      StorageLayout blocked) {
+    Key(Kind kind, Shape input, Shape weight, Conv2dSpec spec, boolean bias, boolean relu) {
+      this(kind, input, weight, spec, bias, relu, OneDnn.blockedLayout());
+    }
+  }
 
   /** A primitive, the weights layout it uses, and the reorder to or from anode's OIHW (or null). */
   private record Compiled(
@@ -78,16 +89,16 @@ final class OneDnnConvolutions {
 
   /**
    * Whether this class serves a convolution: oneDNN loaded and enabled, float32, one group, output
-   * channels in whole blocks of 16, input channels too or fewer than one block (a network's first
-   * layer, such as an RGB stem: {@link #sourceLayout}), and an output size oneDNN's formula gives
-   * ({@link #padRight}).
+   * channels in whole blocks (of 8 or 16, {@link OneDnn#blockedLayout}), input channels too or
+   * fewer than one block (a network's first layer, such as an RGB stem: {@link #sourceLayout}), and
+   * an output size oneDNN's formula gives ({@link #padRight}).
    */
   static boolean serves(DType dtype, Shape x, Shape w, Conv2dSpec spec) {
-    if (dtype != DType.FLOAT32
-        || spec.groups() != 1
-        || (x.dim(1) % StorageLayout.BLOCK != 0 && x.dim(1) > StorageLayout.BLOCK)
-        || w.dim(0) % StorageLayout.BLOCK != 0
-        || !OneDnn.enabled()) {
+    if (dtype != DType.FLOAT32 || spec.groups() != 1 || !OneDnn.enabled()) {
+      return false;
+    }
+    int block = OneDnn.blockedLayout().block();
+    if ((x.dim(1) % block != 0 && x.dim(1) > block) || w.dim(0) % block != 0) {
       return false;
     }
     Shape y = spec.outputShape(x, w);
@@ -101,11 +112,15 @@ final class OneDnnConvolutions {
 
   /**
    * The layout of a served convolution's input and input gradient: blocked, or plain NCHW for fewer
-   * than 16 input channels, which oneDNN's first-layer kernels read as they are (a blocked copy
-   * would pad 3 channels to 16).
+   * than one block of input channels, which oneDNN's first-layer kernels read as they are (a
+   * blocked copy would pad 3 channels to 8 or 16).
    */
   static StorageLayout sourceLayout(Shape x) {
-    return x.dim(1) % StorageLayout.BLOCK == 0 ? StorageLayout.BLOCKED16 : StorageLayout.NCHW;
+    return sourceLayout(x, OneDnn.blockedLayout());
+  }
+
+  private static StorageLayout sourceLayout(Shape x, StorageLayout blocked) {
+    return blocked.fits(x) ? blocked : StorageLayout.NCHW;
   }
 
   /**
@@ -127,8 +142,8 @@ final class OneDnnConvolutions {
     String what = "convolution forward " + xShape + " * " + wShape;
     try (Nd4jScratch scratch = new Nd4jScratch()) {
       dnnl_memory wm = weightsIn(c, w, wShape, scratch);
-      dnnl_memory xm = OneDnn.stored(x, xShape, sourceLayout(xShape));
-      dnnl_memory ym = OneDnn.blocked(y, s.outputShape(xShape, wShape));
+      dnnl_memory xm = OneDnn.stored(x, xShape, sourceLayout(xShape, key.blocked()));
+      dnnl_memory ym = OneDnn.stored(y, s.outputShape(xShape, wShape), key.blocked());
       if (b == null) {
         OneDnn.execute(
             c.primitive(),
@@ -178,9 +193,9 @@ final class OneDnnConvolutions {
           c.primitive(),
           new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
           new dnnl_memory[] {
-            OneDnn.blocked(gy, s.outputShape(xShape, wShape)),
+            OneDnn.stored(gy, s.outputShape(xShape, wShape), key.blocked()),
             weightsIn(c, w, wShape, scratch),
-            OneDnn.stored(gx, xShape, sourceLayout(xShape))
+            OneDnn.stored(gx, xShape, sourceLayout(xShape, key.blocked()))
           },
           "convolution backward data " + xShape + " * " + wShape);
     }
@@ -215,8 +230,8 @@ final class OneDnnConvolutions {
               return compile(OneDnn.primitiveDesc(d, null, forwardDesc(k), "convolution"), k);
             });
     String what = "convolution backward weights " + xShape + " * " + wShape;
-    dnnl_memory xm = OneDnn.stored(x, xShape, sourceLayout(xShape));
-    dnnl_memory gym = OneDnn.blocked(gy, s.outputShape(xShape, wShape));
+    dnnl_memory xm = OneDnn.stored(x, xShape, sourceLayout(xShape, key.blocked()));
+    dnnl_memory gym = OneDnn.stored(gy, s.outputShape(xShape, wShape), key.blocked());
     if (c.reorder() == null) {
       OneDnn.execute(
           c.primitive(),
@@ -364,8 +379,8 @@ final class OneDnnConvolutions {
       Shape w = k.weight();
       Conv2dSpec s = k.spec();
       Shape y = s.outputShape(x, w);
-      src = OneDnn.desc(x, sourceLayout(x));
-      dst = OneDnn.desc(y, StorageLayout.BLOCKED16);
+      src = OneDnn.desc(x, sourceLayout(x, k.blocked()));
+      dst = OneDnn.desc(y, k.blocked());
       weightsAny = OneDnn.desc(w.dimsAsLong(), dnnl_format_tag_any);
       strides = new long[] {s.strideH(), s.strideW()};
       dilation = new long[] {s.dilationH() - 1, s.dilationW() - 1};

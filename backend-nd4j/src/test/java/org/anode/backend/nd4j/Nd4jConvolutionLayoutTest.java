@@ -89,16 +89,57 @@ class Nd4jConvolutionLayoutTest {
    * Dilated, strided and with bias on oneDNN's route (libnd4j's cannot take dilation): forward and
    * both gradients equal float64's (libnd4j's own NCHW kernels) to float32 round-off.
    */
-  @Test
-  void dilatedStridedWithBiasOnOneDnn() {
-    ConvolutionRoute.ONEDNN_BLOCKED.run(
+  @ParameterizedTest
+  @EnumSource(
+      value = ConvolutionRoute.class,
+      names = {"ONEDNN_BLOCKED16", "ONEDNN_BLOCKED8"})
+  void dilatedStridedWithBiasOnOneDnn(ConvolutionRoute route) {
+    route.run(
         () -> {
           Shape x = Shape.of(8, 16, 21, 19);
           Shape w = Shape.of(32, 16, 3, 3);
           Conv2dSpec spec = new Conv2dSpec(2, 1, 2, 1, 2, 3, 1);
-          check(StorageLayout.BLOCKED16, x, w, true, spec);
-          checkGradients(x, w, spec, StorageLayout.BLOCKED16);
+          check(route.layout, x, w, true, spec);
+          checkGradients(x, w, spec, route.layout);
         });
+  }
+
+  /**
+   * Tensors blocked by 16 and by 8 (the block size switched between two convolutions) meet in a
+   * sum: it runs in the layout convolutions write now and equals the sum of their NCHW copies
+   * exactly; an unknown block size is refused with the property and value named.
+   */
+  @Test
+  void bothBlockSizesMixInOneSum() {
+    Shape x = Shape.of(4, 16, 8, 8);
+    Shape w = Shape.of(16, 16, 3, 3);
+    Tensor[] y = new Tensor[2];
+    try (TensorScope scope = TensorScope.open()) {
+      ConvolutionRoute.ONEDNN_BLOCKED16.with(() -> y[0] = convolutionOutput(x, w));
+      ConvolutionRoute.ONEDNN_BLOCKED8.with(() -> y[1] = convolutionOutput(x, w));
+      assertEquals(StorageLayout.BLOCKED16, ((Nd4jTensor) y[0]).layout());
+      assertEquals(StorageLayout.BLOCKED8, ((Nd4jTensor) y[1]).layout());
+      ConvolutionRoute.ONEDNN_BLOCKED8.with(
+          () -> {
+            Tensor sum = be.add(y[0], y[1]);
+            assertEquals(StorageLayout.BLOCKED8, ((Nd4jTensor) sum).layout());
+            double[] a = y[0].toDoubleArray();
+            double[] b = y[1].toDoubleArray();
+            double[] expected = new double[a.length];
+            for (int i = 0; i < a.length; i++) {
+              expected[i] = (float) ((float) a[i] + (float) b[i]);
+            }
+            assertArrayEquals(expected, sum.toDoubleArray(), 0);
+          });
+      ConvolutionRoute.ONEDNN_BLOCKED8.with(
+          () -> {
+            System.setProperty(OneDnn.BLOCK_PROPERTY, "12");
+            IllegalArgumentException e =
+                org.junit.jupiter.api.Assertions.assertThrows(
+                    IllegalArgumentException.class, OneDnn::blockedLayout);
+            assertTrue(e.getMessage().contains(OneDnn.BLOCK_PROPERTY + "=12"), e.getMessage());
+          });
+    }
   }
 
   /** A float32 3×3 same-padding convolution's output, in the layout of the route it ran on. */
@@ -112,15 +153,18 @@ class Nd4jConvolutionLayoutTest {
    * with the same values, and leaves its source blocked: turning either into NCHW would cost the
    * next convolution a reorder.
    */
-  @Test
-  void aCopyKeepsTheLayout() {
-    ConvolutionRoute.ONEDNN_BLOCKED.run(
+  @ParameterizedTest
+  @EnumSource(
+      value = ConvolutionRoute.class,
+      names = {"ONEDNN_BLOCKED16", "ONEDNN_BLOCKED8"})
+  void aCopyKeepsTheLayout(ConvolutionRoute route) {
+    route.run(
         () -> {
           try (TensorScope scope = TensorScope.open()) {
             Tensor y = convolutionOutput(Shape.of(4, 16, 8, 8), Shape.of(32, 16, 3, 3));
             Tensor c = be.copy(y);
-            assertEquals(StorageLayout.BLOCKED16, ((Nd4jTensor) y).layout());
-            assertEquals(StorageLayout.BLOCKED16, ((Nd4jTensor) c).layout());
+            assertEquals(route.layout, ((Nd4jTensor) y).layout());
+            assertEquals(route.layout, ((Nd4jTensor) c).layout());
             assertArrayEquals(y.toDoubleArray(), c.toDoubleArray(), 0);
             assertArrayEquals(
                 y.toDoubleArray(),
@@ -189,17 +233,20 @@ class Nd4jConvolutionLayoutTest {
    * shortcut on an even size, 1×1 stride 3 on 17 and 18) on oneDNN's route, blocked in and out:
    * forward and both gradients equal float64's, and the input gradient of the unread rows is 0.
    */
-  @Test
-  void stridedShortcutsOnOneDnn() {
-    ConvolutionRoute.ONEDNN_BLOCKED.run(
+  @ParameterizedTest
+  @EnumSource(
+      value = ConvolutionRoute.class,
+      names = {"ONEDNN_BLOCKED16", "ONEDNN_BLOCKED8"})
+  void stridedShortcutsOnOneDnn(ConvolutionRoute route) {
+    route.run(
         () -> {
           for (Shape x : List.of(Shape.of(8, 16, 16, 16), Shape.of(4, 32, 17, 18))) {
             Shape w = Shape.of(32, x.dim(1), 1, 1);
             for (int stride : new int[] {2, 3}) {
               Conv2dSpec spec = Conv2dSpec.of(stride, 0);
               assertTrue(OneDnnConvolutions.serves(DType.FLOAT32, x, w, spec), x + " " + spec);
-              check(StorageLayout.BLOCKED16, x, w, false, spec);
-              checkGradients(x, w, spec, StorageLayout.BLOCKED16);
+              check(route.layout, x, w, false, spec);
+              checkGradients(x, w, spec, route.layout);
             }
           }
         });
@@ -207,16 +254,19 @@ class Nd4jConvolutionLayoutTest {
 
   /**
    * A first layer (3 input channels, as an RGB stem) on oneDNN's route: the input and its gradient
-   * stay NCHW (not padded to a block of 16), the output is blocked, and the forward and both
-   * gradients equal float64's to float32 round-off.
+   * stay NCHW (not padded to a block), the output is blocked, and the forward and both gradients
+   * equal float64's to float32 round-off.
    */
-  @Test
-  void firstLayerOnOneDnn() {
-    ConvolutionRoute.ONEDNN_BLOCKED.run(
+  @ParameterizedTest
+  @EnumSource(
+      value = ConvolutionRoute.class,
+      names = {"ONEDNN_BLOCKED16", "ONEDNN_BLOCKED8"})
+  void firstLayerOnOneDnn(ConvolutionRoute route) {
+    route.run(
         () -> {
           Shape x = Shape.of(8, 3, 17, 15);
           Shape w = Shape.of(16, 3, 3, 3);
-          check(StorageLayout.BLOCKED16, x, w, true, Conv2dSpec.of(1, 1));
+          check(route.layout, x, w, true, Conv2dSpec.of(1, 1));
           checkGradients(x, w, Conv2dSpec.of(1, 1), StorageLayout.NCHW);
           checkGradients(x, Shape.of(32, 3, 5, 5), new Conv2dSpec(2, 2, 2, 2, 1, 1, 1), null);
         });

@@ -78,9 +78,11 @@ final class DjlFusedKernels {
     double m = (double) s.numel() / c;
     DType dtype = x.dtype();
     NDArray mean = backend.manager().zeros(new ai.djl.ndarray.types.Shape(c), DjlBackend.dj(dtype));
+    PtNDArray y = null;
+    NDArray variance;
     try (NDArray unbiased =
         backend.manager().zeros(new ai.djl.ndarray.types.Shape(c), DjlBackend.dj(dtype))) {
-      PtNDArray y =
+      y =
           JniUtils.batchNorm(
               (PtNDArray) arr(x),
               (PtNDArray) mean,
@@ -90,13 +92,20 @@ final class DjlFusedKernels {
               true,
               1.0,
               eps);
-      NDArray variance = unbiased.mul(backend.scalars().of((m - 1) / m, dtype));
-      Shape perChannel = Shape.of(c);
-      return new BatchNormResult(
-          backend.wrap(y, s, dtype),
-          backend.wrap(mean, perChannel, dtype),
-          backend.wrap(variance, perChannel, dtype));
+      variance = unbiased.mul(backend.scalars().of((m - 1) / m, dtype));
+    } catch (RuntimeException | Error e) {
+      // libtorch refused (or failed): nothing is handed out, so nothing may stay allocated.
+      mean.close();
+      if (y != null) {
+        y.close();
+      }
+      throw e;
     }
+    Shape perChannel = Shape.of(c);
+    return new BatchNormResult(
+        backend.wrap(y, s, dtype),
+        backend.wrap(mean, perChannel, dtype),
+        backend.wrap(variance, perChannel, dtype));
   }
 
   /**

@@ -89,10 +89,7 @@ class Nd4jConvolutionLayoutTest {
    * Dilated, strided and with bias on oneDNN's route (libnd4j's cannot take dilation): forward and
    * both gradients equal float64's (libnd4j's own NCHW kernels) to float32 round-off.
    */
-  @ParameterizedTest
-  @EnumSource(
-      value = ConvolutionRoute.class,
-      names = {"ONEDNN_BLOCKED16", "ONEDNN_BLOCKED8"})
+  @OnEachOneDnnRoute
   void dilatedStridedWithBiasOnOneDnn(ConvolutionRoute route) {
     route.run(
         () -> {
@@ -153,10 +150,7 @@ class Nd4jConvolutionLayoutTest {
    * with the same values, and leaves its source blocked: turning either into NCHW would cost the
    * next convolution a reorder.
    */
-  @ParameterizedTest
-  @EnumSource(
-      value = ConvolutionRoute.class,
-      names = {"ONEDNN_BLOCKED16", "ONEDNN_BLOCKED8"})
+  @OnEachOneDnnRoute
   void aCopyKeepsTheLayout(ConvolutionRoute route) {
     route.run(
         () -> {
@@ -233,10 +227,7 @@ class Nd4jConvolutionLayoutTest {
    * shortcut on an even size, 1×1 stride 3 on 17 and 18) on oneDNN's route, blocked in and out:
    * forward and both gradients equal float64's, and the input gradient of the unread rows is 0.
    */
-  @ParameterizedTest
-  @EnumSource(
-      value = ConvolutionRoute.class,
-      names = {"ONEDNN_BLOCKED16", "ONEDNN_BLOCKED8"})
+  @OnEachOneDnnRoute
   void stridedShortcutsOnOneDnn(ConvolutionRoute route) {
     route.run(
         () -> {
@@ -257,10 +248,7 @@ class Nd4jConvolutionLayoutTest {
    * stay NCHW (not padded to a block), the output is blocked, and the forward and both gradients
    * equal float64's to float32 round-off.
    */
-  @ParameterizedTest
-  @EnumSource(
-      value = ConvolutionRoute.class,
-      names = {"ONEDNN_BLOCKED16", "ONEDNN_BLOCKED8"})
+  @OnEachOneDnnRoute
   void firstLayerOnOneDnn(ConvolutionRoute route) {
     route.run(
         () -> {

@@ -318,10 +318,8 @@ final class Nd4jBackend extends AbstractBackend {
       // A single value (the gradient of a mean loss) fills any layout alike: written in the one
       // the convolutions keep, nothing converts it later.
       double value = arr(x).getDouble(0);
-      StorageLayout layout =
-          OneDnn.enabled() && OneDnn.blockedLayout().fits(shape)
-              ? OneDnn.blockedLayout()
-              : StorageLayout.NHWC;
+      StorageLayout blocked = OneDnn.enabled() ? OneDnn.blockedLayout() : null;
+      StorageLayout layout = blocked != null && blocked.fits(shape) ? blocked : StorageLayout.NHWC;
       return create(x.dtype(), shape, layout, z -> z.assign(value));
     }
     INDArray a = arr(x);

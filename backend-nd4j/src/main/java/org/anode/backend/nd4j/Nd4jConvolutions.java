@@ -121,20 +121,22 @@ final class Nd4jConvolutions {
       Conv2dSpec spec,
       boolean relu,
       Shape outShape) {
+    StorageLayout blocked = OneDnn.blockedLayout();
     return backend.create(
         tx.dtype(),
         outShape,
-        OneDnn.blockedLayout(),
+        blocked,
         z -> {
           try (Nd4jScratch s = new Nd4jScratch()) {
             OneDnnConvolutions.forward(
-                s.inLayout(tx, OneDnnConvolutions.sourceLayout(tx.shape())),
+                s.inLayout(tx, OneDnnConvolutions.sourceLayout(tx.shape(), blocked)),
                 wa,
                 ba,
                 tx.shape(),
                 wShape,
                 spec,
                 relu,
+                blocked,
                 z);
           }
         });
@@ -260,17 +262,17 @@ final class Nd4jConvolutions {
     DType dt = tx.dtype();
     Shape xShape = tx.shape();
     StorageLayout blocked = OneDnn.blockedLayout();
-    StorageLayout source = OneDnnConvolutions.sourceLayout(xShape);
+    StorageLayout source = OneDnnConvolutions.sourceLayout(xShape, blocked);
     Nd4jMemory.Block gxBlock = input ? Nd4jMemory.scratch(dt, source.storageShape(xShape)) : null;
     Nd4jMemory.Block gwBlock = weight ? Nd4jMemory.scratch(dt, wShape) : null;
     try (Nd4jScratch s = new Nd4jScratch()) {
       INDArray gy = s.inLayout(tg, blocked);
       if (gxBlock != null) {
-        OneDnnConvolutions.backwardData(gy, wa, xShape, wShape, spec, gxBlock.array());
+        OneDnnConvolutions.backwardData(gy, wa, xShape, wShape, spec, blocked, gxBlock.array());
       }
       if (gwBlock != null) {
         OneDnnConvolutions.backwardWeights(
-            s.inLayout(tx, source), gy, xShape, wShape, spec, gwBlock.array());
+            s.inLayout(tx, source), gy, xShape, wShape, spec, blocked, gwBlock.array());
       }
     } catch (RuntimeException | Error e) {
       Nd4jMemory.freeAll(gxBlock, gwBlock);

@@ -73,11 +73,7 @@ final class OneDnnConvolutions {
       Conv2dSpec spec,
       boolean bias,
       boolean relu,
-      StorageLayout blocked) {
-    Key(Kind kind, Shape input, Shape weight, Conv2dSpec spec, boolean bias, boolean relu) {
-      this(kind, input, weight, spec, bias, relu, OneDnn.blockedLayout());
-    }
-  }
+      StorageLayout blocked) {}
 
   /** A primitive, the weights layout it uses, and the reorder to or from anode's OIHW (or null). */
   private record Compiled(
@@ -111,22 +107,18 @@ final class OneDnnConvolutions {
   }
 
   /**
-   * The layout of a served convolution's input and input gradient: blocked, or plain NCHW for fewer
-   * than one block of input channels, which oneDNN's first-layer kernels read as they are (a
-   * blocked copy would pad 3 channels to 8 or 16).
+   * The layout of a served convolution's input and input gradient: {@code blocked}, or plain NCHW
+   * for fewer than one block of input channels, which oneDNN's first-layer kernels read as they are
+   * (a blocked copy would pad 3 channels to 8 or 16).
    */
-  static StorageLayout sourceLayout(Shape x) {
-    return sourceLayout(x, OneDnn.blockedLayout());
-  }
-
-  private static StorageLayout sourceLayout(Shape x, StorageLayout blocked) {
+  static StorageLayout sourceLayout(Shape x, StorageLayout blocked) {
     return blocked.fits(x) ? blocked : StorageLayout.NCHW;
   }
 
   /**
    * {@code y = conv(x, w) + b}, or its ReLU when {@code relu} (oneDNN's eltwise post-op, applied as
-   * the output is written): {@code x} is stored in its {@link #sourceLayout}, {@code y} blocked,
-   * {@code w} is C-ordered OIHW, {@code b} is {@code [O]} or null.
+   * the output is written): {@code x} is stored in its {@link #sourceLayout}, {@code y} in {@code
+   * blocked}, {@code w} is C-ordered OIHW, {@code b} is {@code [O]} or null.
    */
   static void forward(
       INDArray x,
@@ -136,8 +128,9 @@ final class OneDnnConvolutions {
       Shape wShape,
       Conv2dSpec s,
       boolean relu,
+      StorageLayout blocked,
       INDArray y) {
-    Key key = new Key(Kind.FORWARD, xShape, wShape, s, b != null, relu);
+    Key key = new Key(Kind.FORWARD, xShape, wShape, s, b != null, relu, blocked);
     Compiled c = CACHE.computeIfAbsent(key, k -> compile(forwardDesc(k), k));
     String what = "convolution forward " + xShape + " * " + wShape;
     try (Nd4jScratch scratch = new Nd4jScratch()) {
@@ -162,12 +155,18 @@ final class OneDnnConvolutions {
   }
 
   /**
-   * {@code gx = ∂(conv)/∂x · gy} ({@code gy} blocked, {@code gx} in the input's {@link
+   * {@code gx = ∂(conv)/∂x · gy} ({@code gy} in {@code blocked}, {@code gx} in the input's {@link
    * #sourceLayout}; {@code w} C-ordered OIHW).
    */
   static void backwardData(
-      INDArray gy, INDArray w, Shape xShape, Shape wShape, Conv2dSpec s, INDArray gx) {
-    Key key = new Key(Kind.BACKWARD_DATA, xShape, wShape, s, false, false);
+      INDArray gy,
+      INDArray w,
+      Shape xShape,
+      Shape wShape,
+      Conv2dSpec s,
+      StorageLayout blocked,
+      INDArray gx) {
+    Key key = new Key(Kind.BACKWARD_DATA, xShape, wShape, s, false, false, blocked);
     Compiled c =
         CACHE.computeIfAbsent(
             key,
@@ -203,11 +202,17 @@ final class OneDnnConvolutions {
 
   /**
    * {@code gw = ∂(conv)/∂w · gy} into C-ordered OIHW {@code gw} ({@code x} in its {@link
-   * #sourceLayout}, {@code gy} blocked).
+   * #sourceLayout}, {@code gy} in {@code blocked}).
    */
   static void backwardWeights(
-      INDArray x, INDArray gy, Shape xShape, Shape wShape, Conv2dSpec s, INDArray gw) {
-    Key key = new Key(Kind.BACKWARD_WEIGHTS, xShape, wShape, s, false, false);
+      INDArray x,
+      INDArray gy,
+      Shape xShape,
+      Shape wShape,
+      Conv2dSpec s,
+      StorageLayout blocked,
+      INDArray gw) {
+    Key key = new Key(Kind.BACKWARD_WEIGHTS, xShape, wShape, s, false, false, blocked);
     Compiled c =
         CACHE.computeIfAbsent(
             key,

@@ -33,7 +33,6 @@ enum ConvolutionRoute {
    * right but ~40× slower (the blocks of 8 run on AVX2's kernels on both kinds of CPU).
    */
   void run(Runnable body) {
-    assumeAvailable();
     Assumptions.assumeTrue(
         this != ONEDNN_BLOCKED16 || OneDnn.nativeBlockedLayout() == StorageLayout.BLOCKED16,
         "blocks of 16 run on oneDNN's reference kernels without AVX-512");

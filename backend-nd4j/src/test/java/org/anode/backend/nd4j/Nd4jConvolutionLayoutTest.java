@@ -2,6 +2,7 @@ package org.anode.backend.nd4j;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
@@ -132,8 +133,7 @@ class Nd4jConvolutionLayoutTest {
           () -> {
             System.setProperty(OneDnn.BLOCK_PROPERTY, "12");
             IllegalArgumentException e =
-                org.junit.jupiter.api.Assertions.assertThrows(
-                    IllegalArgumentException.class, OneDnn::blockedLayout);
+                assertThrows(IllegalArgumentException.class, OneDnn::blockedLayout);
             assertTrue(e.getMessage().contains(OneDnn.BLOCK_PROPERTY + "=12"), e.getMessage());
           });
     }

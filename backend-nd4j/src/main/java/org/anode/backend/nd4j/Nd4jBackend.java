@@ -195,6 +195,10 @@ final class Nd4jBackend extends AbstractBackend {
       return create(
           base.dtype(), base.shape(), z -> SmallAddScaled.compute(base, coefficients, terms, z));
     }
+    Tensor fused = oneDnnAddScaled(base, coefficients, terms);
+    if (fused != null) {
+      return fused;
+    }
     Tensor acc = null;
     for (int i = 0; i < coefficients.length; i++) {
       double c = coefficients[i];
@@ -216,6 +220,30 @@ final class Nd4jBackend extends AbstractBackend {
       acc = next;
     }
     return acc == null ? copy(base) : acc;
+  }
+
+  /**
+   * {@code base + Σ cᵢ·termsᵢ} in one pass ({@link OneDnnSum}) when every operand is float32 of
+   * base's shape stored in base's layout; else null.
+   */
+  private Tensor oneDnnAddScaled(Tensor base, double[] coefficients, List<Tensor> terms) {
+    Nd4jTensor b = own(base);
+    List<INDArray> storages = new java.util.ArrayList<>(terms.size());
+    for (Tensor t : terms) {
+      Nd4jTensor term = own(t);
+      if (term.layout() != b.layout() || !t.shape().equals(base.shape())) {
+        return null;
+      }
+      storages.add(term.storage());
+    }
+    if (!OneDnnSum.serves(b.storage(), storages, b.storage())) {
+      return null;
+    }
+    return create(
+        base.dtype(),
+        base.shape(),
+        b.layout(),
+        z -> OneDnnSum.compute(b.storage(), coefficients, storages, z));
   }
 
   @Override

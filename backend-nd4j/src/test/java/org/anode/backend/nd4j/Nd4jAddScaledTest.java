@@ -1,16 +1,21 @@
 package org.anode.backend.nd4j;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
 import java.util.List;
 import org.anode.api.Backend;
 import org.anode.api.Backends;
+import org.anode.api.Conv2dSpec;
 import org.anode.api.DType;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * ND4J's fused {@code addScaled} rounds bit for bit as the default's composition ({@code from +
@@ -18,41 +23,76 @@ import org.junit.jupiter.params.provider.EnumSource;
  * steps from these sums, so ANODE's recomputation of a block must reproduce them exactly (a fused
  * multiply-add that rounds once in the vector loop and twice in the tail once made Dopri5's
  * recomputed steps differ from the forward pass's). Small tensors take {@link SmallAddScaled}'s
- * Java loop, larger ones libnd4j's ops: both are checked.
+ * Java loop; larger float32 ones oneDNN's one-pass sum ({@link OneDnnSum}) where the route calls
+ * oneDNN, libnd4j's ops otherwise (and for float64): all are checked, and so is the layout a
+ * convolution's outputs keep.
  */
 class Nd4jAddScaledTest {
   final Backend be = Backends.get("nd4j");
 
   @ParameterizedTest
-  @EnumSource(
-      value = DType.class,
-      names = {"FLOAT32", "FLOAT64"})
-  void equalsItsCompositionBitForBit(DType dtype) {
-    double[] c = {1 / 6.0, 0.1, -2 / 3.0};
-    for (Shape s :
-        List.of(
-            Shape.of(1037), // SmallAddScaled's Java loop
-            Shape.of(3, 5, 7, 11),
-            Shape.of(2, 16, 9, 9),
-            Shape.of(33, 1001), // libnd4j's ops
-            Shape.of(4, 16, 23, 23))) {
-      try (TensorScope scope = TensorScope.open()) {
-        Tensor base = SamePrecisionInputs.random(be, s, dtype, 1);
-        List<Tensor> terms =
-            List.of(
-                SamePrecisionInputs.random(be, s, dtype, 2),
-                SamePrecisionInputs.random(be, s, dtype, 3),
-                SamePrecisionInputs.random(be, s, dtype, 4));
-        Tensor composed = base;
-        for (int i = 0; i < c.length; i++) {
-          composed = be.add(composed, be.mulScalar(terms.get(i), c[i]));
-        }
-        assertArrayEquals(
-            composed.toDoubleArray(),
-            be.addScaled(base, c, terms).toDoubleArray(),
-            0.0,
-            "addScaled " + s + " " + dtype);
-      }
+  @EnumSource(ConvolutionRoute.class)
+  void equalsItsCompositionBitForBit(ConvolutionRoute route) {
+    route.run(
+        () -> {
+          for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+            for (Shape s :
+                List.of(
+                    Shape.of(1037), // SmallAddScaled's Java loop
+                    Shape.of(3, 5, 7, 11),
+                    Shape.of(2, 16, 9, 9),
+                    Shape.of(33, 1001), // oneDNN's sum or libnd4j's ops
+                    Shape.of(4, 16, 23, 23))) {
+              try (TensorScope scope = TensorScope.open()) {
+                List<Tensor> operands = new ArrayList<>();
+                for (int seed = 1; seed <= 4; seed++) {
+                  operands.add(SamePrecisionInputs.random(be, s, dtype, seed));
+                }
+                check(operands, dtype);
+              }
+            }
+            try (TensorScope scope = TensorScope.open()) {
+              // A convolution's outputs, kept in the route's layout, like an ODE block's z and f.
+              List<Tensor> operands = new ArrayList<>();
+              Tensor w = SamePrecisionInputs.random(be, Shape.of(16, 16, 3, 3), dtype, 9);
+              for (int seed = 1; seed <= 4; seed++) {
+                Tensor x = SamePrecisionInputs.random(be, Shape.of(4, 16, 23, 23), dtype, seed);
+                operands.add(be.conv2d(x, w, null, Conv2dSpec.of(1, 1)));
+              }
+              StorageLayout layout = Nd4jBackend.own(operands.get(0)).layout();
+              assertEquals(layout, check(operands, dtype), "the operands' layout stays");
+            }
+          }
+        });
+  }
+
+  /**
+   * base + c·terms against its composition, with a zero coefficient (a term left out); returns the
+   * layout the result was stored in (reading its values turns it into NCHW).
+   */
+  private StorageLayout check(List<Tensor> operands, DType dtype) {
+    double[] c = {1 / 6.0, 0.0, 0.1, -2 / 3.0};
+    Tensor base = operands.get(0);
+    List<Tensor> terms =
+        List.of(operands.get(1), operands.get(2), operands.get(3), operands.get(1));
+    Tensor composed = base;
+    for (int i = 0; i < c.length; i++) {
+      composed = be.add(composed, be.mulScalar(terms.get(i), c[i]));
     }
+    if (dtype == DType.FLOAT32
+        && OneDnn.enabled()
+        && base.shape().numel() > SmallAddScaled.MAX_VALUES) {
+      List<INDArray> storages = terms.stream().map(t -> Nd4jBackend.own(t).storage()).toList();
+      INDArray b = Nd4jBackend.own(base).storage();
+      assertTrue(OneDnnSum.serves(b, storages, b), "oneDNN's sum serves " + base.shape());
+    }
+    Tensor fused = be.addScaled(base, c, terms);
+    StorageLayout layout = Nd4jBackend.own(fused).layout();
+    assertArrayEquals(
+        composed.toDoubleArray(),
+        fused.toDoubleArray(),
+        0.0,
+        "addScaled " + base.shape() + " " + dtype);
+    return layout;
   }
 }

@@ -263,16 +263,19 @@ final class Nd4jConvolutions {
     Shape xShape = tx.shape();
     StorageLayout blocked = OneDnn.blockedLayout();
     StorageLayout source = OneDnnConvolutions.sourceLayout(xShape, blocked);
-    Nd4jMemory.Block gxBlock = input ? Nd4jMemory.scratch(dt, source.storageShape(xShape)) : null;
+    Nd4jMemory.Block gxBlock = null;
     Nd4jMemory.Block gwBlock = weight ? Nd4jMemory.scratch(dt, wShape) : null;
     try (Nd4jScratch s = new Nd4jScratch()) {
       INDArray gy = s.inLayout(tg, blocked);
-      if (gxBlock != null) {
-        OneDnnConvolutions.backwardData(gy, wa, xShape, wShape, spec, blocked, gxBlock.array());
-      }
+      // The weight gradient first: its scratch (FramedWeightGradient's frames, smaller than the
+      // input) is given back before the input gradient is allocated.
       if (gwBlock != null) {
         OneDnnConvolutions.backwardWeights(
             s.inLayout(tx, source), gy, xShape, wShape, spec, blocked, gwBlock.array());
+      }
+      if (input) {
+        gxBlock = Nd4jMemory.scratch(dt, source.storageShape(xShape));
+        OneDnnConvolutions.backwardData(gy, wa, xShape, wShape, spec, blocked, gxBlock.array());
       }
     } catch (RuntimeException | Error e) {
       Nd4jMemory.freeAll(gxBlock, gwBlock);

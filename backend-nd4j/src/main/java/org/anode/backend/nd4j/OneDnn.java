@@ -307,6 +307,11 @@ final class OneDnn {
     }
   }
 
+  /** A pointer to {@code address}, in memory that someone else owns. */
+  static Pointer at(long address) {
+    return new Address(address);
+  }
+
   /** A pointer to a raw address, for memory that ND4J or JavaCPP owns. */
   private static final class Address extends Pointer {
     Address(long address) {

@@ -202,9 +202,27 @@ final class OneDnnConvolutions {
 
   /**
    * {@code gw = ∂(conv)/∂w · gy} into C-ordered OIHW {@code gw} ({@code x} in its {@link
-   * #sourceLayout}, {@code gy} in {@code blocked}).
+   * #sourceLayout}, {@code gy} in {@code blocked}): by matrix products where {@link
+   * FramedWeightGradient} serves the shape, else by oneDNN's backward-weights primitive.
    */
   static void backwardWeights(
+      INDArray x,
+      INDArray gy,
+      Shape xShape,
+      Shape wShape,
+      Conv2dSpec s,
+      StorageLayout blocked,
+      INDArray gw) {
+    if (FramedWeightGradient.serves(xShape, wShape, s)) {
+      FramedWeightGradient.compute(
+          x, sourceLayout(xShape, blocked), gy, blocked, xShape, wShape, s, gw);
+    } else {
+      directWeights(x, gy, xShape, wShape, s, blocked, gw);
+    }
+  }
+
+  /** {@link #backwardWeights} on oneDNN's backward-weights primitive. */
+  private static void directWeights(
       INDArray x,
       INDArray gy,
       Shape xShape,

@@ -45,8 +45,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *
  * <p>Images go through in chunks of {@link #imagesPerChunk} so that the frames stay small (about 1
  * MiB, counted as live bytes while in use) and warm in cache between the reorder that fills them
- * and the products that read them. Frames are kept for reuse per geometry ({@link Frames}),
- * since only their data positions are ever written: their zeros stay zeros.
+ * and the products that read them. Frames are kept for reuse per geometry ({@link Frames}), since
+ * only their data positions are ever written: their zeros stay zeros.
  *
  * <p>Rounding: float32 sums in another order than the direct kernel's (results differ by ~1e-6
  * relative). The system property {@value #PROPERTY} is {@code auto}, {@code framed} (any CPU) or
@@ -65,9 +65,9 @@ final class FramedWeightGradient {
 
   /**
    * Whether this class computes the weight gradient of {@code x * w}: chosen by {@value #PROPERTY};
-   * stride 1, no dilation, one group, padding below the kernel size, at least {@link
-   * #MIN_CHANNELS} input and output channels (the products' sides) and {@link #MIN_POSITIONS}
-   * output positions per image.
+   * stride 1, no dilation, one group, padding below the kernel size, at least {@link #MIN_CHANNELS}
+   * input and output channels (the products' sides) and {@link #MIN_POSITIONS} output positions per
+   * image.
    */
   static boolean serves(Shape x, Shape w, Conv2dSpec s) {
     String choice = System.getProperty(PROPERTY, "auto");

@@ -1,5 +1,7 @@
 package org.anode.backend.nd4j;
 
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.anode.api.DType;
 import org.anode.api.LiveMemory;
 import org.anode.api.Shape;
@@ -11,6 +13,8 @@ import org.bytedeco.javacpp.indexer.FloatIndexer;
 import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.cpu.nativecpu.NDArray;
+import org.nd4j.linalg.cpu.nativecpu.buffer.LongBuffer;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -92,8 +96,38 @@ final class Nd4jMemory {
                 memory, DataType.FLOAT, n, FloatIndexer.create((FloatPointer) memory))
             : Nd4j.createBuffer(
                 memory, DataType.DOUBLE, n, DoubleIndexer.create((DoublePointer) memory));
+    return new Block(array(buffer, dtype, shape), memory, 0);
+  }
+
+  /** C-ordered shape information by element type and dimensions ({@link #array}). */
+  private record ShapeKey(DType dtype, Shape shape) {}
+
+  private record ShapeInfo(LongBuffer buffer, long[] java) {}
+
+  /** At most this many shapes are kept: a training run uses a few dozen. */
+  static final int SHAPE_INFO_LIMIT = 4096;
+
+  private static final Map<ShapeKey, ShapeInfo> SHAPE_INFO = new ConcurrentHashMap<>();
+
+  /**
+   * A C-ordered array of {@code shape} over {@code buffer}, with the shape information of the first
+   * array of that shape and type. Why: ND4J builds it anew for every array (a native call, a native
+   * buffer and a deallocator registration, ~3/4 of the cost of {@code Nd4j.create}, 2.5% of an
+   * ODE-ResNet step; docs/fused-kernels.md), though it depends on nothing but the shape and type
+   * and nothing here changes it in place; libnd4j shares it too (its constant shape buffers).
+   */
+  private static INDArray array(DataBuffer buffer, DType dtype, Shape shape) {
+    ShapeKey key = new ShapeKey(dtype, shape);
+    ShapeInfo info = SHAPE_INFO.get(key);
+    if (info != null) {
+      return new NDArray(buffer, info.buffer(), info.java());
+    }
     long[] dims = shape.dimsAsLong();
     INDArray array = Nd4j.create(buffer, dims, Nd4j.getStrides(dims, 'c'), 0, 'c', nd(dtype));
-    return new Block(array, memory, 0);
+    if (SHAPE_INFO.size() < SHAPE_INFO_LIMIT
+        && array.shapeInfoDataBuffer() instanceof LongBuffer longs) {
+      SHAPE_INFO.putIfAbsent(key, new ShapeInfo(longs, array.shapeInfoJava()));
+    }
+    return array;
   }
 }

@@ -253,7 +253,17 @@ final class Nd4jBackend extends AbstractBackend {
 
   @Override
   protected Tensor doMulScalar(Tensor x, double s) {
-    return elementwise.unary(x, (a, z) -> Nd4j.exec(new ScalarMultiplication(a, null, z, s)));
+    return elementwise.unary(
+        x,
+        (a, z) -> {
+          // Above SmallAddScaled's size, oneDNN's one-source sum: the same single rounding
+          // without libnd4j's per-call scalar array (docs/fused-kernels.md).
+          if (a.length() > SmallAddScaled.MAX_VALUES && OneDnnSum.serves(a, List.of(), z)) {
+            OneDnnSum.scale(a, s, z);
+          } else {
+            Nd4j.exec(new ScalarMultiplication(a, null, z, s));
+          }
+        });
   }
 
   @Override

@@ -27,6 +27,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * then the running sum added to it), so an Euler step reads and writes the state's size five times
  * instead of three, and RK4's four terms sixteen times instead of six.
  *
+ * <p>A tensor times a scalar is the same primitive with one source ({@link #scale}).
+ *
  * <p>The operands are read as flat vectors, so any storage layout serves as long as all of them
  * share it. oneDNN's sum accumulates in float32 in the operands' order ({@code ((s₀·z + s₁·k₁) +
  * s₂·k₂) + …}, possibly fused multiply-adds), so a result may differ from the composition's by a
@@ -93,6 +95,19 @@ final class OneDnnSum {
         sources[j++] = terms.get(i);
       }
     }
+    run(scales, sources, out);
+  }
+
+  /**
+   * Writes {@code s·x} into {@code out} ({@link #serves} with no terms): one pass, one rounding.
+   */
+  static void scale(INDArray x, double s, INDArray out) {
+    run(new float[] {(float) s}, new INDArray[] {x}, out);
+  }
+
+  /** {@code out = Σ scalesⱼ·sourcesⱼ}. */
+  private static void run(float[] scales, INDArray[] sources, INDArray out) {
+    INDArray base = sources[0];
     Key key = new Key(base.length(), scales);
     dnnl_primitive cached = CACHE.get(key);
     dnnl_primitive p = cached != null ? cached : compile(key);

@@ -67,6 +67,48 @@ class Nd4jAddScaledTest {
   }
 
   /**
+   * {@code mulScalar} rounds once, as IEEE's product of the value and the scalar in the tensor's
+   * type, on every route and size: large float32 tensors take oneDNN's one-source sum where the
+   * route calls oneDNN ({@link OneDnnSum#scale}), the rest libnd4j's op; a convolution's output
+   * keeps its layout.
+   */
+  @ParameterizedTest
+  @EnumSource(ConvolutionRoute.class)
+  void mulScalarRoundsOnce(ConvolutionRoute route) {
+    route.run(
+        () -> {
+          for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+            for (Shape s : List.of(Shape.of(1037), Shape.of(33, 1001))) {
+              try (TensorScope scope = TensorScope.open()) {
+                checkMulScalar(SamePrecisionInputs.random(be, s, dtype, 5), dtype);
+              }
+            }
+            try (TensorScope scope = TensorScope.open()) {
+              Tensor x = SamePrecisionInputs.random(be, Shape.of(4, 16, 23, 23), dtype, 6);
+              Tensor w = SamePrecisionInputs.random(be, Shape.of(16, 16, 3, 3), dtype, 7);
+              Tensor y = be.conv2d(x, w, null, Conv2dSpec.of(1, 1));
+              StorageLayout layout = Nd4jBackend.own(y).layout();
+              Tensor scaled = be.mulScalar(y, -1 / 6.0);
+              assertEquals(layout, Nd4jBackend.own(scaled).layout(), "the layout stays");
+              checkMulScalar(y, dtype);
+            }
+          }
+        });
+  }
+
+  private void checkMulScalar(Tensor x, DType dtype) {
+    double c = -1 / 6.0;
+    double[] values = x.toDoubleArray();
+    double[] expected = new double[values.length];
+    for (int i = 0; i < values.length; i++) {
+      expected[i] =
+          dtype == DType.FLOAT32 ? (double) ((float) values[i] * (float) c) : values[i] * c;
+    }
+    assertArrayEquals(
+        expected, be.mulScalar(x, c).toDoubleArray(), 0.0, "mulScalar " + x.shape() + " " + dtype);
+  }
+
+  /**
    * base + c·terms against its composition, with a zero coefficient (a term left out); returns the
    * layout the result was stored in (reading its values turns it into NCHW).
    */

@@ -141,8 +141,24 @@ final class Nd4jBackend extends AbstractBackend {
 
   @Override
   protected Tensor doAdd(Tensor a, Tensor b, Shape out) {
-    return elementwise.binary(a, b, out, (x, y, z) -> Nd4j.exec(new AddOp(x, y, z)));
+    return elementwise.binary(
+        a,
+        b,
+        out,
+        (x, y, z) -> {
+          // Same-size float32 operands above SmallAddScaled's size: oneDNN's sum (one rounding,
+          // as libnd4j's; no op object and shape checks per call). Broadcasts stay on libnd4j.
+          if (x.length() > SmallAddScaled.MAX_VALUES
+              && x.length() == z.length()
+              && OneDnnSum.serves(x, List.of(y), z)) {
+            OneDnnSum.compute(x, ONE, List.of(y), z);
+          } else {
+            Nd4j.exec(new AddOp(x, y, z));
+          }
+        });
   }
+
+  private static final double[] ONE = {1.0};
 
   @Override
   protected Tensor doSub(Tensor a, Tensor b, Shape out) {

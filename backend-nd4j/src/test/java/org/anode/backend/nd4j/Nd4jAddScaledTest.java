@@ -96,6 +96,67 @@ class Nd4jAddScaledTest {
         });
   }
 
+  /**
+   * {@code add} rounds once, as IEEE's sum in the tensors' type, on every route and size: large
+   * same-shape float32 operands take oneDNN's sum where the route calls oneDNN, the rest (and a
+   * broadcast) libnd4j's op; two convolution outputs keep their layout.
+   */
+  @ParameterizedTest
+  @EnumSource(ConvolutionRoute.class)
+  void addRoundsOnce(ConvolutionRoute route) {
+    route.run(
+        () -> {
+          for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+            for (Shape s : List.of(Shape.of(1037), Shape.of(33, 1001))) {
+              try (TensorScope scope = TensorScope.open()) {
+                checkAdd(
+                    SamePrecisionInputs.random(be, s, dtype, 5),
+                    SamePrecisionInputs.random(be, s, dtype, 6),
+                    dtype);
+              }
+            }
+            try (TensorScope scope = TensorScope.open()) {
+              Tensor w = SamePrecisionInputs.random(be, Shape.of(16, 16, 3, 3), dtype, 7);
+              Tensor[] y = new Tensor[2];
+              for (int i = 0; i < 2; i++) {
+                Tensor x = SamePrecisionInputs.random(be, Shape.of(4, 16, 23, 23), dtype, 8 + i);
+                y[i] = be.conv2d(x, w, null, Conv2dSpec.of(1, 1));
+              }
+              StorageLayout layout = Nd4jBackend.own(y[0]).layout();
+              assertEquals(layout, Nd4jBackend.own(be.add(y[0], y[1])).layout(), "layout stays");
+              checkAdd(y[0], y[1], dtype);
+            }
+            try (TensorScope scope = TensorScope.open()) {
+              // A broadcast row, like a bias.
+              Tensor row = SamePrecisionInputs.random(be, Shape.of(1, 1001), dtype, 10);
+              Tensor m = SamePrecisionInputs.random(be, Shape.of(33, 1001), dtype, 11);
+              double[] r = row.toDoubleArray();
+              double[] v = m.toDoubleArray();
+              double[] expected = new double[v.length];
+              for (int i = 0; i < v.length; i++) {
+                expected[i] = sum(v[i], r[i % 1001], dtype);
+              }
+              assertArrayEquals(expected, be.add(m, row).toDoubleArray(), 0.0, "broadcast add");
+            }
+          }
+        });
+  }
+
+  private void checkAdd(Tensor a, Tensor b, DType dtype) {
+    double[] x = a.toDoubleArray();
+    double[] y = b.toDoubleArray();
+    double[] expected = new double[x.length];
+    for (int i = 0; i < x.length; i++) {
+      expected[i] = sum(x[i], y[i], dtype);
+    }
+    assertArrayEquals(
+        expected, be.add(a, b).toDoubleArray(), 0.0, "add " + a.shape() + " " + dtype);
+  }
+
+  private static double sum(double a, double b, DType dtype) {
+    return dtype == DType.FLOAT32 ? (double) ((float) a + (float) b) : a + b;
+  }
+
   private void checkMulScalar(Tensor x, DType dtype) {
     double c = -1 / 6.0;
     double[] values = x.toDoubleArray();

@@ -158,21 +158,62 @@ final class OneDnn {
     }
   }
 
+  /**
+   * Descriptors made so far, by dimensions and strides or tag: read-only once made (oneDNN copies
+   * them into what it creates from them), and each costs a native allocation and a deallocator
+   * registration (1% of an ODE-ResNet step when made per call; docs/fused-kernels.md).
+   */
+  private record DescKey(java.util.List<Long> dims, java.util.List<Long> strides, int tag) {
+    static DescKey of(long[] dims, long[] strides, int tag) {
+      return new DescKey(
+          java.util.Arrays.stream(dims).boxed().toList(),
+          strides == null ? null : java.util.Arrays.stream(strides).boxed().toList(),
+          tag);
+    }
+  }
+
+  /** At most this many descriptors are kept: a training run uses a few dozen. */
+  private static final int DESC_LIMIT = 4096;
+
+  private static final Map<DescKey, dnnl_memory_desc_t> DESCS = new ConcurrentHashMap<>();
+
   /** A float32 memory descriptor of {@code dims} laid out with {@code strides} (in elements). */
   static dnnl_memory_desc_t desc(long[] dims, long[] strides) {
-    dnnl_memory_desc_t md = new dnnl_memory_desc_t();
-    check(
-        dnnl_memory_desc_init_by_strides(md, dims.length, dims, dnnl_f32, strides),
-        "dnnl_memory_desc_init_by_strides");
-    return md;
+    return cached(
+        DescKey.of(dims, strides, 0),
+        () -> {
+          dnnl_memory_desc_t md = new dnnl_memory_desc_t();
+          check(
+              dnnl_memory_desc_init_by_strides(md, dims.length, dims, dnnl_f32, strides),
+              "dnnl_memory_desc_init_by_strides");
+          return md;
+        });
   }
 
   /** A float32 memory descriptor of {@code dims} with a oneDNN format tag. */
   static dnnl_memory_desc_t desc(long[] dims, int tag) {
-    dnnl_memory_desc_t md = new dnnl_memory_desc_t();
-    check(
-        dnnl_memory_desc_init_by_tag(md, dims.length, dims, dnnl_f32, tag),
-        "dnnl_memory_desc_init_by_tag(" + tag + ")");
+    return cached(
+        DescKey.of(dims, null, tag),
+        () -> {
+          dnnl_memory_desc_t md = new dnnl_memory_desc_t();
+          check(
+              dnnl_memory_desc_init_by_tag(md, dims.length, dims, dnnl_f32, tag),
+              "dnnl_memory_desc_init_by_tag(" + tag + ")");
+          return md;
+        });
+  }
+
+  private static dnnl_memory_desc_t cached(
+      DescKey key, java.util.function.Supplier<dnnl_memory_desc_t> make) {
+    dnnl_memory_desc_t md = DESCS.get(key);
+    if (md != null) {
+      return md;
+    }
+    md = make.get();
+    if (DESCS.size() < DESC_LIMIT) {
+      dnnl_memory_desc_t earlier = DESCS.putIfAbsent(key, md);
+      return earlier != null ? earlier : md;
+    }
     return md;
   }
 

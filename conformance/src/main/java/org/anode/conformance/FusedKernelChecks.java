@@ -141,7 +141,7 @@ final class FusedKernelChecks {
    * A convolution and the ReLU after it, with and without bias, stride 1 and 2, at 16 and 32
    * channels (whole blocks for backends with blocked kernels) and at 3: against the composition
    * {@code relu(conv2d(...))}, with exact zeros where the pre-activation is not positive, and
-   * against plain Java for one small case.
+   * against plain Java for one small case; NaN where the composition has it (a NaN weight).
    */
   static void conv2dRelu(Backend be, DType dtype, double tol) {
     SplittableRandom rng = new SplittableRandom(13);
@@ -175,6 +175,25 @@ final class FusedKernelChecks {
         close(what + " against plain Java", plainConvRelu(x, w, b, c.spec()), fused, tol);
       }
     }
+    // A NaN weight: ReLU keeps NaN on every backend, so the fused kernel must too (oneDNN's ReLU
+    // post-op, max(x, 0), turned it into 0 and hid the NaN).
+    Shape nx = Shape.of(2, 16, 6, 6);
+    Shape nw = Shape.of(16, 16, 3, 3);
+    double[] wv = rounded(values(rng, (int) nw.numel()), dtype);
+    wv[0] = Double.NaN;
+    Tensor x = tensor(be, rounded(values(rng, (int) nx.numel()), dtype), nx, dtype);
+    Tensor w = tensor(be, wv, nw, dtype);
+    double[] composed = be.relu(be.conv2d(x, w, null, Conv2dSpec.of(1, 1))).toDoubleArray();
+    double[] got = be.conv2dRelu(x, w, null, Conv2dSpec.of(1, 1)).toDoubleArray();
+    int nans = 0;
+    for (int i = 0; i < got.length; i++) {
+      assertEquals(
+          Double.isNaN(composed[i]),
+          Double.isNaN(got[i]),
+          "conv2dRelu with a NaN weight: NaN at " + i + " as relu(conv2d) has it");
+      nans += Double.isNaN(got[i]) ? 1 : 0;
+    }
+    assertTrue(nans > 0, "conv2dRelu with a NaN weight: its output channel is NaN");
     assertThrows(
         IllegalArgumentException.class,
         () ->

@@ -96,8 +96,9 @@ final class Nd4jConvolutions {
   }
 
   /**
-   * {@code relu(conv2d(x, w, bias))} in one oneDNN call (the ReLU as a post-op), or null when the
-   * oneDNN route does not serve this convolution and the caller composes the two.
+   * {@code relu(conv2d(x, w, bias))} on the oneDNN route, the ReLU in place over the convolution's
+   * output (no second tensor), or null when the route does not serve this convolution and the
+   * caller composes the two.
    */
   Tensor conv2dRelu(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec, Shape outShape) {
     if (!OneDnnConvolutions.serves(x.dtype(), x.shape(), w.shape(), spec)) {
@@ -109,9 +110,9 @@ final class Nd4jConvolutions {
   }
 
   /**
-   * oneDNN called directly, with the ReLU as a post-op when {@code relu}: the input read in (or
-   * copied to) its {@link OneDnnConvolutions#sourceLayout}, the output left blocked for the block
-   * to keep.
+   * oneDNN called directly, with the ReLU in place after it when {@code relu}: the input read in
+   * (or copied to) its {@link OneDnnConvolutions#sourceLayout}, the output left blocked for the
+   * block to keep.
    */
   private Tensor oneDnnForward(
       Nd4jTensor tx,

@@ -14,15 +14,10 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_direct;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_backward_data_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_backward_weights_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_forward_desc_init;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_relu;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_format_tag_any;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_equal;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_get_size;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_post_ops_append_eltwise;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_post_ops_create;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_create;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_set_post_ops;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_query_md;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_query_diff_weights_md;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_query_weights_md;
@@ -35,11 +30,11 @@ import org.anode.api.Shape;
 import org.bytedeco.dnnl.dnnl_convolution_desc_t;
 import org.bytedeco.dnnl.dnnl_memory;
 import org.bytedeco.dnnl.dnnl_memory_desc_t;
-import org.bytedeco.dnnl.dnnl_post_ops;
 import org.bytedeco.dnnl.dnnl_primitive;
-import org.bytedeco.dnnl.dnnl_primitive_attr;
 import org.bytedeco.dnnl.dnnl_primitive_desc;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.scalar.RectifiedLinear;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Float32 convolutions of the ND4J backend on oneDNN's primitives, called directly ({@link
@@ -67,13 +62,7 @@ final class OneDnnConvolutions {
 
   /** A primitive's identity; {@code blocked} is the layout of its blocked operands. */
   private record Key(
-      Kind kind,
-      Shape input,
-      Shape weight,
-      Conv2dSpec spec,
-      boolean bias,
-      boolean relu,
-      StorageLayout blocked) {}
+      Kind kind, Shape input, Shape weight, Conv2dSpec spec, boolean bias, StorageLayout blocked) {}
 
   /** A primitive, the weights layout it uses, and the reorder to or from anode's OIHW (or null). */
   private record Compiled(
@@ -116,9 +105,11 @@ final class OneDnnConvolutions {
   }
 
   /**
-   * {@code y = conv(x, w) + b}, or its ReLU when {@code relu} (oneDNN's eltwise post-op, applied as
-   * the output is written): {@code x} is stored in its {@link #sourceLayout}, {@code y} in {@code
-   * blocked}, {@code w} is C-ordered OIHW, {@code b} is {@code [O]} or null.
+   * {@code y = conv(x, w) + b}, or its ReLU when {@code relu}: {@code x} is stored in its {@link
+   * #sourceLayout}, {@code y} in {@code blocked}, {@code w} is C-ordered OIHW, {@code b} is {@code
+   * [O]} or null. The ReLU is libnd4j's, in place over {@code y} as the convolution left it, not
+   * oneDNN's eltwise post-op: that one is {@code max(x, 0)}, which turns NaN into 0 where ReLU on
+   * every backend keeps it, so a NaN weight or input would vanish inside the fused kernel.
    */
   static void forward(
       INDArray x,
@@ -130,7 +121,7 @@ final class OneDnnConvolutions {
       boolean relu,
       StorageLayout blocked,
       INDArray y) {
-    Key key = new Key(Kind.FORWARD, xShape, wShape, s, b != null, relu, blocked);
+    Key key = new Key(Kind.FORWARD, xShape, wShape, s, b != null, blocked);
     Compiled c = CACHE.computeIfAbsent(key, k -> compile(forwardDesc(k), k));
     String what = "convolution forward " + xShape + " * " + wShape;
     try (Nd4jScratch scratch = new Nd4jScratch()) {
@@ -152,6 +143,9 @@ final class OneDnnConvolutions {
             what);
       }
     }
+    if (relu) {
+      Nd4j.exec(new RectifiedLinear(y, y, 0.0));
+    }
   }
 
   /**
@@ -166,7 +160,7 @@ final class OneDnnConvolutions {
       Conv2dSpec s,
       StorageLayout blocked,
       INDArray gx) {
-    Key key = new Key(Kind.BACKWARD_DATA, xShape, wShape, s, false, false, blocked);
+    Key key = new Key(Kind.BACKWARD_DATA, xShape, wShape, s, false, blocked);
     Compiled c =
         CACHE.computeIfAbsent(
             key,
@@ -230,7 +224,7 @@ final class OneDnnConvolutions {
       Conv2dSpec s,
       StorageLayout blocked,
       INDArray gw) {
-    Key key = new Key(Kind.BACKWARD_WEIGHTS, xShape, wShape, s, false, false, blocked);
+    Key key = new Key(Kind.BACKWARD_WEIGHTS, xShape, wShape, s, false, blocked);
     Compiled c =
         CACHE.computeIfAbsent(
             key,
@@ -306,18 +300,7 @@ final class OneDnnConvolutions {
             g.padL,
             g.padR),
         "convolution forward " + k);
-    dnnl_primitive_attr attr = null;
-    if (k.relu()) {
-      dnnl_post_ops ops = new dnnl_post_ops();
-      OneDnn.check(dnnl_post_ops_create(ops), "dnnl_post_ops_create");
-      OneDnn.check(
-          dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f),
-          "dnnl_post_ops_append_eltwise(relu)");
-      attr = new dnnl_primitive_attr();
-      OneDnn.check(dnnl_primitive_attr_create(attr), "dnnl_primitive_attr_create");
-      OneDnn.check(dnnl_primitive_attr_set_post_ops(attr, ops), "dnnl_primitive_attr_set_post_ops");
-    }
-    return OneDnn.primitiveDesc(d, attr, null, "convolution");
+    return OneDnn.primitiveDesc(d, null, null, "convolution");
   }
 
   /**

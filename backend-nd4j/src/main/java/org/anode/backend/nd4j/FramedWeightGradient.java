@@ -250,7 +250,10 @@ final class FramedWeightGradient {
 
   /**
    * The frames of a chunk of up to {@code images} images and where the data sits in them; a last,
-   * shorter chunk uses the first {@code count} frames of the same buffers.
+   * shorter chunk uses the first {@code count} frames of the same buffers. Past its images, its
+   * products read the next frame's first rows only against zeros of the gradient; those rows hold
+   * this call's own values, since a shorter chunk always follows a full one ({@link
+   * #imagesPerChunk} is at most a quarter of the batch's worth).
    */
   record Geometry(
       int images,

@@ -12,11 +12,8 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx512_core;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_engine_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_f32;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_get_effective_cpu_isa;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_strides;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_tag;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_destroy;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_set_data_handle;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_execute;
@@ -216,7 +213,7 @@ final class OneDnn {
       if (earlier != null) {
         return earlier;
       }
-      CACHED.put(md, Boolean.TRUE);
+      OneDnnMemoryObjects.reusable(md);
     }
     return md;
   }
@@ -325,63 +322,11 @@ final class OneDnn {
   }
 
   /**
-   * A memory object of {@code md} over memory someone else owns (it is not freed here), used by one
-   * {@link #execute}. Objects of a descriptor from the cache ({@link #desc}) come back to {@link
-   * #IDLE} after it and are pointed at the next data (oneDNN's {@code set_data_handle}): making one
-   * costs a native allocation inside oneDNN (1.8% of an ODE-ResNet step when made per call;
-   * docs/fused-kernels.md).
+   * A memory object of {@code md} over memory someone else owns (it is not freed here), for one
+   * {@link #execute}, which gives it back ({@link OneDnnMemoryObjects}).
    */
   static dnnl_memory memory(dnnl_memory_desc_t md, Pointer data) {
-    boolean reusable = CACHED.containsKey(md);
-    if (reusable) {
-      ReusableMemory m = takeIdle(md);
-      if (m != null) {
-        check(dnnl_memory_set_data_handle(m, data), "dnnl_memory_set_data_handle");
-        return m;
-      }
-    }
-    dnnl_memory m = reusable ? new ReusableMemory(md) : new dnnl_memory();
-    check(dnnl_memory_create(m, md, engine(), data), "dnnl_memory_create");
-    return m;
-  }
-
-  /** A memory object that goes back to {@link #IDLE} after use, with the descriptor it has. */
-  private static final class ReusableMemory extends dnnl_memory {
-    final dnnl_memory_desc_t desc;
-
-    ReusableMemory(dnnl_memory_desc_t desc) {
-      this.desc = desc;
-    }
-  }
-
-  /** The cached descriptors, by identity (a memory object of one of them can be reused). */
-  private static final Map<dnnl_memory_desc_t, Boolean> CACHED =
-      java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
-
-  /** Memory objects not in use, by descriptor; at most {@link #IDLE_PER_DESC} each. */
-  private static final Map<dnnl_memory_desc_t, java.util.ArrayDeque<ReusableMemory>> IDLE =
-      new java.util.IdentityHashMap<>();
-
-  private static final int IDLE_PER_DESC = 8;
-
-  private static synchronized ReusableMemory takeIdle(dnnl_memory_desc_t md) {
-    java.util.ArrayDeque<ReusableMemory> idle = IDLE.get(md);
-    return idle == null ? null : idle.poll();
-  }
-
-  /** Gives {@code m} back for reuse, or destroys it (not reusable, or enough kept). */
-  private static void release(dnnl_memory m) {
-    if (m instanceof ReusableMemory r) {
-      synchronized (OneDnn.class) {
-        java.util.ArrayDeque<ReusableMemory> idle =
-            IDLE.computeIfAbsent(r.desc, k -> new java.util.ArrayDeque<>());
-        if (idle.size() < IDLE_PER_DESC) {
-          idle.push(r);
-          return;
-        }
-      }
-    }
-    dnnl_memory_destroy(m);
+    return OneDnnMemoryObjects.over(md, data);
   }
 
   /**
@@ -400,7 +345,7 @@ final class OneDnn {
       }
     } finally {
       for (dnnl_memory m : memories) {
-        release(m);
+        OneDnnMemoryObjects.release(m);
       }
     }
   }

@@ -186,36 +186,34 @@ final class FramedWeightGradient {
     }
   }
 
-  private static long[] contiguous(long[] dims) {
-    long[] strides = new long[dims.length];
-    long step = 1;
-    for (int i = dims.length - 1; i >= 0; i--) {
-      strides[i] = step;
-      step *= dims[i];
-    }
-    return strides;
-  }
-
   /**
-   * A cached reorder: {@code count} images of a chunk's input ({@code input}) or output gradient
-   * into their frame, from {@code layout}; with a null layout, the sums' tap-major order into OIHW.
+   * A reorder's identity: {@code count} images of a chunk's input ({@code input}) or output
+   * gradient into their frame, from {@code layout}; with a null layout, the sums' tap-major order
+   * into OIHW.
    */
   private record ReorderKey(Geometry geometry, StorageLayout layout, boolean input, int count) {
-    dnnl_memory_desc_t from() {
+    Reorder make() {
+      dnnl_memory_desc_t from = from();
+      dnnl_memory_desc_t to = to();
+      return new Reorder(OneDnn.reorderPrimitive(from, to), from, to);
+    }
+
+    private dnnl_memory_desc_t from() {
       Geometry g = geometry;
       if (layout == null) {
         long oc = (long) g.outputChannels() * g.inputChannels();
-        return OneDnn.desc(weightDims(), new long[] {g.inputChannels(), 1, g.kernelW() * oc, oc});
+        return OneDnn.desc(
+            weights().dimsAsLong(), new long[] {g.inputChannels(), 1, g.kernelW() * oc, oc});
       }
       return input
           ? OneDnn.desc(Shape.of(count, g.inputChannels(), g.height(), g.width()), layout)
           : OneDnn.desc(Shape.of(count, g.outputChannels(), g.outH(), g.outW()), layout);
     }
 
-    dnnl_memory_desc_t to() {
+    private dnnl_memory_desc_t to() {
       Geometry g = geometry;
       if (layout == null) {
-        return OneDnn.desc(weightDims(), contiguous(weightDims()));
+        return OneDnnConvolutions.oihw(weights());
       }
       return input
           ? OneDnn.desc(
@@ -226,21 +224,24 @@ final class FramedWeightGradient {
               new long[] {g.frameArea(), g.gradientStride(), g.frameW(), 1});
     }
 
-    private long[] weightDims() {
+    private Shape weights() {
       Geometry g = geometry;
-      return new long[] {g.outputChannels(), g.inputChannels(), g.kernelH(), g.kernelW()};
+      return Shape.of(g.outputChannels(), g.inputChannels(), g.kernelH(), g.kernelW());
     }
   }
 
-  private static final Map<ReorderKey, dnnl_primitive> REORDERS = new ConcurrentHashMap<>();
+  /** A reorder primitive and the descriptors of its two operands. */
+  private record Reorder(
+      dnnl_primitive primitive, dnnl_memory_desc_t from, dnnl_memory_desc_t to) {}
+
+  private static final Map<ReorderKey, Reorder> REORDERS = new ConcurrentHashMap<>();
 
   private static void reorder(ReorderKey key, Pointer src, Pointer dst, String what) {
-    dnnl_primitive r =
-        REORDERS.computeIfAbsent(key, k -> OneDnn.reorderPrimitive(k.from(), k.to()));
+    Reorder r = REORDERS.computeIfAbsent(key, ReorderKey::make);
     OneDnn.execute(
-        r,
+        r.primitive(),
         new int[] {DNNL_ARG_FROM, DNNL_ARG_TO},
-        new dnnl_memory[] {OneDnn.memory(key.from(), src), OneDnn.memory(key.to(), dst)},
+        new dnnl_memory[] {OneDnn.memory(r.from(), src), OneDnn.memory(r.to(), dst)},
         what);
   }
 
@@ -310,11 +311,11 @@ final class FramedWeightGradient {
     }
 
     FrameKey inputFrameKey() {
-      return new FrameKey(this, true, (long) inputChannels * inputStride());
+      return new FrameKey(this, true);
     }
 
     FrameKey gradientFrameKey() {
-      return new FrameKey(this, false, (long) outputChannels * gradientStride());
+      return new FrameKey(this, false);
     }
 
     private static long roundUp(long floats) {
@@ -323,7 +324,14 @@ final class FramedWeightGradient {
   }
 
   /** A frame's identity: the positions its data takes, and so the positions that stay zero. */
-  record FrameKey(Geometry geometry, boolean input, long floats) {}
+  record FrameKey(Geometry geometry, boolean input) {
+    /** The frame's length: every channel's row. */
+    long floats() {
+      return input
+          ? (long) geometry.inputChannels() * geometry.inputStride()
+          : (long) geometry.outputChannels() * geometry.gradientStride();
+    }
+  }
 
   /**
    * Frames kept for reuse, by geometry, whose non-data positions are zero: zeroed once when made,

@@ -210,20 +210,8 @@ final class OneDnnConvolutions {
     if (FramedWeightGradient.serves(xShape, wShape, s)) {
       FramedWeightGradient.compute(
           x, sourceLayout(xShape, blocked), gy, blocked, xShape, wShape, s, gw);
-    } else {
-      directWeights(x, gy, xShape, wShape, s, blocked, gw);
+      return;
     }
-  }
-
-  /** {@link #backwardWeights} on oneDNN's backward-weights primitive. */
-  private static void directWeights(
-      INDArray x,
-      INDArray gy,
-      Shape xShape,
-      Shape wShape,
-      Conv2dSpec s,
-      StorageLayout blocked,
-      INDArray gw) {
     Key key = new Key(Kind.BACKWARD_WEIGHTS, xShape, wShape, s, false, blocked);
     Compiled c =
         CACHE.computeIfAbsent(
@@ -324,7 +312,8 @@ final class OneDnnConvolutions {
         out ? OneDnn.reorderPrimitive(chosen, plain) : OneDnn.reorderPrimitive(plain, chosen));
   }
 
-  private static dnnl_memory_desc_t oihw(Shape weight) {
+  /** The descriptor of C-ordered (OIHW) weights of {@code weight}. */
+  static dnnl_memory_desc_t oihw(Shape weight) {
     long[] strides = new long[weight.rank()];
     long step = 1;
     for (int i = weight.rank() - 1; i >= 0; i--) {

@@ -28,10 +28,17 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * thread (38.5 → 28.9 ms for the bench's [32, 64, 32, 32] * [64, 64, 3, 3] on a 2-core Zen 3) and
  * takes ~1.8× the time of the forward convolution of the same shape; the products below, on
  * oneDNN's own {@code sgemm}, took ~12% less time than it in training steps there (measurements:
- * docs/fused-kernels.md). Elsewhere it is not measured against the direct kernel, so by default
- * ({@value #PROPERTY}{@code =auto}) it serves AVX2-only CPUs, and only shapes of at least {@link
- * #MIN_CHANNELS} channels and {@link #MIN_POSITIONS} output positions per image (smaller products
- * lost to the direct kernel: 1.4–2× its time for 32 channels at 16×16 and 64 at 8×8).
+ * docs/fused-kernels.md). Only shapes of at least {@link #MIN_CHANNELS} channels and {@link
+ * #MIN_POSITIONS} output positions per image are served (smaller products lost to the direct
+ * kernel: 1.4–2× its time for 32 channels at 16×16 and 64 at 8×8).
+ *
+ * <p>Off unless asked for ({@value #PROPERTY}{@code =framed}; the default is {@code direct}):
+ * oneDNN's JIT-generated {@code sgemm} kernels point the stack pointer at a heap workspace while
+ * they run (oneDNN issue 4845, fixed after 3.11 by pull request 4855; 2.7 and 3.6 have it), so a
+ * signal delivered to a thread inside one, as a sampling profiler (async-profiler), {@code kill -3}
+ * or any installed handler does, writes its frame into the heap: the process later aborts with
+ * "corrupted size vs. prev_size". Checked here: async-profiler attached to a training run crashed
+ * it 7 times of 7 with the frames, 0 of 5 without (docs/fused-kernels.md).
  *
  * <p>The identity: with {@code gw[o, c, kh, kw] = Σ_{n,i,j} gy[n, o, i, j] · x[n, c, i + kh − ph, j
  * + kw − pw]}, lay each channel of {@code x} out as one row of consecutive frames, one per image,
@@ -49,11 +56,16 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * only their data positions are ever written: their zeros stay zeros.
  *
  * <p>Rounding: float32 sums in another order than the direct kernel's (results differ by ~1e-6
- * relative). The system property {@value #PROPERTY} is {@code auto}, {@code framed} (any CPU) or
- * {@code direct} (oneDNN's kernel).
+ * relative).
  */
 final class FramedWeightGradient {
   static final String PROPERTY = "anode.nd4j.weightGradient";
+
+  private static final System.Logger LOG = System.getLogger(FramedWeightGradient.class.getName());
+
+  /** Whether the hazard of the frames was logged (once per process). */
+  private static final java.util.concurrent.atomic.AtomicBoolean WARNED =
+      new java.util.concurrent.atomic.AtomicBoolean();
 
   /** Channels below which the products are too narrow to beat the direct kernel. */
   static final int MIN_CHANNELS = 64;
@@ -70,18 +82,25 @@ final class FramedWeightGradient {
    * image.
    */
   static boolean serves(Shape x, Shape w, Conv2dSpec s) {
-    String choice = System.getProperty(PROPERTY, "auto");
+    String choice = System.getProperty(PROPERTY, "direct");
     boolean wanted =
         switch (choice.toLowerCase(java.util.Locale.ROOT)) {
           case "framed" -> true;
           case "direct" -> false;
-          case "auto" -> OneDnn.nativeBlockedLayout() == StorageLayout.BLOCKED8;
           default ->
               throw new IllegalArgumentException(
-                  PROPERTY + "=" + choice + ": expected auto, framed or direct");
+                  PROPERTY + "=" + choice + ": expected direct (the default) or framed");
         };
     if (!wanted) {
       return false;
+    }
+    if (!WARNED.getAndSet(true)) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          PROPERTY
+              + "=framed: oneDNN's sgemm kernels corrupt the heap when a signal (a sampling"
+              + " profiler, kill -3) reaches a thread inside them; do not profile this process"
+              + " with async-profiler");
     }
     Shape y = s.outputShape(x, w);
     return s.strideH() == 1

@@ -141,8 +141,8 @@ class FramedWeightGradientTest {
   }
 
   /**
-   * What the frames cannot express, or do not pay off for, stays on oneDNN's kernel; by default the
-   * frames serve AVX2-only CPUs, where they were measured faster; an unknown choice is refused.
+   * What the frames cannot express, or do not pay off for, stays on oneDNN's kernel; by default
+   * nothing is framed (oneDNN's sgemm is not safe against signals); an unknown choice is refused.
    */
   @org.junit.jupiter.api.Test
   void declinesWhatItDoesNotServe() {
@@ -179,15 +179,15 @@ class FramedWeightGradientTest {
           assertFalse(FramedWeightGradient.serves(x, w, Conv2dSpec.of(1, 1)), "turned off");
           return null;
         });
-    withChoice(
-        "auto",
-        () -> {
-          assertEquals(
-              OneDnn.nativeBlockedLayout() == StorageLayout.BLOCKED8,
-              FramedWeightGradient.serves(x, w, Conv2dSpec.of(1, 1)),
-              "by default on AVX2-only CPUs");
-          return null;
-        });
+    String before = System.getProperty(FramedWeightGradient.PROPERTY);
+    System.clearProperty(FramedWeightGradient.PROPERTY);
+    try {
+      assertFalse(
+          FramedWeightGradient.serves(x, w, Conv2dSpec.of(1, 1)),
+          "off by default: oneDNN's sgemm is not safe against signals");
+    } finally {
+      restore(FramedWeightGradient.PROPERTY, before);
+    }
     IllegalArgumentException e =
         withChoice(
             "gemm",

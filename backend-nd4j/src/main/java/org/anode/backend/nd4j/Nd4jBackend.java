@@ -148,9 +148,7 @@ final class Nd4jBackend extends AbstractBackend {
         (x, y, z) -> {
           // Same-size float32 operands above SmallAddScaled's size: oneDNN's sum (one rounding,
           // as libnd4j's; no op object and shape checks per call). Broadcasts stay on libnd4j.
-          if (x.length() > SmallAddScaled.MAX_VALUES
-              && x.length() == z.length()
-              && OneDnnSum.serves(x, List.of(y), z)) {
+          if (x.length() > SmallAddScaled.MAX_VALUES && OneDnnSum.serves(x, List.of(y), z)) {
             OneDnnSum.compute(x, ONE, List.of(y), z);
           } else {
             Nd4j.exec(new AddOp(x, y, z));

@@ -5,7 +5,6 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.anode.api.DType;
-import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
 
@@ -23,7 +22,9 @@ import org.bytedeco.javacpp.Pointer;
  * <p>Pooled blocks are not live: {@link org.anode.api.LiveMemory} counts tensors and scratch, not
  * what is kept here (PyTorch's "reserved" against "allocated"). The pool holds at most {@link
  * #LIMIT} bytes (system property {@value #PROPERTY}; 0 turns it off); past that it frees the blocks
- * of the lengths least recently used. Thread-safe: Spark replicas share it.
+ * of the lengths least recently used. Every block starts on a {@value AlignedMemory#ALIGNMENT}-byte
+ * boundary ({@link AlignedMemory}: oneDNN's kernels require it). Thread-safe: Spark replicas share
+ * it.
  */
 final class NativeBlockPool {
   static final String PROPERTY = "anode.nd4j.poolBytes";
@@ -61,18 +62,7 @@ final class NativeBlockPool {
       return blocks.pop();
     }
     freshBlocks++;
-    Pointer p = dtype == DType.FLOAT32 ? new FloatPointer(elements) : new DoublePointer(elements);
-    if (p.isNull()) {
-      throw new OutOfMemoryError(
-          "native allocation of "
-              + elements
-              + " "
-              + dtype
-              + " values failed ("
-              + key.bytes()
-              + " bytes)");
-    }
-    return p;
+    return AlignedMemory.allocate(dtype, elements);
   }
 
   /**

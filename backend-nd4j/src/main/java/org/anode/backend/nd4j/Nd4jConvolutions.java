@@ -268,8 +268,8 @@ final class Nd4jConvolutions {
     Nd4jMemory.Block gwBlock = weight ? Nd4jMemory.scratch(dt, wShape) : null;
     try (Nd4jScratch s = new Nd4jScratch()) {
       INDArray gy = s.inLayout(tg, blocked);
-      // The weight gradient first: its scratch (FramedWeightGradient's frames, smaller than the
-      // input) is given back before the input gradient is allocated.
+      // The weight gradient first: its scratch (oneDNN's blocked weights, smaller than the input)
+      // is given back before the input gradient is allocated.
       if (gwBlock != null) {
         OneDnnConvolutions.backwardWeights(
             s.inLayout(tx, source), gy, xShape, wShape, spec, blocked, gwBlock.array());

@@ -283,9 +283,25 @@ final class OneDnn {
     return primitive(rpd, "reorder");
   }
 
-  /** The raw address of an array's first element. */
+  /**
+   * The raw address of an array's first element, which must be {@value
+   * AlignedMemory#ALIGNMENT}-byte aligned: oneDNN's kernels may store to it with instructions that
+   * fault otherwise ({@link AlignedMemory}). Checked here, where every array becomes a pointer for
+   * oneDNN, so that an unaligned one is an exception naming it rather than a crash of the JVM.
+   */
   static Pointer address(INDArray a) {
-    return new Address(a.data().addressPointer().address() + a.offset() * a.dataType().width());
+    long address = a.data().addressPointer().address() + a.offset() * a.dataType().width();
+    if (!AlignedMemory.aligned(address)) {
+      throw new IllegalStateException(
+          "oneDNN: the storage of "
+              + a.shapeInfoToString()
+              + " starts at 0x"
+              + Long.toHexString(address)
+              + ", not on a "
+              + AlignedMemory.ALIGNMENT
+              + "-byte boundary (allocate it with Nd4jMemory, whose blocks are aligned)");
+    }
+    return new Address(address);
   }
 
   /**

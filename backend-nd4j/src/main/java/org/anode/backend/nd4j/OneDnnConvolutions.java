@@ -196,8 +196,7 @@ final class OneDnnConvolutions {
 
   /**
    * {@code gw = ∂(conv)/∂w · gy} into C-ordered OIHW {@code gw} ({@code x} in its {@link
-   * #sourceLayout}, {@code gy} in {@code blocked}): by matrix products where {@link
-   * FramedWeightGradient} serves the shape, else by oneDNN's backward-weights primitive.
+   * #sourceLayout}, {@code gy} in {@code blocked}), by oneDNN's backward-weights primitive.
    */
   static void backwardWeights(
       INDArray x,
@@ -207,11 +206,6 @@ final class OneDnnConvolutions {
       Conv2dSpec s,
       StorageLayout blocked,
       INDArray gw) {
-    if (FramedWeightGradient.serves(xShape, wShape, s)) {
-      FramedWeightGradient.compute(
-          x, sourceLayout(xShape, blocked), gy, blocked, xShape, wShape, s, gw);
-      return;
-    }
     Key key = new Key(Kind.BACKWARD_WEIGHTS, xShape, wShape, s, false, blocked);
     Compiled c =
         CACHE.computeIfAbsent(

@@ -26,8 +26,8 @@ import org.junit.jupiter.api.Test;
  *
  * <p>Why: oneDNN's JIT-generated {@code sgemm} kernels point the stack pointer at a heap workspace
  * while they run (oneDNN issue 4845), so a signal handled inside one writes its frame into the
- * heap; with the framed weight gradient (which calls that {@code sgemm}) switched on, this test's
- * fork aborts with "corrupted size vs. prev_size" (checked, twice of twice). libnd4j's {@code
+ * heap; a weight gradient computed by that {@code sgemm} (once an opt-in route, removed since) made
+ * this test's fork abort with "corrupted size vs. prev_size" (twice of twice). libnd4j's {@code
  * matmul} also runs a oneDNN {@code gemm:jit} (its own, older copy); it did not fail here, also
  * with a [256, 4096] · [4096, 256] product, and is covered all the same.
  */

@@ -7,6 +7,7 @@ import org.anode.api.Shape;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Split;
+import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.op.nn.Conv2d;
 import org.tensorflow.op.nn.Conv2dBackpropFilter;
 import org.tensorflow.op.nn.Conv2dBackpropInput;
@@ -176,7 +177,10 @@ final class TfConvolutionGraphs {
     return joinGroups(tf, out);
   }
 
-  /** The weight gradient, OIHW, from NHWC input {@code xh} and upstream gradient {@code gh}. */
+  /**
+   * The weight gradient, OIHW, from NHWC input {@code xh} and upstream gradient {@code gh}: by
+   * {@code Conv2DBackpropFilter}, except for a strided 1×1 kernel ({@link #stridedPointwise}).
+   */
   static Operand weightGradient(
       Ops tf,
       Operand xh,
@@ -185,6 +189,9 @@ final class TfConvolutionGraphs {
       Shape weightShape,
       Conv2dSpec spec,
       Operand zero) {
+    if (stridedPointwise(weightShape, spec)) {
+      return pointwiseWeightGradient(tf, xh, gh, inputShape, weightShape, spec, zero);
+    }
     int g = spec.groups();
     int[] sizes = {
       (weightShape.dim(2) - 1) * spec.dilationH() + 1,
@@ -217,5 +224,68 @@ final class TfConvolutionGraphs {
       gw = undilateGradient(tf, gw, weightShape, spec, zero);
     }
     return TfBackend.transpose(tf, gw, HWIO_TO_OIHW);
+  }
+
+  /**
+   * Whether the weight gradient is a 1×1 kernel's with a stride above 1, which TensorFlow 2.18's
+   * oneDNN (3.5) computes with {@code jit_1x1} by first gathering the strided input into a
+   * per-thread workspace ("reduce to unit stride"); for NHWC input with fewer channels than one
+   * register block (16 with AVX-512, 8 with AVX2) it indexes that workspace by the block rather
+   * than by the channel count and writes past it (oneDNN issue 6035): heap corruption, "double free
+   * or corruption" or "corrupted size vs. prev_size", on ODE-ResNet's first shortcut at width 0.125
+   * (8 → 16 channels). Such gradients are computed by {@link #pointwiseWeightGradient}.
+   */
+  static boolean stridedPointwise(Shape weightShape, Conv2dSpec spec) {
+    return weightShape.dim(2) == 1
+        && weightShape.dim(3) == 1
+        && (spec.strideH() > 1 || spec.strideW() > 1);
+  }
+
+  /**
+   * The weight gradient of a 1×1 kernel as a matrix product: {@code gw[c, o] = Σ_{n,i,j} x[n, i·s −
+   * p, j·s − p, c] · g[n, i, j, o]}, the input sampled at the rows and columns the kernel reads
+   * (zero in the padding) by a strided slice, then {@code xᵀ · g} over the {@code N·H'·W'}
+   * positions per group. The same sums as {@code Conv2DBackpropFilter}, without its strided 1×1
+   * kernel ({@link #stridedPointwise}).
+   */
+  static Operand pointwiseWeightGradient(
+      Ops tf,
+      Operand xh,
+      Operand gh,
+      Shape inputShape,
+      Shape weightShape,
+      Conv2dSpec spec,
+      Operand zero) {
+    Shape out = spec.outputShape(inputShape, weightShape);
+    int n = inputShape.dim(0);
+    int c = inputShape.dim(1);
+    int rows = (out.dim(2) - 1) * spec.strideH() + 1;
+    int cols = (out.dim(3) - 1) * spec.strideW() + 1;
+    int below = Math.max(0, rows - spec.padH() - inputShape.dim(2));
+    int right = Math.max(0, cols - spec.padW() - inputShape.dim(3));
+    Operand padded = xh;
+    if (spec.padH() > 0 || spec.padW() > 0 || below > 0 || right > 0) {
+      int[][] pad = {{0, 0}, {spec.padH(), below}, {spec.padW(), right}, {0, 0}};
+      padded = tf.pad(xh, tf.constant(pad), zero);
+    }
+    Operand sampled =
+        tf.stridedSlice(
+            padded,
+            tf.constant(new int[] {0, 0, 0, 0}),
+            tf.constant(new int[] {n, rows, cols, c}),
+            tf.constant(new int[] {1, spec.strideH(), spec.strideW(), 1}));
+    int g = spec.groups();
+    int perGroupIn = c / g;
+    int perGroupOut = weightShape.dim(0) / g;
+    List<Operand> xs = groups(tf, sampled, g);
+    List<Operand> gs = groups(tf, gh, g);
+    List<Operand> parts = new ArrayList<>();
+    for (int i = 0; i < g; i++) {
+      Operand x2 = tf.reshape(xs.get(i), tf.constant(new int[] {-1, perGroupIn}));
+      Operand g2 = tf.reshape(gs.get(i), tf.constant(new int[] {-1, perGroupOut}));
+      Operand gw = tf.linalg.matMul(x2, g2, MatMul.transposeA(true));
+      parts.add(tf.reshape(gw, tf.constant(new int[] {1, 1, perGroupIn, perGroupOut})));
+    }
+    return TfBackend.transpose(tf, joinGroups(tf, parts), HWIO_TO_OIHW);
   }
 }

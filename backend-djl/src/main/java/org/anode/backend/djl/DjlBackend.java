@@ -35,7 +35,6 @@ final class DjlBackend extends AbstractBackend {
   private final DjlConvolutions convolutions = new DjlConvolutions(this);
   private final DjlFusedKernels fused = new DjlFusedKernels(this);
   private final DjlScalars scalars;
-  private final boolean widenFloat32Convolutions;
 
   DjlBackend(BackendOptions options) {
     this.manager = NDManager.newBaseManager("PyTorch");
@@ -45,12 +44,16 @@ final class DjlBackend extends AbstractBackend {
     }
     JniUtils.setGradMode(false);
     this.threads = JniUtils.getNumThreads();
-    this.widenFloat32Convolutions = Float32Convolutions.mustWiden(manager);
+    // Probes libtorch's float32 convolutions now, before any training step.
+    Float32Convolutions.mode(manager);
   }
 
-  /** Whether a convolution on {@code dtype} runs in float64 ({@link Float32Convolutions}). */
-  boolean widened(DType dtype) {
-    return dtype == DType.FLOAT32 && widenFloat32Convolutions;
+  /** How the convolution of {@code x} by {@code w} runs ({@link Float32Convolutions}). */
+  Float32Convolutions.Route convolutionRoute(Tensor x, Tensor w, Conv2dSpec spec) {
+    if (x.dtype() != DType.FLOAT32) {
+      return Float32Convolutions.Route.NATIVE;
+    }
+    return Float32Convolutions.route(manager, x.shape().dim(1), w.shape().dim(0), spec.groups());
   }
 
   Tensor float32(Tensor t) {

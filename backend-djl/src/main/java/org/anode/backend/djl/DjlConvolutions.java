@@ -1,8 +1,6 @@
 package org.anode.backend.djl;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import org.anode.api.Backend.Conv2dGradients;
 import org.anode.api.Conv2dBackwardArgs;
 import org.anode.api.Conv2dSpec;
@@ -12,8 +10,8 @@ import org.anode.api.TensorScope;
 /**
  * The DJL backend's convolutions on libtorch: the forward by {@code JniUtils.convolution}; both
  * gradients by re-running the convolution on detached aliases that require gradients and sweeping
- * it once; float32 computed in float64 where the start-up probe found libtorch's float32 kernels
- * wrong ({@link Float32Convolutions}).
+ * it once ({@link ChannelPadding}); a float32 convolution on the route the start-up probe found
+ * right on this CPU ({@link Float32Convolutions}).
  */
 final class DjlConvolutions {
   private final DjlBackend backend;
@@ -22,43 +20,31 @@ final class DjlConvolutions {
     this.backend = backend;
   }
 
-  private static PtNDArray conv(NDArray x, NDArray w, NDArray b, Conv2dSpec s) {
-    return JniUtils.convolution(
-        (PtNDArray) x,
-        (PtNDArray) w,
-        (PtNDArray) b,
-        new ai.djl.ndarray.types.Shape(s.strideH(), s.strideW()),
-        new ai.djl.ndarray.types.Shape(s.padH(), s.padW()),
-        new ai.djl.ndarray.types.Shape(s.dilationH(), s.dilationW()),
-        s.groups());
-  }
-
   Tensor conv2d(Tensor x, Tensor w, Tensor bias, Conv2dSpec spec) {
-    if (backend.widened(x.dtype())) {
+    Float32Convolutions.Route route = backend.convolutionRoute(x, w, spec);
+    if (route == Float32Convolutions.Route.FLOAT64) {
       return TensorScope.keepResult(
           () ->
               backend.float32(
                   conv2d(backend.float64(x), backend.float64(w), backend.float64(bias), spec)));
     }
     return backend.wrap(
-        conv(
+        ChannelPadding.forward(
             DjlBackend.arr(x),
             DjlBackend.arr(w),
             bias == null ? null : DjlBackend.arr(bias),
-            spec));
+            spec,
+            route == Float32Convolutions.Route.PADDED));
   }
 
   Conv2dGradients conv2dBackward(Conv2dBackwardArgs args) {
     return args.withBothOperands(backend, this::conv2dBackward);
   }
 
-  /**
-   * libtorch's convolution backward: the convolution is re-run on detached aliases of {@code x} and
-   * {@code w} that require gradients, and swept once from {@code gradOut}.
-   */
   private Conv2dGradients conv2dBackward(
       Tensor x, Tensor w, Tensor gradOut, Conv2dSpec spec, boolean input, boolean weight) {
-    if (backend.widened(x.dtype())) {
+    Float32Convolutions.Route route = backend.convolutionRoute(x, w, spec);
+    if (route == Float32Convolutions.Route.FLOAT64) {
       try (TensorScope scope = TensorScope.open()) {
         Conv2dGradients d =
             conv2dBackward(
@@ -73,14 +59,17 @@ final class DjlConvolutions {
         return new Conv2dGradients(gx, gw);
       }
     }
-    NDArray g = DjlBackend.arr(gradOut);
-    try (LibtorchGradient gx = new LibtorchGradient(backend, DjlBackend.arr(x), input);
-        LibtorchGradient gw = new LibtorchGradient(backend, DjlBackend.arr(w), weight);
-        LibtorchGradient.GradMode on = new LibtorchGradient.GradMode()) {
-      try (PtNDArray y = conv(gx.alias, gw.alias, null, spec)) {
-        JniUtils.backward(y, (PtNDArray) g, false, false);
-      }
-      return new Conv2dGradients(gx.take(), gw.take());
-    }
+    NDArray[] grads =
+        ChannelPadding.backward(
+            DjlBackend.arr(x),
+            DjlBackend.arr(w),
+            DjlBackend.arr(gradOut),
+            spec,
+            input,
+            weight,
+            route == Float32Convolutions.Route.PADDED);
+    return new Conv2dGradients(
+        grads[0] == null ? null : backend.wrap(grads[0]),
+        grads[1] == null ? null : backend.wrap(grads[1]));
   }
 }

@@ -4,27 +4,48 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import java.util.Locale;
+import org.anode.api.Conv2dSpec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Whether libtorch's float32 convolutions can be trusted on this CPU, decided once per process.
+ * How the DJL backend computes a float32 convolution: libtorch's kernel as it is, the same kernel
+ * on channels zero-padded to whole blocks of {@value #BLOCK}, or in float64.
  *
- * <p>libtorch 2.7.1's float32 convolutions go through oneDNN, and on some CPUs its kernels return
- * wrong numbers without an error: on an AMD Zen 5 (family 26, AVX-512) a forward convolution with
- * 24 input channels gave errors of order 1 and NaN, and the input gradient of a 3×3 stride-1
- * convolution with 5, 8 or 24 output channels errors of order 1 (oneDNN limited to SSE4.1 is right;
- * float64 does not use oneDNN and is right). So the backend probes such shapes at start against
- * float64 and, if they disagree, computes float32 convolutions in float64 (slower, exact to float32
- * round-off). {@code -Danode.djl.float32Convolutions=native|float64|auto} (default {@code auto})
- * overrides the probe.
+ * <p>Why: libtorch 2.7.1's float32 convolutions go through its oneDNN, and on some CPUs they return
+ * wrong numbers without an error whenever a channel count is not a multiple of oneDNN's register
+ * block, so that oneDNN's blocked copies of the operands carry padding channels. On a 2-core AMD
+ * EPYC Zen 5 (family 26, AVX-512) the forward convolution with 24 input channels gave NaN and the
+ * input gradients with 5, 8 or 24 output channels errors of order 1 or NaN, with every ISA from
+ * AVX2 up ({@code ONEDNN_MAX_CPU_ISA}); with AVX or SSE4.1 kernels, with channel counts in whole
+ * blocks, and in float64 (no oneDNN) it is right. Zero channels added by anode change no sum (a
+ * zero input channel meets a zero weight, a zero output channel is dropped, a zero upstream
+ * gradient adds nothing), so the padded route is exact and runs on libtorch's own float32 kernels.
+ *
+ * <p>The system property {@value #PROPERTY} picks the route: {@code auto} (default) probes libtorch
+ * once per process on shapes with partial blocks, against float64, and takes the native kernels
+ * when they are right, else the padded route when its own probe is right, else float64 (with a
+ * warning: ~40× slower); {@code padded} always pads partial blocks, {@code float64} always widens.
+ * A wrong kernel can never pass silently: {@code auto} probes before the first convolution.
  */
 final class Float32Convolutions {
   static final String PROPERTY = "anode.djl.float32Convolutions";
+
+  /** Channels per block: AVX-512's 16 floats, a multiple of AVX2's 8. */
+  static final int BLOCK = 16;
+
   private static final Logger LOG = LoggerFactory.getLogger(Float32Convolutions.class);
+
+  /** How one float32 convolution runs. */
+  enum Route {
+    /** libtorch's float32 kernel on the operands as they are. */
+    NATIVE,
+    /** libtorch's float32 kernel on operands whose channels are zero-padded to whole blocks. */
+    PADDED,
+    /** libtorch's float64 kernel, the result rounded to float32. */
+    FLOAT64
+  }
 
   /** {x shape, w shape} pairs: channel counts that are not multiples of oneDNN's 16-lane blocks. */
   private static final long[][][] PROBES = {
@@ -34,61 +55,103 @@ final class Float32Convolutions {
     {{2, 16, 8, 8}, {24, 16, 3, 3}}
   };
 
-  private static volatile Boolean widen;
+  /** The relative error (float32 against float64) a probe accepts: float32 round-off is ~1e-6. */
+  static final double PROBE_TOLERANCE = 1e-3;
+
+  private static volatile Route probed;
 
   private Float32Convolutions() {}
 
-  /** True when float32 convolutions must be computed in float64 on this process's CPU. */
-  static boolean mustWiden(NDManager manager) {
-    Boolean w = widen;
-    if (w == null) {
-      synchronized (Float32Convolutions.class) {
-        if (widen == null) {
-          widen = decide(manager);
-        }
-        w = widen;
-      }
+  /**
+   * The route of a float32 convolution of an input with {@code inChannels} by a weight with {@code
+   * outChannels} output channels: {@link Route#NATIVE} when both are whole blocks (the padded route
+   * would change nothing), else as {@link #PROPERTY} says.
+   */
+  static Route route(NDManager manager, long inChannels, long outChannels, int groups) {
+    Route mode = mode(manager);
+    if (mode == Route.FLOAT64) {
+      return Route.FLOAT64;
     }
-    return w;
+    if (inChannels % BLOCK == 0 && outChannels % BLOCK == 0) {
+      return Route.NATIVE;
+    }
+    if (mode == Route.PADDED) {
+      // Zero-padding each group's channels would interleave them: grouped ones run in float64.
+      return groups == 1 ? Route.PADDED : Route.FLOAT64;
+    }
+    return Route.NATIVE;
   }
 
-  private static boolean decide(NDManager manager) {
+  /** The route {@link #PROPERTY} asks for, with {@code auto} resolved by the probe. */
+  static Route mode(NDManager manager) {
     String mode = System.getProperty(PROPERTY, "auto").trim().toLowerCase(Locale.ROOT);
-    switch (mode) {
-      case "native":
-        return false;
-      case "float64":
-        return true;
-      case "auto":
-        break;
-      default:
-        throw new IllegalArgumentException(
-            "-D" + PROPERTY + " must be native, float64 or auto, got '" + mode + "'");
+    return switch (mode) {
+      case "padded" -> Route.PADDED;
+      case "float64" -> Route.FLOAT64;
+      case "auto" -> probed(manager);
+      default ->
+          throw new IllegalArgumentException(
+              "-D" + PROPERTY + " must be auto, padded or float64, got '" + mode + "'");
+    };
+  }
+
+  private static Route probed(NDManager manager) {
+    Route r = probed;
+    if (r == null) {
+      synchronized (Float32Convolutions.class) {
+        if (probed == null) {
+          probed = probe(manager);
+        }
+        r = probed;
+      }
     }
+    return r;
+  }
+
+  private static Route probe(NDManager manager) {
+    double nativeError = worst(manager, false);
+    if (nativeError <= PROBE_TOLERANCE) {
+      return Route.NATIVE;
+    }
+    double paddedError = worst(manager, true);
+    if (paddedError <= PROBE_TOLERANCE) {
+      LOG.info(
+          "libtorch's float32 convolutions are wrong on this CPU for channel counts in partial"
+              + " blocks (relative error {} against float64); anode pads their channels to"
+              + " multiples of {} (relative error {})",
+          nativeError,
+          BLOCK,
+          paddedError);
+      return Route.PADDED;
+    }
+    LOG.warn(
+        "libtorch's float32 convolutions are wrong on this CPU (relative error {} against float64,"
+            + " {} with channels padded to multiples of {}); anode computes them in float64, about"
+            + " 40 times slower",
+        nativeError,
+        paddedError,
+        BLOCK);
+    return Route.FLOAT64;
+  }
+
+  /** The largest error of the probes on the native or the padded route. */
+  private static double worst(NDManager manager, boolean padded) {
     double worst = 0;
     for (long[][] p : PROBES) {
-      worst = Math.max(worst, probe(manager, new Shape(p[0]), new Shape(p[1])));
+      worst = Math.max(worst, probe(manager, new Shape(p[0]), new Shape(p[1]), padded));
     }
-    boolean broken = !(worst <= 1e-3);
-    if (broken) {
-      LOG.warn(
-          "libtorch's float32 convolutions are wrong on this CPU (relative error {} against"
-              + " float64); anode computes them in float64 (-D{}=native to override)",
-          worst,
-          PROPERTY);
-    }
-    return broken;
+    return worst;
   }
 
   /** Largest relative error of forward, input and weight gradient, float32 against float64. */
-  private static double probe(NDManager parent, Shape xs, Shape ws) {
+  private static double probe(NDManager parent, Shape xs, Shape ws, boolean padded) {
     try (NDManager m = parent.newSubManager()) {
       NDArray x64 = m.arange(0, (int) xs.size(), 1, DataType.FLOAT64).sin().reshape(xs);
       NDArray w64 = m.arange(0, (int) ws.size(), 1, DataType.FLOAT64).cos().reshape(ws);
-      double[][] f64 = forwardAndGradients(x64, w64);
+      double[][] f64 = forwardAndGradients(x64, w64, false);
       double[][] f32 =
           forwardAndGradients(
-              x64.toType(DataType.FLOAT32, true), w64.toType(DataType.FLOAT32, true));
+              x64.toType(DataType.FLOAT32, true), w64.toType(DataType.FLOAT32, true), padded);
       double worst = 0;
       for (int k = 0; k < f64.length; k++) {
         double num = 0;
@@ -105,33 +168,26 @@ final class Float32Convolutions {
     }
   }
 
-  private static double[][] forwardAndGradients(NDArray x, NDArray w) {
-    boolean previous = JniUtils.isGradMode();
-    JniUtils.setGradMode(true);
-    try (PtNDArray xa = (PtNDArray) x.stopGradient();
-        PtNDArray wa = (PtNDArray) w.stopGradient()) {
-      JniUtils.attachGradient(xa, true);
-      JniUtils.attachGradient(wa, true);
-      try (PtNDArray y =
-          JniUtils.convolution(
-              xa, wa, null, new Shape(1, 1), new Shape(1, 1), new Shape(1, 1), 1)) {
-        double[] out = y.toType(DataType.FLOAT64, true).toDoubleArray();
-        try (NDArray g =
-            y.getManager()
-                .arange(0, (int) y.size(), 1, y.getDataType())
-                .mul(0.37)
-                .cos()
-                .reshape(y.getShape())) {
-          JniUtils.backward(y, (PtNDArray) g, false, false);
-        }
-        return new double[][] {
-          out,
-          JniUtils.getGradient(xa).toType(DataType.FLOAT64, true).toDoubleArray(),
-          JniUtils.getGradient(wa).toType(DataType.FLOAT64, true).toDoubleArray()
-        };
-      }
-    } finally {
-      JniUtils.setGradMode(previous);
+  /**
+   * The forward convolution and both gradients (stride 1, padding 1), by either route: every array
+   * made here belongs to the manager of {@code x}, which {@link #probe} closes.
+   */
+  private static double[][] forwardAndGradients(NDArray x, NDArray w, boolean padded) {
+    Conv2dSpec spec = Conv2dSpec.of(1, 1);
+    NDArray y = ChannelPadding.forward(x, w, null, spec, padded);
+    NDArray g =
+        y.getManager()
+            .arange(0, (int) y.size(), 1, y.getDataType())
+            .mul(0.37)
+            .cos()
+            .reshape(y.getShape());
+    NDArray[] grads = ChannelPadding.backward(x, w, g, spec, true, true, padded);
+    return new double[][] {doubles(y), doubles(grads[0]), doubles(grads[1])};
+  }
+
+  private static double[] doubles(NDArray a) {
+    try (NDArray d = a.toType(DataType.FLOAT64, true)) {
+      return d.toDoubleArray();
     }
   }
 }

@@ -118,6 +118,21 @@ public final class Tape implements AutoCloseable {
   }
 
   /**
+   * An operation this tape recorded: its inputs (parameters among them) and its output, for tools
+   * that report what a forward pass did, such as the shapes each layer saw.
+   */
+  public record Operation(List<Variable> inputs, Variable output) {}
+
+  /** The operations recorded so far, in order (a copy; swept ones are gone). */
+  public List<Operation> operations() {
+    List<Operation> out = new ArrayList<>(nodes.size());
+    for (Node n : nodes) {
+      out.add(new Operation(List.of(n.inputs()), n.output()));
+    }
+    return out;
+  }
+
+  /**
    * Records one operation. {@code saved} lists every tensor that {@code backward} will read; they
    * are counted by the meter (except parameter values) until the sweep has used them.
    */

@@ -19,36 +19,133 @@ public final class Reference {
     int oh = os.dim(2), ow = os.dim(3);
     int coutPerGroup = cout / s.groups();
     double[] y = new double[(int) os.numel()];
-    for (int in = 0; in < n; in++) {
-      for (int co = 0; co < cout; co++) {
-        int g = co / coutPerGroup;
-        for (int i = 0; i < oh; i++) {
-          for (int j = 0; j < ow; j++) {
-            double acc = b == null ? 0 : b[co];
-            for (int c = 0; c < cg; c++) {
-              int ci = g * cg + c;
-              for (int p = 0; p < kh; p++) {
-                int r = i * s.strideH() - s.padH() + p * s.dilationH();
-                if (r < 0 || r >= h) {
-                  continue;
-                }
-                for (int q = 0; q < kw; q++) {
-                  int col = j * s.strideW() - s.padW() + q * s.dilationW();
-                  if (col < 0 || col >= wd) {
-                    continue;
+    // Each batch entry on its own thread: the order of every sum is the same as in one.
+    java.util.stream.IntStream.range(0, n)
+        .parallel()
+        .forEach(
+            in -> {
+              for (int co = 0; co < cout; co++) {
+                int g = co / coutPerGroup;
+                for (int i = 0; i < oh; i++) {
+                  for (int j = 0; j < ow; j++) {
+                    double acc = b == null ? 0 : b[co];
+                    for (int c = 0; c < cg; c++) {
+                      int ci = g * cg + c;
+                      for (int p = 0; p < kh; p++) {
+                        int r = i * s.strideH() - s.padH() + p * s.dilationH();
+                        if (r < 0 || r >= h) {
+                          continue;
+                        }
+                        for (int q = 0; q < kw; q++) {
+                          int col = j * s.strideW() - s.padW() + q * s.dilationW();
+                          if (col < 0 || col >= wd) {
+                            continue;
+                          }
+                          acc +=
+                              x[((in * cin + ci) * h + r) * wd + col]
+                                  * w[((co * cg + c) * kh + p) * kw + q];
+                        }
+                      }
+                    }
+                    y[((in * cout + co) * oh + i) * ow + j] = acc;
                   }
-                  acc +=
-                      x[((in * cin + ci) * h + r) * wd + col]
-                          * w[((co * cg + c) * kh + p) * kw + q];
                 }
               }
-            }
-            y[((in * cout + co) * oh + i) * ow + j] = acc;
-          }
-        }
-      }
-    }
+            });
     return y;
+  }
+
+  /**
+   * The input gradient of {@link #conv2d}: {@code gx[n, ci, r, c] = Σ g[n, co, i, j] · w[co, ci −
+   * g·cg, p, q]} over the outputs {@code (i, j)} whose window reads {@code (r, c)} at tap {@code
+   * (p, q)}. Each batch entry is summed on its own thread (the order of every sum is fixed).
+   */
+  public static double[] conv2dBackwardInput(
+      double[] g, double[] w, Shape ws, Shape xs, Conv2dSpec s) {
+    Shape os = s.outputShape(xs, ws);
+    int n = xs.dim(0), cin = xs.dim(1), h = xs.dim(2), wd = xs.dim(3);
+    int cout = ws.dim(0), cg = ws.dim(1), kh = ws.dim(2), kw = ws.dim(3);
+    int oh = os.dim(2), ow = os.dim(3);
+    int coutPerGroup = cout / s.groups();
+    double[] gx = new double[(int) xs.numel()];
+    java.util.stream.IntStream.range(0, n)
+        .parallel()
+        .forEach(
+            in -> {
+              for (int co = 0; co < cout; co++) {
+                int grp = co / coutPerGroup;
+                for (int i = 0; i < oh; i++) {
+                  for (int j = 0; j < ow; j++) {
+                    double gy = g[((in * cout + co) * oh + i) * ow + j];
+                    for (int c = 0; c < cg; c++) {
+                      int ci = grp * cg + c;
+                      for (int p = 0; p < kh; p++) {
+                        int r = i * s.strideH() - s.padH() + p * s.dilationH();
+                        if (r < 0 || r >= h) {
+                          continue;
+                        }
+                        for (int q = 0; q < kw; q++) {
+                          int col = j * s.strideW() - s.padW() + q * s.dilationW();
+                          if (col < 0 || col >= wd) {
+                            continue;
+                          }
+                          gx[((in * cin + ci) * h + r) * wd + col] +=
+                              gy * w[((co * cg + c) * kh + p) * kw + q];
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            });
+    return gx;
+  }
+
+  /**
+   * The weight gradient of {@link #conv2d}: {@code gw[co, c, p, q] = Σ_{n,i,j} g[n, co, i, j] ·
+   * x[n, ci, i·s − pad + p·d, j·s − pad + q·d]}. Each output channel is summed on its own thread.
+   */
+  public static double[] conv2dBackwardWeight(
+      double[] x, Shape xs, double[] g, Shape ws, Conv2dSpec s) {
+    Shape os = s.outputShape(xs, ws);
+    int n = xs.dim(0), cin = xs.dim(1), h = xs.dim(2), wd = xs.dim(3);
+    int cout = ws.dim(0), cg = ws.dim(1), kh = ws.dim(2), kw = ws.dim(3);
+    int oh = os.dim(2), ow = os.dim(3);
+    int coutPerGroup = cout / s.groups();
+    double[] gw = new double[(int) ws.numel()];
+    java.util.stream.IntStream.range(0, cout)
+        .parallel()
+        .forEach(
+            co -> {
+              int grp = co / coutPerGroup;
+              for (int c = 0; c < cg; c++) {
+                int ci = grp * cg + c;
+                for (int p = 0; p < kh; p++) {
+                  for (int q = 0; q < kw; q++) {
+                    double acc = 0;
+                    for (int in = 0; in < n; in++) {
+                      for (int i = 0; i < oh; i++) {
+                        int r = i * s.strideH() - s.padH() + p * s.dilationH();
+                        if (r < 0 || r >= h) {
+                          continue;
+                        }
+                        for (int j = 0; j < ow; j++) {
+                          int col = j * s.strideW() - s.padW() + q * s.dilationW();
+                          if (col < 0 || col >= wd) {
+                            continue;
+                          }
+                          acc +=
+                              g[((in * cout + co) * oh + i) * ow + j]
+                                  * x[((in * cin + ci) * h + r) * wd + col];
+                        }
+                      }
+                    }
+                    gw[((co * cg + c) * kh + p) * kw + q] = acc;
+                  }
+                }
+              }
+            });
+    return gw;
   }
 
   public static double[] avgPool2d(double[] x, Shape xs, Pool2dSpec s) {

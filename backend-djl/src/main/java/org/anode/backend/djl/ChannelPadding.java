@@ -125,7 +125,7 @@ final class ChannelPadding {
     static Padded of(NDArray a, long size0, long size1) {
       NDArray cur = a;
       boolean owned = false;
-      for (int axis = 0; axis < 2; axis++) {
+      for (int axis = 0; axis < Math.min(2, a.getShape().dimension()); axis++) {
         long size = axis == 0 ? size0 : size1;
         long have = cur.getShape().get(axis);
         if (size > have) {

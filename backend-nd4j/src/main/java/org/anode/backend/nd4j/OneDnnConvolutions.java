@@ -18,8 +18,10 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_format_tag_any;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_equal;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_get_size;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_query;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_query_md;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_query_diff_weights_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_impl_info_str;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_query_weights_md;
 
 import java.util.Map;
@@ -32,6 +34,8 @@ import org.bytedeco.dnnl.dnnl_memory;
 import org.bytedeco.dnnl.dnnl_memory_desc_t;
 import org.bytedeco.dnnl.dnnl_primitive;
 import org.bytedeco.dnnl.dnnl_primitive_desc;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.PointerPointer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.scalar.RectifiedLinear;
 import org.nd4j.linalg.factory.Nd4j;
@@ -60,13 +64,39 @@ final class OneDnnConvolutions {
     BACKWARD_WEIGHTS
   }
 
-  /** A primitive's identity; {@code blocked} is the layout of its blocked operands. */
+  /**
+   * A primitive's identity; {@code blocked} is the layout of its blocked operands, {@code
+   * algorithm} the one asked of oneDNN ({@link #ALGORITHM}).
+   */
   private record Key(
-      Kind kind, Shape input, Shape weight, Conv2dSpec spec, boolean bias, StorageLayout blocked) {}
+      Kind kind,
+      Shape input,
+      Shape weight,
+      Conv2dSpec spec,
+      boolean bias,
+      StorageLayout blocked,
+      int algorithm) {
+    Key(
+        Kind kind,
+        Shape input,
+        Shape weight,
+        Conv2dSpec spec,
+        boolean bias,
+        StorageLayout blocked) {
+      this(kind, input, weight, spec, bias, blocked, requestedAlgorithm());
+    }
+  }
 
-  /** A primitive, the weights layout it uses, and the reorder to or from anode's OIHW (or null). */
+  /**
+   * A primitive, the weights layout it uses, the reorder to or from anode's OIHW (or null), and the
+   * name of the implementation oneDNN chose ({@code jit_wino_4x3:avx512_core}, {@code
+   * jit:avx2}...).
+   */
   private record Compiled(
-      dnnl_primitive primitive, dnnl_memory_desc_t weights, dnnl_primitive reorder) {}
+      dnnl_primitive primitive,
+      dnnl_memory_desc_t weights,
+      dnnl_primitive reorder,
+      String implementation) {}
 
   private static final Map<Key, Compiled> CACHE = new ConcurrentHashMap<>();
 
@@ -170,7 +200,7 @@ final class OneDnnConvolutions {
               OneDnn.check(
                   dnnl_dilated_convolution_backward_data_desc_init(
                       d,
-                      algorithm(),
+                      k.algorithm(),
                       g.src,
                       g.weightsAny,
                       g.dst,
@@ -216,7 +246,7 @@ final class OneDnnConvolutions {
               OneDnn.check(
                   dnnl_dilated_convolution_backward_weights_desc_init(
                       d,
-                      algorithm(),
+                      k.algorithm(),
                       g.src,
                       g.weightsAny,
                       null,
@@ -257,7 +287,7 @@ final class OneDnnConvolutions {
     }
   }
 
-  private static int algorithm() {
+  private static int requestedAlgorithm() {
     return "direct".equalsIgnoreCase(System.getProperty(ALGORITHM))
         ? dnnl_convolution_direct
         : dnnl_convolution_auto;
@@ -272,7 +302,7 @@ final class OneDnnConvolutions {
         dnnl_dilated_convolution_forward_desc_init(
             d,
             dnnl_forward_training,
-            algorithm(),
+            k.algorithm(),
             g.src,
             g.weightsAny,
             bias,
@@ -297,13 +327,48 @@ final class OneDnnConvolutions {
         dnnl_primitive_desc_query_md(
             pd, out ? dnnl_query_diff_weights_md : dnnl_query_weights_md, 0);
     dnnl_memory_desc_t plain = oihw(k.weight());
+    String implementation = implementation(pd);
     if (dnnl_memory_desc_equal(chosen, plain) != 0) {
-      return new Compiled(p, chosen, null);
+      return new Compiled(p, chosen, null, implementation);
     }
     return new Compiled(
         p,
         chosen,
-        out ? OneDnn.reorderPrimitive(chosen, plain) : OneDnn.reorderPrimitive(plain, chosen));
+        out ? OneDnn.reorderPrimitive(chosen, plain) : OneDnn.reorderPrimitive(plain, chosen),
+        implementation);
+  }
+
+  /** The name of the implementation behind {@code pd}, as oneDNN's verbose mode prints it. */
+  private static String implementation(dnnl_primitive_desc pd) {
+    try (PointerPointer<BytePointer> name = new PointerPointer<>(1)) {
+      OneDnn.check(
+          dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, name),
+          "dnnl_primitive_desc_query(impl_info_str)");
+      return name.get(BytePointer.class, 0).getString();
+    }
+  }
+
+  /**
+   * The convolutions compiled so far, one line each: what they compute, on which shapes, by which
+   * oneDNN implementation (for reports and tests that say which kernels ran).
+   */
+  static java.util.List<String> implementations() {
+    return CACHE.entrySet().stream()
+        .map(
+            e ->
+                e.getKey().kind()
+                    + " "
+                    + e.getKey().input()
+                    + " * "
+                    + e.getKey().weight()
+                    + " "
+                    + e.getKey().spec()
+                    + " "
+                    + e.getKey().blocked()
+                    + ": "
+                    + e.getValue().implementation())
+        .sorted()
+        .toList();
   }
 
   /** The descriptor of C-ordered (OIHW) weights of {@code weight}. */

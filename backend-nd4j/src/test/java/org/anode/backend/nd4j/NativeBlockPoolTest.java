@@ -98,4 +98,48 @@ class NativeBlockPoolTest {
     assertEquals(fresh[1], fresh[2], "the third round allocated nothing new");
     assertTrue(Nd4jMemory.POOL.pooledBytes() > 0);
   }
+
+  /**
+   * Every block starts on a 64-byte boundary, whatever its type and length and whether it is new or
+   * reused: oneDNN's AVX-512 Winograd kernels store to their output with {@code vmovntps zmm},
+   * which faults on anything less (the SIGSEGV of ODE-ResNet18 at width 1).
+   */
+  @Test
+  void everyBlockIs64ByteAligned() {
+    NativeBlockPool pool = new NativeBlockPool(1 << 24);
+    java.util.List<Pointer> blocks = new java.util.ArrayList<>();
+    for (int round = 0; round < 2; round++) {
+      for (long n = 1; n < 70_000; n = n * 3 + 1) {
+        for (DType dtype : DType.values()) {
+          Pointer p = pool.take(dtype, n);
+          assertEquals(0, p.address() % 64, dtype + " block of " + n + " at " + p.address());
+          assertEquals(n, p.capacity());
+          blocks.add(p);
+        }
+      }
+      blocks.forEach(pool::give); // the second round takes them back from the pool
+      blocks.clear();
+    }
+    pool.clear();
+  }
+
+  /**
+   * An array that does not start on a 64-byte boundary (here a view one element in) is refused with
+   * an exception where it would become a pointer for oneDNN, instead of reaching a kernel.
+   */
+  @Test
+  void oneDnnRefusesAnUnalignedArray() {
+    Nd4jMemory.Block b = Nd4jMemory.allocate(DType.FLOAT32, Shape.of(64));
+    try {
+      org.nd4j.linalg.api.ndarray.INDArray aligned = b.array();
+      assertEquals(0, OneDnn.address(aligned).address() % 64);
+      org.nd4j.linalg.api.ndarray.INDArray view =
+          aligned.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(1, 64));
+      IllegalStateException e =
+          assertThrows(IllegalStateException.class, () -> OneDnn.address(view));
+      assertTrue(e.getMessage().contains("64-byte boundary"), e.getMessage());
+    } finally {
+      b.free();
+    }
+  }
 }

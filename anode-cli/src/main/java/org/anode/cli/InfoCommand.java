@@ -6,7 +6,10 @@ import org.anode.api.BackendNotFoundException;
 import org.anode.api.Backends;
 import picocli.CommandLine.Command;
 
-/** {@code anode info}: the backends found, why any cannot start, the default, threads. */
+/**
+ * {@code anode info}: the backends found, why any cannot start, what each computes with on this CPU
+ * (its {@link Backend#kernels}), the default, threads.
+ */
 @Command(
     name = "info",
     mixinStandardHelpOptions = true,
@@ -17,6 +20,12 @@ public final class InfoCommand implements Callable<Integer> {
     System.out.println("backends found (best rank first):");
     for (Backends.Found f : Backends.discover()) {
       System.out.println("  " + f);
+      if (f.availability().available()) {
+        // Starting each backend loads its native library: what runs on this CPU, and any fallback.
+        for (String line : Backends.get(f.provider().name()).kernels()) {
+          System.out.println("    " + line);
+        }
+      }
     }
     String requested = Backends.requestedName();
     System.out.println(

@@ -81,6 +81,11 @@ class CifarTrainingTest {
     assertTrue(s.contains("tensorflow (rank 90, available)"), s);
     assertTrue(s.contains("djl (rank 80, available)"), s);
     assertTrue(s.contains("default: nd4j"), s);
+    // Each backend says what its float32 convolutions run on here.
+    assertTrue(s.contains("float32 convolutions: oneDNN") || s.contains("libnd4j's kernels"), s);
+    assertTrue(s.contains("TensorFlow 2."), s);
+    assertTrue(s.contains("libtorch 2."), s);
+    assertEquals(2, s.split("float32 convolutions: ", -1).length - 1, s);
   }
 
   @Test

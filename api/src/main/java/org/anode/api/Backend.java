@@ -313,4 +313,15 @@ public interface Backend extends AutoCloseable {
 
   /** {@code log(softmax(x))} along {@code axis}, computed stably. */
   Tensor logSoftmax(Tensor x, int axis);
+
+  /**
+   * What this backend computes with on this machine, one line each: its native library and version,
+   * the instruction set of its kernels, the route its float32 convolutions take and any fallback in
+   * force (reference kernels, float64 instead of float32, a library's kernel routed around). {@code
+   * anode info} prints them; a user whose numbers or speed surprise reads them first. The default
+   * says nothing.
+   */
+  default java.util.List<String> kernels() {
+    return java.util.List.of();
+  }
 }

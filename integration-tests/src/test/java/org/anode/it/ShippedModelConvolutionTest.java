@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.anode.api.Backend;
 import org.anode.api.Backend.Conv2dGradients;
@@ -38,6 +39,9 @@ class ShippedModelConvolutionTest {
   static final int BATCH = 16;
 
   static final double TOLERANCE = 2e-5;
+
+  /** Whether a 3×3 stride-1 case ran on the blocks-of-16 route with oneDNN's own algorithm. */
+  private static volatile boolean winogradCandidateRan;
 
   static List<ModelConvolutions.Case> cases() {
     return ModelConvolutions.shipped(Backends.get("nd4j"), 1.0, BATCH);
@@ -77,6 +81,11 @@ class ShippedModelConvolutionTest {
               Tensor tg = be.fromArray(g, ys);
               double ey = error(y, be.conv2d(tx, tw, tb, c.spec()));
               Conv2dGradients d = be.conv2dBackward(tx, tw, tg, c.spec(), true, true);
+              winogradCandidateRan |=
+                  route == ConvolutionRoute.ND4J_ONEDNN_BLOCKS16_AUTO
+                      && c.weight().dim(2) == 3
+                      && c.weight().dim(3) == 3
+                      && c.spec().strideH() == 1;
               double egx = error(gx, d.input());
               double egw = error(gw, d.weight());
               report.append(
@@ -97,11 +106,48 @@ class ShippedModelConvolutionTest {
   }
 
   /**
+   * Each route's backend says, in {@link Backend#kernels}, the route its float32 convolutions take:
+   * what {@code anode info} prints, checked against the properties that chose the route, and
+   * printed with the route's name (which kernels this CPU ran).
+   */
+  @org.junit.jupiter.api.Test
+  void eachRouteIsReportedAsItRuns() {
+    Map<ConvolutionRoute, String> expected = new java.util.EnumMap<>(ConvolutionRoute.class);
+    expected.put(ConvolutionRoute.ND4J_ONEDNN_BLOCKS16_AUTO, "blocks of 16 channels");
+    expected.put(ConvolutionRoute.ND4J_ONEDNN_BLOCKS16_DIRECT, "direct algorithm");
+    expected.put(ConvolutionRoute.ND4J_ONEDNN_BLOCKS8_AUTO, "blocks of 8 channels");
+    expected.put(ConvolutionRoute.ND4J_ONEDNN_BLOCKS8_DIRECT, "direct algorithm");
+    expected.put(ConvolutionRoute.ND4J_LIBND4J, "libnd4j's kernels");
+    expected.put(ConvolutionRoute.TENSORFLOW, "TensorFlow");
+    expected.put(ConvolutionRoute.DJL_AUTO, "start-up probe");
+    expected.put(ConvolutionRoute.DJL_PADDED, "zero-padded");
+    expected.put(ConvolutionRoute.DJL_FLOAT64, "float64");
+    for (ConvolutionRoute route : ConvolutionRoute.values()) {
+      if (route.unavailable() != null) {
+        continue;
+      }
+      route.with(
+          () -> {
+            List<String> lines = Backends.get(route.backend).kernels();
+            System.out.println(route + ":");
+            lines.forEach(line -> System.out.println("  " + line));
+            assertTrue(
+                String.join("\n", lines).contains(expected.get(route)),
+                route + " should say '" + expected.get(route) + "': " + lines);
+          });
+    }
+  }
+
+  /**
    * Where the CPU has AVX-512, the blocks-of-16 route with oneDNN's own choice of algorithm ran
    * Winograd for some 3×3 convolution: the kernels behind the crash were exercised, not skipped.
    */
   @AfterAll
   static void winogradRanWhereTheCpuHasIt() throws ReflectiveOperationException {
+    if (!winogradCandidateRan) {
+      System.out.println("Winograd: no 3×3 case ran on the blocks-of-16 route in this run");
+      return;
+    }
     if (ConvolutionRoute.ND4J_ONEDNN_BLOCKS16_AUTO.unavailable() != null) {
       System.out.println(
           "Winograd: not run, " + ConvolutionRoute.ND4J_ONEDNN_BLOCKS16_AUTO.unavailable());

@@ -48,6 +48,18 @@ final class DjlBackend extends AbstractBackend {
     Float32Convolutions.mode(manager);
   }
 
+  @Override
+  public List<String> kernels() {
+    ai.djl.engine.Engine engine = ai.djl.engine.Engine.getEngine("PyTorch");
+    return List.of(
+        "libtorch "
+            + engine.getVersion()
+            + " through DJL "
+            + ai.djl.engine.Engine.getDjlVersion()
+            + ", its oneDNN for float32 convolutions",
+        "float32 convolutions: " + Float32Convolutions.describe(manager));
+  }
+
   /** How the convolution of {@code x} by {@code w} runs ({@link Float32Convolutions}). */
   Float32Convolutions.Route convolutionRoute(Tensor x, Tensor w, Conv2dSpec spec) {
     if (x.dtype() != DType.FLOAT32) {

@@ -60,6 +60,11 @@ final class Float32Convolutions {
 
   private static volatile Route probed;
 
+  /** The probe's errors, native and padded (NaN: not probed). */
+  private static volatile double nativeError = Double.NaN;
+
+  private static volatile double paddedError = Double.NaN;
+
   private Float32Convolutions() {}
 
   /**
@@ -109,11 +114,11 @@ final class Float32Convolutions {
   }
 
   private static Route probe(NDManager manager) {
-    double nativeError = worst(manager, false);
+    nativeError = worst(manager, false);
     if (nativeError <= PROBE_TOLERANCE) {
       return Route.NATIVE;
     }
-    double paddedError = worst(manager, true);
+    paddedError = worst(manager, true);
     if (paddedError <= PROBE_TOLERANCE) {
       LOG.info(
           "libtorch's float32 convolutions are wrong on this CPU for channel counts in partial"
@@ -132,6 +137,35 @@ final class Float32Convolutions {
         paddedError,
         BLOCK);
     return Route.FLOAT64;
+  }
+
+  /** One line for {@link org.anode.api.Backend#kernels}: the route and why it was taken. */
+  static String describe(NDManager manager) {
+    String padded =
+        "libtorch's kernels, with channel counts that are not multiples of "
+            + BLOCK
+            + " zero-padded to them";
+    return switch (System.getProperty(PROPERTY, "auto").trim().toLowerCase(Locale.ROOT)) {
+      case "padded" -> padded + " (-D" + PROPERTY + "=padded)";
+      case "float64" -> "computed in float64, ~40× slower (-D" + PROPERTY + "=float64)";
+      default ->
+          switch (mode(manager)) {
+            case NATIVE ->
+                String.format(
+                    "libtorch's kernels (start-up probe: right on this CPU, relative error %.1e)",
+                    nativeError);
+            case PADDED ->
+                String.format(
+                    "%s (fallback: the start-up probe found libtorch's kernels wrong on such"
+                        + " counts, relative error %.1e; padded %.1e)",
+                    padded, nativeError, paddedError);
+            case FLOAT64 ->
+                String.format(
+                    "computed in float64, ~40× slower (fallback: the start-up probe found"
+                        + " libtorch's kernels wrong, relative error %.1e, padded %.1e)",
+                    nativeError, paddedError);
+          };
+    };
   }
 
   /** The largest error of the probes on the native or the padded route. */

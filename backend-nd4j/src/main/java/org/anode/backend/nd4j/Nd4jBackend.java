@@ -74,6 +74,11 @@ final class Nd4jBackend extends AbstractBackend {
     return threads;
   }
 
+  @Override
+  public java.util.List<String> kernels() {
+    return Nd4jKernelReport.lines();
+  }
+
   // ---- memory ---------------------------------------------------------------------------------
 
   /** {@code t} as this backend's tensor ({@link AbstractBackend} has checked that it is). */

@@ -287,7 +287,7 @@ final class OneDnnConvolutions {
     }
   }
 
-  private static int requestedAlgorithm() {
+  static int requestedAlgorithm() {
     return "direct".equalsIgnoreCase(System.getProperty(ALGORITHM))
         ? dnnl_convolution_direct
         : dnnl_convolution_auto;

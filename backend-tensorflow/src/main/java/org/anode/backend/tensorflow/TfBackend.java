@@ -59,6 +59,20 @@ final class TfBackend extends AbstractBackend {
   }
 
   @Override
+  public List<String> kernels() {
+    String onednn = System.getenv("TF_ENABLE_ONEDNN_OPTS");
+    boolean off = "0".equals(onednn) || "false".equalsIgnoreCase(onednn);
+    return List.of(
+        "TensorFlow "
+            + org.tensorflow.TensorFlow.version()
+            + " through TensorFlow Java, CPU kernels on NHWC activations, "
+            + (off ? "its oneDNN kernels off (TF_ENABLE_ONEDNN_OPTS=0)" : "its oneDNN kernels on"),
+        "strided 1×1 convolutions' weight gradients: matrix products on the sampled input"
+            + " (routed around oneDNN's jit_1x1, which writes past its workspace for fewer input"
+            + " channels than a register block: oneDNN issue 6035)");
+  }
+
+  @Override
   public String name() {
     return TfProvider.NAME;
   }

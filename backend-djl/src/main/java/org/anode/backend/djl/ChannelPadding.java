@@ -79,19 +79,11 @@ final class ChannelPadding {
   }
 
   /**
-   * libtorch's convolution backward: the convolution is re-run on detached aliases of {@code x} and
-   * {@code w} that require gradients, and swept once from {@code g}.
+   * libtorch's convolution backward kernels, called directly ({@link LibtorchConvolutionBackward}).
    */
   private static NDArray[] libtorchBackward(
       NDArray x, NDArray w, NDArray g, Conv2dSpec s, boolean input, boolean weight) {
-    try (LibtorchGradient gx = new LibtorchGradient(x, input);
-        LibtorchGradient gw = new LibtorchGradient(w, weight);
-        LibtorchGradient.GradMode on = new LibtorchGradient.GradMode()) {
-      try (PtNDArray y = conv(gx.alias, gw.alias, null, s)) {
-        JniUtils.backward(y, (PtNDArray) g, false, false);
-      }
-      return new NDArray[] {gx.gradient(), gw.gradient()};
-    }
+    return LibtorchConvolutionBackward.run(x, w, g, s, input, weight);
   }
 
   /**

@@ -8,10 +8,10 @@ import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
 
 /**
- * The DJL backend's convolutions on libtorch: the forward by {@code JniUtils.convolution}; both
- * gradients by re-running the convolution on detached aliases that require gradients and sweeping
- * it once ({@link ChannelPadding}); a float32 convolution on the route the start-up probe found
- * right on this CPU ({@link Float32Convolutions}).
+ * The DJL backend's convolutions on libtorch: the forward by {@code JniUtils.convolution}, the
+ * gradients by libtorch's convolution backward ({@link LibtorchConvolutionBackward}), a float32
+ * convolution on the route the start-up probe found right on this CPU ({@link Float32Convolutions},
+ * {@link ChannelPadding}).
  */
 final class DjlConvolutions {
   private final DjlBackend backend;

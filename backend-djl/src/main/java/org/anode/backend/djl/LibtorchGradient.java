@@ -16,15 +16,6 @@ final class LibtorchGradient implements AutoCloseable {
   final boolean wanted;
 
   LibtorchGradient(DjlBackend backend, NDArray a, boolean wanted) {
-    this(a, wanted, backend);
-  }
-
-  /** For {@link #gradient} only: {@link #take} needs the backend. */
-  LibtorchGradient(NDArray a, boolean wanted) {
-    this(a, wanted, null);
-  }
-
-  private LibtorchGradient(NDArray a, boolean wanted, DjlBackend backend) {
     this.backend = backend;
     this.alias = (PtNDArray) a.stopGradient();
     this.wanted = wanted;
@@ -34,12 +25,7 @@ final class LibtorchGradient implements AutoCloseable {
   }
 
   Tensor take() {
-    return wanted ? backend.wrap(gradient()) : null;
-  }
-
-  /** The gradient collected, a new array (null when not {@code wanted}). */
-  PtNDArray gradient() {
-    return wanted ? JniUtils.getGradient(alias) : null;
+    return wanted ? backend.wrap(JniUtils.getGradient(alias)) : null;
   }
 
   @Override

@@ -14,7 +14,6 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_direct;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_backward_data_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_backward_weights_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_forward_desc_init;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_format_tag_any;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_equal;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_get_size;
@@ -106,7 +105,7 @@ final class OneDnnConvolutions {
    * Whether this class serves a convolution: oneDNN loaded and enabled, float32, one group, output
    * channels in whole blocks (of 8 or 16, {@link OneDnn#blockedLayout}), input channels too or
    * fewer than one block (a network's first layer, such as an RGB stem: {@link #sourceLayout}), and
-   * an output size oneDNN's formula gives ({@link #padRight}).
+   * an output size oneDNN's formula gives ({@link OneDnnGeometry#padRight}).
    */
   static boolean serves(DType dtype, Shape x, Shape w, Conv2dSpec spec) {
     if (dtype != DType.FLOAT32 || spec.groups() != 1 || !OneDnn.enabled()) {
@@ -117,10 +116,12 @@ final class OneDnnConvolutions {
       return false;
     }
     Shape y = spec.outputShape(x, w);
-    return padRight(x.dim(2), y.dim(2), w.dim(2), spec.strideH(), spec.dilationH(), spec.padH())
+    return OneDnnGeometry.padRight(
+                    x.dim(2), y.dim(2), w.dim(2), spec.strideH(), spec.dilationH(), spec.padH())
                 + spec.strideH()
             > 0
-        && padRight(x.dim(3), y.dim(3), w.dim(3), spec.strideW(), spec.dilationW(), spec.padW())
+        && OneDnnGeometry.padRight(
+                    x.dim(3), y.dim(3), w.dim(3), spec.strideW(), spec.dilationW(), spec.padW())
                 + spec.strideW()
             > 0;
   }
@@ -195,7 +196,7 @@ final class OneDnnConvolutions {
         CACHE.computeIfAbsent(
             key,
             k -> {
-              Geometry g = new Geometry(k);
+              OneDnnGeometry g = new OneDnnGeometry(k.input(), k.weight(), k.spec(), k.blocked());
               dnnl_convolution_desc_t d = new dnnl_convolution_desc_t();
               OneDnn.check(
                   dnnl_dilated_convolution_backward_data_desc_init(
@@ -241,7 +242,7 @@ final class OneDnnConvolutions {
         CACHE.computeIfAbsent(
             key,
             k -> {
-              Geometry g = new Geometry(k);
+              OneDnnGeometry g = new OneDnnGeometry(k.input(), k.weight(), k.spec(), k.blocked());
               dnnl_convolution_desc_t d = new dnnl_convolution_desc_t();
               OneDnn.check(
                   dnnl_dilated_convolution_backward_weights_desc_init(
@@ -294,7 +295,7 @@ final class OneDnnConvolutions {
   }
 
   private static dnnl_primitive_desc forwardDesc(Key k) {
-    Geometry g = new Geometry(k);
+    OneDnnGeometry g = new OneDnnGeometry(k.input(), k.weight(), k.spec(), k.blocked());
     dnnl_memory_desc_t bias =
         k.bias() ? OneDnn.desc(new long[] {k.weight().dim(0)}, new long[] {1}) : null;
     dnnl_convolution_desc_t d = new dnnl_convolution_desc_t();
@@ -400,50 +401,5 @@ final class OneDnnConvolutions {
 
   private static Shape floats(dnnl_memory_desc_t md) {
     return Shape.of(Math.toIntExact(dnnl_memory_desc_get_size(md) / Float.BYTES));
-  }
-
-  /**
-   * The bottom/right padding past the input that the last output row or column reads, for the
-   * output size anode computed: negative when the last {@code -padRight} input rows are not read at
-   * all (a strided 1×1 shortcut on an even size). oneDNN sizes its output as {@code ⌊(in + padL +
-   * padR − k_eff) / stride⌋ + 1}, so any overhang above {@code −stride} gives anode's size with
-   * {@link #onednnPadRight} 0.
-   */
-  private static long padRight(int in, int out, int k, int stride, int dilation, int padLeft) {
-    return (long) (out - 1) * stride + (long) (k - 1) * dilation + 1 - in - padLeft;
-  }
-
-  /** The padding oneDNN is given: {@link #padRight}, or 0 where that is negative. */
-  private static long onednnPadRight(int in, int out, int k, int stride, int dilation, int padL) {
-    return Math.max(0, padRight(in, out, k, stride, dilation, padL));
-  }
-
-  /** Descriptors and geometry of one convolution, in oneDNN's conventions (dilation 0 = none). */
-  private static final class Geometry {
-    final dnnl_memory_desc_t src;
-    final dnnl_memory_desc_t dst;
-    final dnnl_memory_desc_t weightsAny;
-    final long[] strides;
-    final long[] dilation;
-    final long[] padL;
-    final long[] padR;
-
-    Geometry(Key k) {
-      Shape x = k.input();
-      Shape w = k.weight();
-      Conv2dSpec s = k.spec();
-      Shape y = s.outputShape(x, w);
-      src = OneDnn.desc(x, sourceLayout(x, k.blocked()));
-      dst = OneDnn.desc(y, k.blocked());
-      weightsAny = OneDnn.desc(w.dimsAsLong(), dnnl_format_tag_any);
-      strides = new long[] {s.strideH(), s.strideW()};
-      dilation = new long[] {s.dilationH() - 1, s.dilationW() - 1};
-      padL = new long[] {s.padH(), s.padW()};
-      padR =
-          new long[] {
-            onednnPadRight(x.dim(2), y.dim(2), w.dim(2), s.strideH(), s.dilationH(), s.padH()),
-            onednnPadRight(x.dim(3), y.dim(3), w.dim(3), s.strideW(), s.dilationW(), s.padW())
-          };
-    }
   }
 }

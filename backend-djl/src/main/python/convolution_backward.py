@@ -1,4 +1,4 @@
-"""Writes libtorch_convolution_backward.pt: a TorchScript module whose forward is aten's convolution
+"""Writes convolution_backward.pt: a TorchScript module whose forward is aten's convolution
 backward, for the DJL backend (DJL has no NDArray op for it). Run with Debian's python3-torch:
 python3 conv_backward.py OUT.pt"""
 import sys

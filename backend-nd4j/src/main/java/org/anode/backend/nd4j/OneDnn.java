@@ -1,6 +1,7 @@
 package org.anode.backend.nd4j;
 
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_FROM;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SCRATCHPAD;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_TO;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_aBcd16b;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_aBcd8b;
@@ -12,12 +13,19 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx512_core;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_engine_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_f32;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_get_effective_cpu_isa;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_get_size;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_strides;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_tag;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_set_scratchpad_mode;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_query_md;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_execute;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_get_primitive_desc;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_scratchpad_md;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_reorder_primitive_desc_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_scratchpad_mode_user;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_default_flags;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_wait;
@@ -67,12 +75,14 @@ final class OneDnn {
   private static final class Runtime {
     static final dnnl_engine ENGINE;
     static final dnnl_stream STREAM;
+    static final dnnl_primitive_attr USER_SCRATCHPAD;
     static final String FAILURE;
     static final StorageLayout NATIVE_BLOCKED;
 
     static {
       dnnl_engine engine = null;
       dnnl_stream stream = null;
+      dnnl_primitive_attr userScratchpad = null;
       String failure = null;
       StorageLayout blocked = StorageLayout.BLOCKED16;
       try {
@@ -80,6 +90,11 @@ final class OneDnn {
         check(dnnl_engine_create(engine, dnnl_cpu, 0), "dnnl_engine_create(cpu, 0)");
         stream = new dnnl_stream();
         check(dnnl_stream_create(stream, engine, dnnl_stream_default_flags), "dnnl_stream_create");
+        userScratchpad = new dnnl_primitive_attr();
+        check(dnnl_primitive_attr_create(userScratchpad), "dnnl_primitive_attr_create");
+        check(
+            dnnl_primitive_attr_set_scratchpad_mode(userScratchpad, dnnl_scratchpad_mode_user),
+            "dnnl_primitive_attr_set_scratchpad_mode(user)");
         int isa = dnnl_get_effective_cpu_isa();
         if ((isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core) {
           blocked = StorageLayout.BLOCKED16;
@@ -99,6 +114,7 @@ final class OneDnn {
       }
       ENGINE = failure == null ? engine : null;
       STREAM = failure == null ? stream : null;
+      USER_SCRATCHPAD = failure == null ? userScratchpad : null;
       FAILURE = failure;
       NATIVE_BLOCKED = blocked;
     }
@@ -254,15 +270,30 @@ final class OneDnn {
   }
 
   /**
-   * The primitive descriptor of the operation {@code op} (a convolution, batch-normalization or
-   * eltwise descriptor) with {@code attr} (post-ops, or null) and the forward pass's descriptor as
-   * {@code hint} for a backward one (else null).
+   * The attributes every primitive here is made with: scratchpad mode {@code user}, so that each
+   * {@link #execute} hands the primitive scratch memory of its own.
+   *
+   * <p>Why: in oneDNN 2.7's default mode a primitive uses a "global" scratchpad that is
+   * thread-local to the thread that created the primitive; executed on another thread, it reads
+   * that thread's scratchpad, which may be absent (a null dereference) or smaller than it needs.
+   * Primitives here are cached per shape and shared by every thread of the process, such as two
+   * Spark replicas in one JVM: two replicas running ODE-ResNet18's convolutions crashed the JVM
+   * with SIGSEGV at address 0 inside a forward convolution (docs/crash-analysis.md). oneDNN's
+   * documentation asks for the user mode when primitives are shared between threads.
    */
-  static dnnl_primitive_desc primitiveDesc(
-      Pointer op, dnnl_primitive_attr attr, dnnl_primitive_desc hint, String what) {
+  static dnnl_primitive_attr attributes() {
+    return Runtime.USER_SCRATCHPAD;
+  }
+
+  /**
+   * The primitive descriptor of the operation {@code op} (a convolution, batch-normalization or
+   * eltwise descriptor) with the forward pass's descriptor as {@code hint} for a backward one (else
+   * null), made with {@link #attributes}.
+   */
+  static dnnl_primitive_desc primitiveDesc(Pointer op, dnnl_primitive_desc hint, String what) {
     dnnl_primitive_desc pd = new dnnl_primitive_desc();
     check(
-        dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(op), attr, engine(), hint),
+        dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(op), attributes(), engine(), hint),
         "dnnl_primitive_desc_create(" + what + ")");
     return pd;
   }
@@ -278,7 +309,7 @@ final class OneDnn {
   static dnnl_primitive reorderPrimitive(dnnl_memory_desc_t from, dnnl_memory_desc_t to) {
     dnnl_primitive_desc rpd = new dnnl_primitive_desc();
     check(
-        dnnl_reorder_primitive_desc_create(rpd, from, engine(), to, engine(), null),
+        dnnl_reorder_primitive_desc_create(rpd, from, engine(), to, engine(), attributes()),
         "dnnl_reorder_primitive_desc_create");
     return primitive(rpd, "reorder");
   }
@@ -350,20 +381,84 @@ final class OneDnn {
    * objects (not their data). Serialized: one stream for the process.
    */
   static void execute(dnnl_primitive primitive, int[] ids, dnnl_memory[] memories, String what) {
-    try (dnnl_exec_arg_t args = new dnnl_exec_arg_t(ids.length)) {
+    Scratchpad scratchpad = scratchpad(primitive);
+    int n = ids.length + (scratchpad.bytes() > 0 ? 1 : 0);
+    try (dnnl_exec_arg_t args = new dnnl_exec_arg_t(n)) {
       for (int i = 0; i < ids.length; i++) {
         args.position(i).arg(ids[i]).memory(memories[i]);
       }
-      args.position(0);
       synchronized (OneDnn.class) {
-        check(dnnl_primitive_execute(primitive, Runtime.STREAM, ids.length, args), what);
-        check(dnnl_stream_wait(Runtime.STREAM), "dnnl_stream_wait");
+        dnnl_memory scratch = null;
+        if (scratchpad.bytes() > 0) {
+          scratch =
+              OneDnnMemoryObjects.over(
+                  scratchpad.md(), SharedScratchpad.atLeast(scratchpad.bytes()));
+          args.position(ids.length).arg(DNNL_ARG_SCRATCHPAD).memory(scratch);
+        }
+        args.position(0);
+        try {
+          check(dnnl_primitive_execute(primitive, Runtime.STREAM, n, args), what);
+          check(dnnl_stream_wait(Runtime.STREAM), "dnnl_stream_wait");
+        } finally {
+          if (scratch != null) {
+            OneDnnMemoryObjects.release(scratch);
+          }
+        }
       }
     } finally {
       for (dnnl_memory m : memories) {
         OneDnnMemoryObjects.release(m);
       }
     }
+  }
+
+  /**
+   * The scratch memory every execution is given ({@link #attributes}): one buffer, since {@link
+   * #execute} runs one primitive at a time, grown to the largest scratchpad asked for so far,
+   * 64-byte aligned. Allocated with {@code malloc} outside JavaCPP's byte count, as oneDNN's own
+   * scratchpad was (a Winograd convolution of ODE-ResNet18 at batch 16 asks for ~86 MB). Guarded by
+   * {@code OneDnn.class}.
+   */
+  private static final class SharedScratchpad {
+    private static Pointer raw;
+    private static long capacity;
+
+    static Pointer atLeast(long bytes) {
+      if (bytes > capacity) {
+        if (raw != null) {
+          Pointer.free(raw);
+        }
+        raw = Pointer.malloc(bytes + AlignedMemory.ALIGNMENT);
+        if (raw == null || raw.isNull()) {
+          raw = null;
+          capacity = 0;
+          throw new OutOfMemoryError("oneDNN: scratchpad of " + bytes + " bytes");
+        }
+        capacity = bytes;
+      }
+      long start = (raw.address() + AlignedMemory.ALIGNMENT - 1) & -AlignedMemory.ALIGNMENT;
+      return new Address(start);
+    }
+  }
+
+  /**
+   * A primitive's scratchpad: its descriptor (inside the primitive's own descriptor, which lives as
+   * long as the primitive) and size in bytes, 0 for none.
+   */
+  private record Scratchpad(dnnl_memory_desc_t md, long bytes) {}
+
+  /** Scratchpads by primitive: a query per primitive, once. */
+  private static final Map<dnnl_primitive, Scratchpad> SCRATCHPADS = new ConcurrentHashMap<>();
+
+  private static Scratchpad scratchpad(dnnl_primitive primitive) {
+    return SCRATCHPADS.computeIfAbsent(
+        primitive,
+        p -> {
+          dnnl_primitive_desc pd = new dnnl_primitive_desc();
+          check(dnnl_primitive_get_primitive_desc(p, pd), "dnnl_primitive_get_primitive_desc");
+          dnnl_memory_desc_t md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+          return new Scratchpad(md, md == null || md.isNull() ? 0 : dnnl_memory_desc_get_size(md));
+        });
   }
 
   /** A pointer to {@code address}, in memory that someone else owns. */

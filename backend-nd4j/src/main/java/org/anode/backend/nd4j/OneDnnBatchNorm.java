@@ -118,7 +118,6 @@ final class OneDnnBatchNorm {
               dnnl_primitive_desc pd =
                   OneDnn.primitiveDesc(
                       d,
-                      null,
                       forwardDesc(new Key(k.input(), k.eps(), false, k.blocked())),
                       "batch normalization backward");
               return OneDnn.primitive(pd, "batch normalization backward " + k);
@@ -162,6 +161,6 @@ final class OneDnnBatchNorm {
             k.eps(),
             dnnl_use_scale | dnnl_use_shift),
         "batch normalization forward " + k);
-    return OneDnn.primitiveDesc(d, null, null, "batch normalization forward");
+    return OneDnn.primitiveDesc(d, null, "batch normalization forward");
   }
 }

@@ -210,7 +210,7 @@ final class OneDnnConvolutions {
                       g.padL,
                       g.padR),
                   "convolution backward data " + k);
-              return compile(OneDnn.primitiveDesc(d, null, forwardDesc(k), "convolution"), k);
+              return compile(OneDnn.primitiveDesc(d, forwardDesc(k), "convolution"), k);
             });
     try (Nd4jScratch scratch = new Nd4jScratch()) {
       OneDnn.execute(
@@ -257,7 +257,7 @@ final class OneDnnConvolutions {
                       g.padL,
                       g.padR),
                   "convolution backward weights " + k);
-              return compile(OneDnn.primitiveDesc(d, null, forwardDesc(k), "convolution"), k);
+              return compile(OneDnn.primitiveDesc(d, forwardDesc(k), "convolution"), k);
             });
     String what = "convolution backward weights " + xShape + " * " + wShape;
     dnnl_memory xm = OneDnn.stored(x, xShape, sourceLayout(xShape, key.blocked()));
@@ -313,7 +313,7 @@ final class OneDnnConvolutions {
             g.padL,
             g.padR),
         "convolution forward " + k);
-    return OneDnn.primitiveDesc(d, null, null, "convolution");
+    return OneDnn.primitiveDesc(d, null, "convolution");
   }
 
   /**

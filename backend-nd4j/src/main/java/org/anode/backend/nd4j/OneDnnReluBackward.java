@@ -69,13 +69,13 @@ final class OneDnnReluBackward {
         dnnl_eltwise_forward_desc_init(
             forward, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, md, 0f, 0f),
         "ReLU forward descriptor of " + length + " values");
-    dnnl_primitive_desc hint = OneDnn.primitiveDesc(forward, null, null, "ReLU forward");
+    dnnl_primitive_desc hint = OneDnn.primitiveDesc(forward, null, "ReLU forward");
     dnnl_eltwise_desc_t backward = new dnnl_eltwise_desc_t();
     OneDnn.check(
         dnnl_eltwise_backward_desc_init(
             backward, dnnl_eltwise_relu_use_dst_for_bwd, md, md, 0f, 0f),
         "ReLU backward descriptor of " + length + " values");
-    dnnl_primitive_desc pd = OneDnn.primitiveDesc(backward, null, hint, "ReLU backward");
+    dnnl_primitive_desc pd = OneDnn.primitiveDesc(backward, hint, "ReLU backward");
     return new Compiled(OneDnn.primitive(pd, "ReLU backward of " + length + " values"), md);
   }
 }

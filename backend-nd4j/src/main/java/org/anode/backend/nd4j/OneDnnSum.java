@@ -149,7 +149,13 @@ final class OneDnnSum {
     dnnl_primitive_desc pd = new dnnl_primitive_desc();
     OneDnn.check(
         dnnl_sum_primitive_desc_create(
-            pd, vector(key.length()), n, key.scales(), sources, null, OneDnn.engine()),
+            pd,
+            vector(key.length()),
+            n,
+            key.scales(),
+            sources,
+            OneDnn.attributes(),
+            OneDnn.engine()),
         "dnnl_sum_primitive_desc_create(" + n + " vectors of " + key.length() + " values)");
     try {
       return OneDnn.primitive(pd, "sum of " + n + " vectors");

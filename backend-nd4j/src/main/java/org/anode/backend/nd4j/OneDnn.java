@@ -447,18 +447,16 @@ final class OneDnn {
    */
   private record Scratchpad(dnnl_memory_desc_t md, long bytes) {}
 
-  /** Scratchpads by primitive: a query per primitive, once. */
-  private static final Map<dnnl_primitive, Scratchpad> SCRATCHPADS = new ConcurrentHashMap<>();
-
+  /**
+   * The scratchpad {@code primitive} asks for, queried at each execution (three native calls): not
+   * cached by the primitive's address, which a primitive made for one call and destroyed after
+   * ({@link OneDnnSum}) hands on to the next one allocated.
+   */
   private static Scratchpad scratchpad(dnnl_primitive primitive) {
-    return SCRATCHPADS.computeIfAbsent(
-        primitive,
-        p -> {
-          dnnl_primitive_desc pd = new dnnl_primitive_desc();
-          check(dnnl_primitive_get_primitive_desc(p, pd), "dnnl_primitive_get_primitive_desc");
-          dnnl_memory_desc_t md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-          return new Scratchpad(md, md == null || md.isNull() ? 0 : dnnl_memory_desc_get_size(md));
-        });
+    dnnl_primitive_desc pd = new dnnl_primitive_desc();
+    check(dnnl_primitive_get_primitive_desc(primitive, pd), "dnnl_primitive_get_primitive_desc");
+    dnnl_memory_desc_t md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    return new Scratchpad(md, md == null || md.isNull() ? 0 : dnnl_memory_desc_get_size(md));
   }
 
   /** A pointer to {@code address}, in memory that someone else owns. */

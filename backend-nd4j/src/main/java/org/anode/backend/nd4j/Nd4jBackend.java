@@ -62,6 +62,7 @@ final class Nd4jBackend extends AbstractBackend {
       NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(options.threads());
     }
     this.threads = NativeOpsHolder.getInstance().getDeviceNativeOps().ompGetMaxThreads();
+    OneDnnThreads.use(threads);
   }
 
   @Override

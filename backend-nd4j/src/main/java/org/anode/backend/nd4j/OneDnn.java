@@ -291,6 +291,7 @@ final class OneDnn {
    * null), made with {@link #attributes}.
    */
   static dnnl_primitive_desc primitiveDesc(Pointer op, dnnl_primitive_desc hint, String what) {
+    OneDnnThreads.onThisThread();
     dnnl_primitive_desc pd = new dnnl_primitive_desc();
     check(
         dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(op), attributes(), engine(), hint),
@@ -307,6 +308,7 @@ final class OneDnn {
 
   /** A reorder primitive from {@code from} to {@code to}. */
   static dnnl_primitive reorderPrimitive(dnnl_memory_desc_t from, dnnl_memory_desc_t to) {
+    OneDnnThreads.onThisThread();
     dnnl_primitive_desc rpd = new dnnl_primitive_desc();
     check(
         dnnl_reorder_primitive_desc_create(rpd, from, engine(), to, engine(), attributes()),
@@ -381,6 +383,7 @@ final class OneDnn {
    * objects (not their data). Serialized: one stream for the process.
    */
   static void execute(dnnl_primitive primitive, int[] ids, dnnl_memory[] memories, String what) {
+    OneDnnThreads.onThisThread();
     Scratchpad scratchpad = scratchpad(primitive);
     int n = ids.length + (scratchpad.bytes() > 0 ? 1 : 0);
     try (dnnl_exec_arg_t args = new dnnl_exec_arg_t(n)) {

@@ -147,6 +147,7 @@ final class OneDnnSum {
           "dnnl_memory_desc_init_by_tag(sum source " + j + ")");
     }
     dnnl_primitive_desc pd = new dnnl_primitive_desc();
+    OneDnnThreads.onThisThread();
     OneDnn.check(
         dnnl_sum_primitive_desc_create(
             pd,

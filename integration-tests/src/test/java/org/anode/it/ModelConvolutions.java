@@ -104,4 +104,23 @@ final class ModelConvolutions {
     }
     m.children().values().forEach(c -> collect(c, byWeight));
   }
+
+  /** {@code s.numel()} values of magnitude 0.1 to 1, either sign: a case's float32 operand. */
+  static float[] random(java.util.SplittableRandom rng, Shape s) {
+    float[] d = new float[Math.toIntExact(s.numel())];
+    for (int i = 0; i < d.length; i++) {
+      float v = (float) rng.nextDouble(0.1, 1.0);
+      d[i] = rng.nextBoolean() ? v : -v;
+    }
+    return d;
+  }
+
+  /** The same values in float64, for the reference. */
+  static double[] widen(float[] f) {
+    double[] d = new double[f.length];
+    for (int i = 0; i < f.length; i++) {
+      d[i] = f[i];
+    }
+    return d;
+  }
 }

@@ -54,13 +54,29 @@ class ShippedModelConcurrencyTest {
         for (ModelConvolutions.Case c : cases) {
           SplittableRandom rng = new SplittableRandom(c.toString().hashCode());
           Shape ys = c.spec().outputShape(c.input(), c.weight());
-          float[] x = random(rng, c.input());
-          float[] w = random(rng, c.weight());
-          float[] g = random(rng, ys);
+          float[] x = ModelConvolutions.random(rng, c.input());
+          float[] w = ModelConvolutions.random(rng, c.weight());
+          float[] g = ModelConvolutions.random(rng, ys);
           double[][] expected = {
-            Reference.conv2d(widen(x), c.input(), widen(w), c.weight(), null, c.spec()),
-            Reference.conv2dBackwardInput(widen(g), widen(w), c.weight(), c.input(), c.spec()),
-            Reference.conv2dBackwardWeight(widen(x), c.input(), widen(g), c.weight(), c.spec())
+            Reference.conv2d(
+                ModelConvolutions.widen(x),
+                c.input(),
+                ModelConvolutions.widen(w),
+                c.weight(),
+                null,
+                c.spec()),
+            Reference.conv2dBackwardInput(
+                ModelConvolutions.widen(g),
+                ModelConvolutions.widen(w),
+                c.weight(),
+                c.input(),
+                c.spec()),
+            Reference.conv2dBackwardWeight(
+                ModelConvolutions.widen(x),
+                c.input(),
+                ModelConvolutions.widen(g),
+                c.weight(),
+                c.spec())
           };
           List<Future<double[][]>> replicas = new ArrayList<>();
           for (int r = 0; r < 2; r++) {
@@ -95,22 +111,5 @@ class ShippedModelConcurrencyTest {
         y.toDoubleArray(), d.input().toDoubleArray(), d.weight().toDoubleArray()
       };
     }
-  }
-
-  private static float[] random(SplittableRandom rng, Shape s) {
-    float[] d = new float[Math.toIntExact(s.numel())];
-    for (int i = 0; i < d.length; i++) {
-      float v = (float) rng.nextDouble(0.1, 1.0);
-      d[i] = rng.nextBoolean() ? v : -v;
-    }
-    return d;
-  }
-
-  private static double[] widen(float[] f) {
-    double[] d = new double[f.length];
-    for (int i = 0; i < f.length; i++) {
-      d[i] = f[i];
-    }
-    return d;
   }
 }

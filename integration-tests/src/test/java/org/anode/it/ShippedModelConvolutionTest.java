@@ -52,15 +52,16 @@ class ShippedModelConvolutionTest {
   void everyRouteMatchesFloat64(ModelConvolutions.Case c) {
     SplittableRandom rng = new SplittableRandom(c.toString().hashCode());
     Shape ys = c.spec().outputShape(c.input(), c.weight());
-    float[] x = random(rng, c.input());
-    float[] w = random(rng, c.weight());
-    float[] b = c.bias() ? random(rng, Shape.of(c.weight().dim(0))) : null;
-    float[] g = random(rng, ys);
-    double[] xd = widen(x);
-    double[] wd = widen(w);
-    double[] gd = widen(g);
+    float[] x = ModelConvolutions.random(rng, c.input());
+    float[] w = ModelConvolutions.random(rng, c.weight());
+    float[] b = c.bias() ? ModelConvolutions.random(rng, Shape.of(c.weight().dim(0))) : null;
+    float[] g = ModelConvolutions.random(rng, ys);
+    double[] xd = ModelConvolutions.widen(x);
+    double[] wd = ModelConvolutions.widen(w);
+    double[] gd = ModelConvolutions.widen(g);
     double[] y =
-        Reference.conv2d(xd, c.input(), wd, c.weight(), b == null ? null : widen(b), c.spec());
+        Reference.conv2d(
+            xd, c.input(), wd, c.weight(), b == null ? null : ModelConvolutions.widen(b), c.spec());
     double[] gx = Reference.conv2dBackwardInput(gd, wd, c.weight(), c.input(), c.spec());
     double[] gw = Reference.conv2dBackwardWeight(xd, c.input(), gd, c.weight(), c.spec());
     List<String> failures = new ArrayList<>();
@@ -171,22 +172,5 @@ class ShippedModelConvolutionTest {
   private static double error(double[] expected, Tensor actual) {
     assertTrue(actual.dtype() == DType.FLOAT32, "float32 in, " + actual.dtype() + " out");
     return GradientCheck.relativeError(expected, actual.toDoubleArray());
-  }
-
-  private static float[] random(SplittableRandom rng, Shape s) {
-    float[] d = new float[Math.toIntExact(s.numel())];
-    for (int i = 0; i < d.length; i++) {
-      float v = (float) rng.nextDouble(0.1, 1.0);
-      d[i] = rng.nextBoolean() ? v : -v;
-    }
-    return d;
-  }
-
-  private static double[] widen(float[] f) {
-    double[] d = new double[f.length];
-    for (int i = 0; i < f.length; i++) {
-      d[i] = f[i];
-    }
-    return d;
   }
 }

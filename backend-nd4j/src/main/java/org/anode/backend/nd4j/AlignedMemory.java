@@ -42,10 +42,15 @@ final class AlignedMemory {
               + bytes
               + " bytes)");
     }
-    long start = (raw.address() + ALIGNMENT - 1) & -ALIGNMENT;
+    long start = alignUp(raw.address());
     return dtype == DType.FLOAT32
         ? new AlignedFloats(raw, start, elements)
         : new AlignedDoubles(raw, start, elements);
+  }
+
+  /** The first {@value #ALIGNMENT}-byte boundary at or after {@code address}. */
+  static long alignUp(long address) {
+    return (address + ALIGNMENT - 1) & -ALIGNMENT;
   }
 
   /** Whether {@code address} is on a {@value #ALIGNMENT}-byte boundary. */

@@ -26,19 +26,18 @@ import org.bytedeco.dnnl.dnnl_version_t;
 final class Nd4jKernelReport {
   private Nd4jKernelReport() {}
 
-  /** oneDNN's ISA values, best first, with the names its verbose mode prints. */
+  /** oneDNN's ISA values, with the names its verbose mode prints. */
   private static final Map<Integer, String> ISA =
-      new java.util.LinkedHashMap<>(
-          Map.of(
-              dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx",
-              dnnl_cpu_isa_avx512_core_fp16, "avx512_core_fp16",
-              dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16",
-              dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni",
-              dnnl_cpu_isa_avx512_core, "avx512_core",
-              dnnl_cpu_isa_avx2_vnni, "avx2_vnni",
-              dnnl_cpu_isa_avx2, "avx2",
-              dnnl_cpu_isa_avx, "avx",
-              dnnl_cpu_isa_sse41, "sse41"));
+      Map.of(
+          dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx",
+          dnnl_cpu_isa_avx512_core_fp16, "avx512_core_fp16",
+          dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16",
+          dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni",
+          dnnl_cpu_isa_avx512_core, "avx512_core",
+          dnnl_cpu_isa_avx2_vnni, "avx2_vnni",
+          dnnl_cpu_isa_avx2, "avx2",
+          dnnl_cpu_isa_avx, "avx",
+          dnnl_cpu_isa_sse41, "sse41");
 
   static List<String> lines() {
     List<String> out = new ArrayList<>();

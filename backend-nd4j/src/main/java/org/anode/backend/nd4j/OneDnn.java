@@ -439,8 +439,7 @@ final class OneDnn {
         }
         capacity = bytes;
       }
-      long start = (raw.address() + AlignedMemory.ALIGNMENT - 1) & -AlignedMemory.ALIGNMENT;
-      return new Address(start);
+      return new Address(AlignedMemory.alignUp(raw.address()));
     }
   }
 

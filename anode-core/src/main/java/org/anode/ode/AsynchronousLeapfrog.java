@@ -93,21 +93,26 @@ public final class AsynchronousLeapfrog extends ReversibleSolver {
   }
 
   /**
-   * {@link #advance} with MALI's local error estimate {@code h/2 · (u − v)} (Zhuang et al. 2021,
-   * §3.1: the difference between the midpoint evaluation and the carried estimate of f).
+   * {@link #advance} with MALI's local error estimate {@code h·(u − v)}: the difference between the
+   * midpoint evaluation u and the carried estimate v of f, times the step. MALI (Zhuang et al.
+   * 2021) estimates ALF's local error from u − v; its reference implementation, TorchDiffEqPack,
+   * first scaled it by h/2 and changed that to h in commit 5a22bef ("fix error estimation in MALI",
+   * 2021-08-10, {@code TorchDiffEqPack/odesolver/symplectic.py}). With h/2 the controller accepted
+   * steps whose error was twice the tolerance.
    */
   @Override
   public Trial trial(
       StateSpace.Field<org.anode.autodiff.Variable> f,
       double t,
       double h,
-      List<org.anode.autodiff.Variable> state) {
+      List<org.anode.autodiff.Variable> state,
+      org.anode.autodiff.Variable firstStage) {
     Stepped<org.anode.autodiff.Variable> s = stepWithStage(VARIABLES, f, t, h, state);
     double[] u = s.u().value().toDoubleArray();
     double[] v = state.get(1).value().toDoubleArray();
     double[] err = new double[u.length];
     for (int i = 0; i < err.length; i++) {
-      err[i] = h / 2 * (u[i] - v[i]);
+      err[i] = h * (u[i] - v[i]);
     }
     return new Trial(s.next(), err);
   }

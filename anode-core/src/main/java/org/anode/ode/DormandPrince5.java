@@ -9,7 +9,8 @@ import org.anode.autodiff.Variable;
  * formulae", J. Comp. Appl. Math. 6; Hairer, Nørsett, Wanner, "Solving ODEs I", Table II.5.2). The
  * fifth-order solution advances the state (six evaluations a step); the embedded fourth-order one,
  * with a seventh evaluation at the new point, estimates the local error for the adaptive step-size
- * control of {@link Stepping#adaptive}.
+ * control of {@link Stepping#adaptive}. That seventh evaluation is the next step's first (the pair
+ * is "first same as last"), so an adaptive solve costs six evaluations per tried step.
  */
 public final class DormandPrince5 extends Solver {
   private static final double[] B5 = {
@@ -50,11 +51,28 @@ public final class DormandPrince5 extends Solver {
     return true;
   }
 
-  /** The fifth-order solution and the local error estimate {@code y5 − y4} (seven evaluations). */
+  /**
+   * The fifth-order solution, the local error estimate {@code y5 − y4} and the seventh stage {@code
+   * f(t + h, y5)}, which is the next step's first: six new evaluations a step when {@code
+   * firstStage} is given, as in Hairer–Wanner's DOPRI5 and scipy's RK45.
+   */
   @Override
-  public Trial trial(StateSpace.Field<Variable> field, double t, double h, List<Variable> state) {
+  public boolean firstSameAsLast() {
+    return true;
+  }
+
+  @Override
+  public Trial trial(
+      StateSpace.Field<Variable> field,
+      double t,
+      double h,
+      List<Variable> state,
+      Variable firstStage) {
     Variable y = state.get(0);
     List<Variable> k = new ArrayList<>(7);
+    if (firstStage != null) {
+      k.add(firstStage);
+    }
     Variable y5 = step(VARIABLES, field, t, h, y, k, 7);
     double[][] values = new double[7][];
     for (int i = 0; i < 7; i++) {
@@ -71,6 +89,6 @@ public final class DormandPrince5 extends Solver {
         err[j] += e * values[i][j];
       }
     }
-    return new Trial(List.of(y5), err);
+    return new Trial(List.of(y5), err, k.get(6));
   }
 }

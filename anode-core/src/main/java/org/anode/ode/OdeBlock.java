@@ -157,8 +157,15 @@ public final class OdeBlock extends org.anode.nn.Module {
     return new BlockContext(this);
   }
 
-  /** The forward solution without recording: the steps taken and the final state. */
-  public record Solution(TimeGrid grid, Variable end) {}
+  /**
+   * The forward solution without recording: the steps taken, the final state and, for adaptive
+   * stepping, how many tried steps the controller rejected.
+   */
+  public record Solution(TimeGrid grid, Variable end, int rejectedSteps) {
+    public Solution(TimeGrid grid, Variable end) {
+      this(grid, end, 0);
+    }
+  }
 
   /**
    * Solves from {@code z0} with recording paused; intermediate states are freed as it goes. The
@@ -179,11 +186,11 @@ public final class OdeBlock extends org.anode.nn.Module {
             c.state().get(i).value().close(); // z alone is the solution
           }
         }
-        s = new Solution(c.grid(), c.state().get(0));
+        s = new Solution(c.grid(), c.state().get(0), c.rejected());
       }
       scope.keep(s.end().value());
       lastSteps = s.grid().steps();
-      return new Solution(s.grid(), Variable.constant(s.end().value()));
+      return new Solution(s.grid(), Variable.constant(s.end().value()), s.rejectedSteps());
     }
   }
 

@@ -75,8 +75,15 @@ public abstract class Solver {
     return List.of(step(space, f, t, h, state.get(0)));
   }
 
-  /** One step of the carried state with an estimate of its local error in z (elementwise). */
-  public record Trial(List<Variable> state, double[] error) {}
+  /**
+   * One step of the carried state with an estimate of its local error in z (elementwise) and, for a
+   * first-same-as-last pair, the last stage {@code f(t + h, z')}: the next step's first stage.
+   */
+  public record Trial(List<Variable> state, double[] error, Variable lastStage) {
+    public Trial(List<Variable> state, double[] error) {
+      this(state, error, null);
+    }
+  }
 
   /** Whether {@link #trial} estimates the local error, as adaptive stepping needs. */
   public boolean estimatesError() {
@@ -86,11 +93,22 @@ public abstract class Solver {
   /**
    * {@link #advance} on Variables with its local error estimate, for the step-size controller; the
    * state it returns is the one {@code advance} would (same arithmetic), so accepted steps replay
-   * exactly.
+   * exactly. {@code firstStage} is {@code f(t, z)} when the caller has it (the previous accepted
+   * trial's {@link Trial#lastStage}, or the evaluation the initial step size took), else null; only
+   * a {@link #firstSameAsLast} solver uses it.
    */
-  public Trial trial(StateSpace.Field<Variable> f, double t, double h, List<Variable> state) {
+  public Trial trial(
+      StateSpace.Field<Variable> f, double t, double h, List<Variable> state, Variable firstStage) {
     throw new UnsupportedOperationException(
         name() + " estimates no local error: it takes fixed steps only");
+  }
+
+  /**
+   * Whether the last stage of a step is {@code f(t + h, z')}, the first stage of the next step
+   * (Dormand–Prince's FSAL property): the adaptive controller then saves one evaluation per step.
+   */
+  public boolean firstSameAsLast() {
+    return false;
   }
 
   /** The order of {@link #trial}'s error estimate, for the controller's exponent 1/(q + 1). */
@@ -104,13 +122,15 @@ public abstract class Solver {
   }
 
   /**
-   * One step that keeps its stage values in {@code k} (for error estimates); evaluates {@code n}.
+   * One step that keeps its stage values in {@code k} (for error estimates): stages already in
+   * {@code k} (a first-same-as-last first stage) are used as they are, the rest up to {@code n}
+   * evaluated.
    */
   protected final <S> S step(
       StateSpace<S> space, StateSpace.Field<S> f, double t, double h, S y, List<S> k, int n) {
     double[][] a = tableau.a();
     double[] c = tableau.c();
-    for (int i = 0; i < n; i++) {
+    for (int i = k.size(); i < n; i++) {
       S yi = i == 0 ? y : space.combine(y, h, a[i], k);
       k.add(f.evaluate(t + c[i] * h, yi));
     }

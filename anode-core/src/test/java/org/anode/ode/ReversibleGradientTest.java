@@ -83,7 +83,7 @@ class ReversibleGradientTest {
   }
 
   /**
-   * Adaptive ALF (MALI's error estimate h/2·(u − v)): the reversible method replays the accepted
+   * Adaptive ALF (MALI's error estimate h·(u − v)): the reversible method replays the accepted
    * steps backwards and equals store-all, which replays them forwards; the solve meets its
    * tolerance on an ODE with a known solution.
    */

@@ -1,19 +1,25 @@
 package org.anode.spark;
 
-import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
+import java.security.GeneralSecurityException;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
+import org.anode.train.NonFiniteException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A sum over the workers of a barrier stage, every worker receiving the same result, over TCP
@@ -33,83 +39,140 @@ import java.util.function.Function;
  * spread worker 0's load; with the few workers of a CPU job the star is simpler and exact in order.
  */
 final class AllReduce implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(AllReduce.class);
   private static final int POLL_MILLIS = 1000;
+
+  /** Connections still proving themselves at once; more are closed unread. */
+  private static final int MAX_PENDING = 32;
+
   private final int rank;
-  private final Socket[] peers; // worker 0: one per other worker, by rank; others: [worker 0]
-  private final DataInputStream[] in;
-  private final DataOutputStream[] out;
+  private final PeerChannel[] peers; // worker 0: one per other worker, by rank − 1; others: [0]
   private final BooleanSupplier killed;
+  private final long waitMillis;
   private long bytesSent;
   private long nanos;
 
   /**
-   * Connects the workers: worker 0 listens on a free port and announces it through {@code
-   * allGather}; the others connect to {@code rootHost} at that port and say their rank. {@code
-   * killed} says when the task was killed (a read that waits checks it every second).
+   * Connects the workers: worker 0 listens on a free port of {@code rootHost} (the address Spark
+   * gave its task, not every interface) and announces it through {@code allGather}; the others
+   * connect and prove they hold the run's secret ({@link PeerChannel}). Connections that fail the
+   * handshake — strangers, silent or not — are dropped without disturbing the run; each is handled
+   * on its own thread so that a silent one cannot hold up the workers. {@code killed} says when the
+   * task was killed (waits check it every second).
    */
   AllReduce(
       int rank,
       int workers,
       String rootHost,
+      ExchangeSecurity security,
       Function<String, String[]> allGather,
       BooleanSupplier killed)
       throws IOException {
     this.rank = rank;
     this.killed = killed;
-    int n = rank == 0 ? workers - 1 : 1;
-    peers = new Socket[n];
-    in = new DataInputStream[n];
-    out = new DataOutputStream[n];
+    this.waitMillis = security.waitMillis();
+    peers = new PeerChannel[rank == 0 ? workers - 1 : 1];
     if (rank == 0) {
-      try (ServerSocket server = new ServerSocket()) {
-        server.bind(new InetSocketAddress(0));
-        server.setSoTimeout(POLL_MILLIS);
-        allGather.apply(Integer.toString(server.getLocalPort()));
-        for (int k = 0; k < n; k++) {
-          Socket s = accept(server);
-          DataInputStream i = stream(s);
-          int r = readInt(i);
-          if (r < 1 || r >= workers || peers[r - 1] != null) {
-            s.close();
-            throw new IOException("all-reduce: a peer announced rank " + r + " of " + workers);
-          }
-          peers[r - 1] = s;
-          in[r - 1] = i;
-          out[r - 1] = output(s);
-        }
-      }
+      acceptPeers(workers, rootHost, security, allGather);
     } else {
       int port = Integer.parseInt(allGather.apply("")[0]);
-      Socket s = new Socket(rootHost, port);
-      s.setTcpNoDelay(true);
-      s.setSoTimeout(POLL_MILLIS);
-      peers[0] = s;
-      in[0] = stream(s);
-      out[0] = output(s);
-      out[0].writeInt(rank);
-      out[0].flush();
-    }
-  }
-
-  private Socket accept(ServerSocket server) throws IOException {
-    while (true) {
+      Socket s = new Socket();
       try {
-        Socket s = server.accept();
-        s.setTcpNoDelay(true);
-        s.setSoTimeout(POLL_MILLIS);
-        return s;
-      } catch (SocketTimeoutException e) {
-        checkKilled();
+        s.connect(new InetSocketAddress(rootHost, port), security.handshakeMillis());
+        peers[0] = PeerChannel.connect(s, security, rank);
+      } catch (IOException | GeneralSecurityException e) {
+        s.close();
+        throw new IOException(
+            "all-reduce: worker "
+                + rank
+                + " could not join worker 0 at "
+                + rootHost
+                + ":"
+                + port
+                + " ("
+                + e.getMessage()
+                + ")",
+            e);
       }
     }
   }
 
-  private static DataInputStream stream(Socket s) throws IOException {
-    return new DataInputStream(new BufferedInputStream(s.getInputStream(), 1 << 16));
+  private void acceptPeers(
+      int workers, String rootHost, ExchangeSecurity security, Function<String, String[]> allGather)
+      throws IOException {
+    BlockingQueue<PeerChannel> proven = new LinkedBlockingQueue<>();
+    Set<Socket> pending = ConcurrentHashMap.newKeySet();
+    ExecutorService handshakes =
+        Executors.newCachedThreadPool(
+            r -> {
+              Thread t = new Thread(r, "anode-exchange-handshake");
+              t.setDaemon(true);
+              return t;
+            });
+    try (ServerSocket server = new ServerSocket()) {
+      server.bind(new InetSocketAddress(InetAddress.getByName(rootHost), 0));
+      server.setSoTimeout(POLL_MILLIS);
+      allGather.apply(Integer.toString(server.getLocalPort()));
+      long deadline = System.nanoTime() + waitMillis * 1_000_000L;
+      int joined = 0;
+      while (joined < workers - 1) {
+        try {
+          Socket s = server.accept();
+          if (pending.size() >= MAX_PENDING) {
+            s.close();
+          } else {
+            pending.add(s);
+            handshakes.execute(() -> prove(s, security, workers, proven, pending));
+          }
+        } catch (SocketTimeoutException e) {
+          if (killed.getAsBoolean()) {
+            throw new IOException("the task was killed");
+          }
+          if (System.nanoTime() > deadline) {
+            throw new IOException(
+                "all-reduce: " + joined + " of " + (workers - 1) + " workers joined worker 0");
+          }
+        }
+        for (PeerChannel c = proven.poll(); c != null; c = proven.poll()) {
+          if (peers[c.rank() - 1] != null) {
+            LOG.warn("all-reduce: a second peer proved rank {}; dropped", c.rank());
+            c.close();
+          } else {
+            peers[c.rank() - 1] = c;
+            joined++;
+          }
+        }
+      }
+    } finally {
+      handshakes.shutdownNow();
+      for (Socket s : pending) {
+        s.close();
+      }
+    }
   }
 
-  private static DataOutputStream output(Socket s) throws IOException {
-    return new DataOutputStream(new BufferedOutputStream(s.getOutputStream(), 1 << 16));
+  /** Runs worker 0's side of a handshake; a socket that fails it is closed and forgotten. */
+  private static void prove(
+      Socket s,
+      ExchangeSecurity security,
+      int workers,
+      BlockingQueue<PeerChannel> proven,
+      Set<Socket> pending) {
+    try {
+      proven.add(PeerChannel.accept(s, security, workers));
+    } catch (IOException | GeneralSecurityException e) {
+      LOG.warn(
+          "all-reduce: dropped a connection from {} ({})",
+          s.getRemoteSocketAddress(),
+          e.toString());
+      try {
+        s.close();
+      } catch (IOException ignored) {
+        // dropping it
+      }
+    } finally {
+      pending.remove(s);
+    }
   }
 
   /** The element-wise sum of {@code values} over all workers, added in worker order. */
@@ -130,23 +193,23 @@ final class AllReduce implements AutoCloseable {
       byte[] result;
       if (rank == 0) {
         double[] sum = new double[values.length];
-        add(sum, mine, floats);
+        add(sum, mine, floats, 0);
         byte[] buffer = new byte[bytes];
-        for (DataInputStream i : in) {
-          readMessage(i, buffer);
-          add(sum, buffer, floats);
+        for (PeerChannel p : peers) {
+          p.receive(buffer, killed, waitMillis);
+          add(sum, buffer, floats, p.rank());
         }
         result = encode(sum, floats, bytes);
-        for (DataOutputStream o : out) {
-          write(o, result);
+        for (PeerChannel p : peers) {
+          bytesSent += p.send(result);
         }
       } else {
-        write(out[0], mine);
+        bytesSent += peers[0].send(mine);
         result = new byte[bytes];
-        readMessage(in[0], result);
+        peers[0].receive(result, killed, waitMillis);
       }
       double[] sum = new double[values.length];
-      add(sum, result, floats);
+      add(sum, result, floats, 0);
       nanos += System.nanoTime() - t0;
       return sum;
     } catch (IOException e) {
@@ -165,61 +228,26 @@ final class AllReduce implements AutoCloseable {
     return b.array();
   }
 
-  private static void add(double[] sum, byte[] message, int floats) {
+  /**
+   * Adds a message's values to {@code sum}; a value that is not finite stops the run (a replica
+   * that diverged, or one that is not what it claims): worker {@code from} sent it.
+   */
+  private static void add(double[] sum, byte[] message, int floats, int from) {
     ByteBuffer b = ByteBuffer.wrap(message);
-    for (int i = 0; i < floats; i++) {
-      sum[i] += b.getFloat();
-    }
-    for (int i = floats; i < sum.length; i++) {
-      sum[i] += b.getDouble();
-    }
-  }
-
-  private void write(DataOutputStream o, byte[] message) throws IOException {
-    o.writeInt(message.length);
-    o.write(message);
-    o.flush();
-    bytesSent += 4 + message.length;
-  }
-
-  private void readMessage(DataInputStream i, byte[] into) throws IOException {
-    int length = readInt(i);
-    if (length != into.length) {
-      throw new IOException(
-          "a worker sent "
-              + length
-              + " bytes, this one expects "
-              + into.length
-              + " (replicas differ in their parameters)");
-    }
-    readFully(i, into);
-  }
-
-  private int readInt(DataInputStream i) throws IOException {
-    byte[] b = new byte[4];
-    readFully(i, b);
-    return ByteBuffer.wrap(b).getInt();
-  }
-
-  /** Reads all of {@code into}, checking every second whether the task was killed meanwhile. */
-  private void readFully(InputStream i, byte[] into) throws IOException {
-    int at = 0;
-    while (at < into.length) {
-      try {
-        int n = i.read(into, at, into.length - at);
-        if (n < 0) {
-          throw new IOException("a peer closed the connection (its task failed or was killed)");
-        }
-        at += n;
-      } catch (SocketTimeoutException e) {
-        checkKilled();
+    for (int i = 0; i < sum.length; i++) {
+      double v = i < floats ? b.getFloat() : b.getDouble();
+      if (!Double.isFinite(v)) {
+        throw new NonFiniteException(
+            "all-reduce: worker "
+                + from
+                + " sent "
+                + v
+                + " at position "
+                + i
+                + " of "
+                + sum.length);
       }
-    }
-  }
-
-  private void checkKilled() throws IOException {
-    if (killed.getAsBoolean()) {
-      throw new IOException("the task was killed");
+      sum[i] += v;
     }
   }
 
@@ -235,13 +263,9 @@ final class AllReduce implements AutoCloseable {
 
   @Override
   public void close() {
-    for (Socket s : peers) {
-      if (s != null) {
-        try {
-          s.close();
-        } catch (IOException e) {
-          // closing: nothing left to do
-        }
+    for (PeerChannel p : peers) {
+      if (p != null) {
+        p.close();
       }
     }
   }

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.Serializable;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -54,14 +55,33 @@ final class EpochTask implements Serializable {
             return t;
           });
 
+  /** Checkpoint configuration key naming the run that wrote it. */
+  static final String RUN_ID = "run-id";
+
   private final DistributedJob job;
   private final int epoch;
   private final double lr;
+  private final ExchangeSecurity security;
+  private final String runId;
+  private final int firstEpoch;
 
-  EpochTask(DistributedJob job, int epoch, double lr) {
+  /**
+   * Epoch {@code epoch} of the run {@code runId}, which started at {@code firstEpoch} (from the
+   * initial weights when 0, else from the checkpoint of epoch {@code firstEpoch − 1}).
+   */
+  EpochTask(
+      DistributedJob job,
+      int epoch,
+      double lr,
+      ExchangeSecurity security,
+      String runId,
+      int firstEpoch) {
     this.job = job;
     this.epoch = epoch;
     this.lr = lr;
+    this.security = security;
+    this.runId = runId;
+    this.firstEpoch = firstEpoch;
   }
 
   /** What a worker reports of its epoch (worker 0's report carries the global figures). */
@@ -95,7 +115,7 @@ final class EpochTask implements Serializable {
     DType dtype = job.dtype();
     ImageDataset train = data(true);
     ImageDataset test = data(false);
-    try (AllReduce reduce = new AllReduce(rank, workers, rootHost, allGather, killed);
+    try (AllReduce reduce = new AllReduce(rank, workers, rootHost, security, allGather, killed);
         Module model = job.replica().model(be, dtype);
         Optimizer optimizer = job.replica().optimizer()) {
       restore(be, model, optimizer);
@@ -174,14 +194,19 @@ final class EpochTask implements Serializable {
       long bytesPerStep = steps == 0 ? 0 : (reduce.bytesSent() - bytesBefore) / steps;
       ReplicaSync.averageBuffers(be, model, reduce, workers);
       double[] eval = evaluate(be, model, test, rank, workers, reduce);
+      if (!Double.isFinite(eval[0])) {
+        throw new NonFiniteException(
+            "epoch " + (epoch + 1) + ": the test loss is " + eval[0] + " (the model is not saved)");
+      }
       if (rank == 0) {
+        String when = "epoch " + (epoch + 1) + ", ";
+        NonFiniteException.checkState(be, model.stateDict(), when + "model state before saving");
+        NonFiniteException.checkState(
+            be, optimizer.state(), when + "optimizer state before saving");
+        Map<String, String> run = new LinkedHashMap<>(job.run());
+        run.put(RUN_ID, runId);
         new Checkpoint(
-                epoch,
-                job.seed(),
-                job.run(),
-                model.stateDict(),
-                optimizer.state(),
-                optimizer.counters())
+                epoch, job.seed(), run, model.stateDict(), optimizer.state(), optimizer.counters())
             .save(Path.of(job.checkpoint()));
       }
       // Nobody leaves before the checkpoint is on disk.
@@ -225,16 +250,20 @@ final class EpochTask implements Serializable {
     return d;
   }
 
-  /** The last checkpoint's state, which must be the previous epoch's; none before epoch 0. */
+  /**
+   * The state this epoch starts from: the initial weights for a run's first epoch 0; the resumed
+   * checkpoint for a resumed run's first epoch; else the checkpoint this run wrote after the
+   * previous epoch. Any other checkpoint is refused (a failure that a retry would repeat).
+   */
   private void restore(Backend be, Module model, Optimizer optimizer) throws IOException {
-    Path path = Path.of(job.checkpoint());
-    if (epoch == 0 && !Files.exists(path)) {
+    if (epoch == 0) {
       return;
     }
+    Path path = Path.of(job.checkpoint());
     try (TensorScope scope = TensorScope.open()) {
       Checkpoint c = Checkpoint.load(path, be);
       if (c.epoch() != epoch - 1) {
-        throw new IllegalStateException(
+        throw new DeterministicFailure(
             path
                 + " holds epoch "
                 + (c.epoch() + 1)
@@ -243,9 +272,17 @@ final class EpochTask implements Serializable {
                 + " needs "
                 + epoch);
       }
+      if (epoch > firstEpoch && !runId.equals(c.config().get(RUN_ID))) {
+        throw new DeterministicFailure(
+            path + " was replaced by another run (run-id " + c.config().get(RUN_ID) + ")");
+      }
       if (c.seed() != job.seed()) {
-        throw new IllegalStateException(
+        throw new DeterministicFailure(
             path + " was written with seed " + c.seed() + ", this run has " + job.seed());
+      }
+      String mismatch = c.identityMismatch(job.run(), "this run");
+      if (mismatch != null) {
+        throw new DeterministicFailure(path + " " + mismatch);
       }
       model.loadStateDict(c.model());
       optimizer.loadState(c.optimizer(), c.counters());

@@ -29,8 +29,9 @@ final class ReplicaSync {
   static void checkSameWeights(Module model, AllReduce reduce, int workers) {
     double mine = checksum(model);
     double mean = reduce.sum(new double[] {mine})[0] / workers;
-    if (Math.abs(mine - mean) > 1e-12 * Math.max(1, Math.abs(mean))) {
-      throw new IllegalStateException(
+    // Written so that a NaN fails it (a comparison with NaN is false).
+    if (!(Math.abs(mine - mean) <= 1e-12 * Math.max(1, Math.abs(mean)))) {
+      throw new DeterministicFailure(
           "replicas differ: this worker's weight checksum is "
               + mine
               + ", the workers' mean "

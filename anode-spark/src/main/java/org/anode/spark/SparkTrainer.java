@@ -5,6 +5,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -37,12 +39,32 @@ public final class SparkTrainer {
   private final JavaSparkContext spark;
   private final DistributedJob job;
   private final LearningRateSchedule schedule;
+  private final String runId = UUID.randomUUID().toString();
+  private final ExchangeSecurity security;
   private int maxAttempts = 3;
+  private boolean fresh;
+  private int firstEpoch = -1;
 
+  /**
+   * A trainer for {@code job} on {@code spark}. The gradient exchange gets a secret of its own for
+   * this run, and is encrypted when Spark's {@code spark.network.crypto.enabled} is set.
+   */
   public SparkTrainer(JavaSparkContext spark, DistributedJob job, LearningRateSchedule schedule) {
     this.spark = spark;
     this.job = job;
     this.schedule = schedule;
+    this.security =
+        ExchangeSecurity.generate(
+            spark.getConf().getBoolean("spark.network.crypto.enabled", false));
+  }
+
+  /**
+   * Starts a new run at epoch 0 even if the checkpoint exists: the existing one is left as it is
+   * until this run's first epoch replaces it (the default continues from it).
+   */
+  public SparkTrainer startFresh() {
+    this.fresh = true;
+    return this;
   }
 
   /** How many times an epoch is started before the run gives up (default 3). */
@@ -57,13 +79,36 @@ public final class SparkTrainer {
   /** What one epoch measured, with the time its workers spent summing gradients. */
   public record Epoch(EpochMetrics metrics, double exchangeSeconds, long bytesPerStep) {}
 
-  /** The first epoch to run: after the one the checkpoint holds, or 0 when there is none. */
+  /**
+   * The first epoch to run: 0 for a fresh run or when there is no checkpoint, else the one after
+   * the checkpoint's, which must have this run's seed and {@link Checkpoint#IDENTITY} entries
+   * (checked here, before any task starts).
+   */
   public int firstEpoch() throws IOException {
-    Path ckpt = Path.of(job.checkpoint());
-    if (!Files.exists(ckpt)) {
-      return 0;
+    if (firstEpoch >= 0) {
+      return firstEpoch;
     }
-    return Checkpoint.readEpoch(ckpt) + 1;
+    Path ckpt = Path.of(job.checkpoint());
+    if (fresh || !Files.exists(ckpt)) {
+      return firstEpoch = 0;
+    }
+    Checkpoint.Header h = Checkpoint.readHeader(ckpt);
+    if (h.seed() != job.seed()) {
+      throw new IllegalArgumentException(
+          "resume: "
+              + ckpt
+              + " was written with seed "
+              + h.seed()
+              + ", this run has "
+              + job.seed());
+    }
+    String mismatch =
+        new Checkpoint(h.epoch(), h.seed(), h.config(), Map.of(), Map.of(), Map.of())
+            .identityMismatch(job.run(), "this run");
+    if (mismatch != null) {
+      throw new IllegalArgumentException("resume: " + ckpt + " " + mismatch);
+    }
+    return firstEpoch = h.epoch() + 1;
   }
 
   /**
@@ -114,9 +159,10 @@ public final class SparkTrainer {
 
   private Epoch runEpoch(int epoch) throws IOException {
     double lr = schedule.rate(epoch);
+    EpochTask task = new EpochTask(job, epoch, lr, security, runId, firstEpoch());
     for (int attempt = 1; ; attempt++) {
       try {
-        EpochTask.Report r = runBarrierStage(new EpochTask(job, epoch, lr));
+        EpochTask.Report r = runBarrierStage(task);
         EpochMetrics m =
             new EpochMetrics(
                 epoch + 1,
@@ -138,26 +184,41 @@ public final class SparkTrainer {
               "epoch {} was saved to {} before the failure ({}); its figures are lost",
               epoch + 1,
               job.checkpoint(),
-              rootMessage(e));
+              TaskFailures.rootMessage(e));
           return null;
+        }
+        TaskFailures.rethrowIfFinal(e, epoch);
+        if (spark.sc().isStopped()) {
+          throw new IOException(
+              "epoch " + (epoch + 1) + ": Spark stopped (" + TaskFailures.rootMessage(e) + ")", e);
         }
         if (attempt >= maxAttempts) {
           throw new IOException(
-              "epoch " + (epoch + 1) + " failed " + attempt + " times; last: " + rootMessage(e), e);
+              "epoch "
+                  + (epoch + 1)
+                  + " failed "
+                  + attempt
+                  + " times; last: "
+                  + TaskFailures.rootMessage(e),
+              e);
         }
         LOG.warn(
             "epoch {} failed ({}); restarting it from {}",
             epoch + 1,
-            rootMessage(e),
+            TaskFailures.rootMessage(e),
             epoch == 0 ? "the initial weights" : job.checkpoint());
       }
     }
   }
 
-  /** The epoch the checkpoint holds, or −1 when there is none. */
+  /** The epoch this run's last checkpoint holds, or −1 when this run has saved none. */
   private int savedEpoch() throws IOException {
     Path ckpt = Path.of(job.checkpoint());
-    return Files.exists(ckpt) ? Checkpoint.readEpoch(ckpt) : -1;
+    if (!Files.exists(ckpt)) {
+      return -1;
+    }
+    Checkpoint.Header h = Checkpoint.readHeader(ckpt);
+    return runId.equals(h.config().get(EpochTask.RUN_ID)) ? h.epoch() : -1;
   }
 
   private EpochTask.Report runBarrierStage(EpochTask task) throws SparkException {
@@ -171,13 +232,5 @@ public final class SparkTrainer {
         .filter(r -> r.worker() == 0)
         .findFirst()
         .orElseThrow(() -> new SparkException("no report from worker 0"));
-  }
-
-  private static String rootMessage(Throwable e) {
-    Throwable t = e;
-    while (t.getCause() != null && t.getCause() != t) {
-      t = t.getCause();
-    }
-    return t.getClass().getSimpleName() + ": " + t.getMessage();
   }
 }

@@ -1,8 +1,11 @@
 package org.anode.spark;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,8 +22,10 @@ import org.anode.data.DataLoader;
 import org.anode.nn.CrossEntropyLoss;
 import org.anode.nn.Module;
 import org.anode.train.Checkpoint;
+import org.anode.train.EpochMetrics;
 import org.anode.train.Evaluation;
 import org.anode.train.LearningRateSchedule;
+import org.anode.train.NonFiniteException;
 import org.anode.train.Optimizer;
 import org.anode.train.TrainingStep;
 import org.apache.spark.SparkConf;
@@ -63,6 +68,15 @@ class SparkTrainerTest {
 
   static DistributedJob job(
       TinyReplica replica, int workers, Path checkpoint, DistributedJob.InjectedFailure f) {
+    return job(replica, workers, checkpoint, f, Map.of("model", "tiny"));
+  }
+
+  static DistributedJob job(
+      TinyReplica replica,
+      int workers,
+      Path checkpoint,
+      DistributedJob.InjectedFailure f,
+      Map<String, String> run) {
     return new DistributedJob(
         replica,
         "nd4j",
@@ -72,7 +86,7 @@ class SparkTrainerTest {
         workers,
         16,
         checkpoint.toString(),
-        Map.of("model", "tiny"),
+        run,
         f);
   }
 
@@ -153,8 +167,9 @@ class SparkTrainerTest {
   void aWorkerThatDiesMidEpochCostsARestartNotADifferentResult() throws Exception {
     TinyReplica replica = new TinyReplica("anode", 48, true, 5);
     Path clean = tmp.resolve("clean.ckpt");
-    new SparkTrainer(spark, job(replica, 2, clean, null), LearningRateSchedule.constant(LR))
-        .fit(2, e -> {});
+    List<SparkTrainer.Epoch> undisturbed =
+        new SparkTrainer(spark, job(replica, 2, clean, null), LearningRateSchedule.constant(LR))
+            .fit(2, e -> {});
     Path failing = tmp.resolve("failing.ckpt");
     Path marker = tmp.resolve("failed-once");
     List<Integer> reported = new ArrayList<>();
@@ -166,11 +181,79 @@ class SparkTrainerTest {
                 failing,
                 new DistributedJob.InjectedFailure(1, 1, 1, marker.toString())),
             LearningRateSchedule.constant(LR))
-        .fit(2, e -> reported.add(e.metrics().epoch()));
+        .fit(
+            2,
+            e -> {
+              reported.add(e.metrics().epoch());
+              if (e.metrics().epoch() == 2) {
+                // The restarted epoch's figures, not only its parameters, are the undisturbed ones.
+                EpochMetrics m = undisturbed.get(1).metrics();
+                assertEquals(m.trainLoss(), e.metrics().trainLoss(), "train loss");
+                assertEquals(m.trainAccuracy(), e.metrics().trainAccuracy(), "train accuracy");
+                assertEquals(m.testLoss(), e.metrics().testLoss(), "test loss");
+              }
+            });
     assertTrue(Files.exists(marker), "the failure was injected");
     assertEquals(List.of(1, 2), reported);
     double err = maxError(saved(failing), saved(clean));
     System.out.printf("restarted after a failure vs uninterrupted: relative error %.3g%n", err);
     assertEquals(0.0, err, "same final parameters");
+  }
+
+  @Test
+  void aFreshRunLeavesTheOldCheckpointUntilItsFirstEpochIsSaved() throws Exception {
+    TinyReplica replica = new TinyReplica("anode", 32, false, 7);
+    Path ckpt = tmp.resolve("kept.ckpt");
+    new SparkTrainer(spark, job(replica, 2, ckpt, null), LearningRateSchedule.constant(LR))
+        .fit(2, e -> {});
+    byte[] before = Files.readAllBytes(ckpt);
+    Path marker = tmp.resolve("fresh-failed-once");
+    SparkTrainer fresh =
+        new SparkTrainer(
+                spark,
+                job(
+                    replica,
+                    2,
+                    ckpt,
+                    new DistributedJob.InjectedFailure(0, 0, 1, marker.toString())),
+                LearningRateSchedule.constant(LR))
+            .startFresh()
+            .maxAttempts(1);
+    assertEquals(0, fresh.firstEpoch());
+    assertThrows(IOException.class, () -> fresh.fit(1, e -> {}));
+    assertTrue(Files.exists(marker), "the failure was injected");
+    assertArrayEquals(before, Files.readAllBytes(ckpt), "the old checkpoint, untouched");
+  }
+
+  @Test
+  void divergenceStopsWithoutRetryAndKeepsTheLastGoodCheckpoint() throws Exception {
+    TinyReplica replica = new TinyReplica("anode", 32, false, 9);
+    Path ckpt = tmp.resolve("diverging.ckpt");
+    new SparkTrainer(spark, job(replica, 2, ckpt, null), LearningRateSchedule.constant(LR))
+        .fit(1, e -> {});
+    byte[] before = Files.readAllBytes(ckpt);
+    SparkTrainer diverging =
+        new SparkTrainer(spark, job(replica, 2, ckpt, null), LearningRateSchedule.constant(1e300));
+    NonFiniteException e = assertThrows(NonFiniteException.class, () -> diverging.fit(3, m -> {}));
+    System.out.println("diverging run stopped: " + e.getMessage());
+    assertArrayEquals(before, Files.readAllBytes(ckpt), "the last good checkpoint, untouched");
+  }
+
+  @Test
+  void aResumeOfAnotherOptimizerIsRefusedBeforeAnyTask() throws Exception {
+    TinyReplica replica = new TinyReplica("anode", 32, false, 13);
+    Path ckpt = tmp.resolve("sgd.ckpt");
+    new SparkTrainer(
+            spark,
+            job(replica, 2, ckpt, null, Map.of("model", "tiny", "optimizer", "sgd")),
+            LearningRateSchedule.constant(LR))
+        .fit(1, e -> {});
+    SparkTrainer adam =
+        new SparkTrainer(
+            spark,
+            job(replica, 2, ckpt, null, Map.of("model", "tiny", "optimizer", "adam")),
+            LearningRateSchedule.constant(LR));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, adam::firstEpoch);
+    assertTrue(e.getMessage().contains("optimizer sgd"), e.getMessage());
   }
 }

@@ -222,10 +222,22 @@ public record Checkpoint(
    * driver that holds no model needs to know where to continue. {@link #load} checks the rest.
    */
   public static int readEpoch(Path path) throws IOException {
+    return readHeader(path).epoch();
+  }
+
+  /** What a checkpoint says of itself before its tensors: epoch, seed and configuration. */
+  public record Header(int epoch, long seed, Map<String, String> config) {}
+
+  /**
+   * The header of the checkpoint at {@code path} without its tensors (nor its CRC check, which
+   * {@link #load} makes): what a driver compares with its run before it starts any work.
+   */
+  public static Header readHeader(Path path) throws IOException {
     try (DataInputStream in =
         new DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(path)))) {
       String magic = in.readUTF();
-      if (MAGIC.equals(magic)) {
+      boolean withConfig = MAGIC.equals(magic);
+      if (withConfig) {
         in.readInt(); // version
         in.readLong(); // length
         in.readInt(); // CRC
@@ -236,7 +248,18 @@ public record Checkpoint(
       if (epoch < 0 || epoch > MAX_EPOCH) {
         throw new IOException(path + ": corrupt checkpoint (epoch " + epoch + ")");
       }
-      return epoch;
+      long seed = in.readLong();
+      Map<String, String> config = new LinkedHashMap<>();
+      if (withConfig) {
+        int n = in.readInt();
+        if (n < 0 || n > MAX_ENTRIES) {
+          throw new IOException(path + ": corrupt checkpoint (" + n + " configuration entries)");
+        }
+        for (int i = 0; i < n; i++) {
+          config.put(in.readUTF(), in.readUTF());
+        }
+      }
+      return new Header(epoch, seed, config);
     } catch (EOFException | java.io.UTFDataFormatException e) {
       throw new IOException(path + ": corrupt checkpoint (truncated)", e);
     }

@@ -259,17 +259,7 @@ public final class Trainer {
   }
 
   private void checkFinite(Map<String, ? extends Object> tensors, String when) {
-    for (var e : tensors.entrySet()) {
-      Tensor t = e.getValue() instanceof Parameter p ? p.value() : (Tensor) e.getValue();
-      if (t == null) {
-        continue;
-      }
-      double s = backend.sum(t, false).item();
-      if (!Double.isFinite(s)) {
-        throw new NonFiniteException(
-            when + ": " + e.getKey() + " " + t.shape() + " holds NaN or infinity");
-      }
-    }
+    NonFiniteException.checkState(backend, tensors, when);
   }
 
   private void checkGradients(int epoch, int step) {

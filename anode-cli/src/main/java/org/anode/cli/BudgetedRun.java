@@ -7,6 +7,7 @@ import org.anode.data.DataLoader;
 import org.anode.train.BudgetedTrainer;
 import org.anode.train.EpochMetrics;
 import org.anode.train.MetricsLog;
+import org.anode.train.NonFiniteException;
 import org.anode.train.TimeBudget;
 
 /**
@@ -38,41 +39,47 @@ final class BudgetedRun {
         budget.elapsed(),
         peakLr);
     int[] lastPlan = {-1};
-    BudgetedTrainer.Result r =
-        trainer.fit(
-            train,
-            test,
-            budget,
-            peakLr,
-            checkpoint,
-            run,
-            new BudgetedTrainer.Listener() {
-              @Override
-              public void planned(int steps, double secondsPerStep, double reserveSeconds) {
-                if (lastPlan[0] < 0) {
+    BudgetedTrainer.Result r;
+    try {
+      r =
+          trainer.fit(
+              train,
+              test,
+              budget,
+              peakLr,
+              checkpoint,
+              run,
+              new BudgetedTrainer.Listener() {
+                @Override
+                public void planned(int steps, double secondsPerStep, double reserveSeconds) {
+                  if (lastPlan[0] < 0) {
+                    System.out.printf(
+                        Locale.ROOT,
+                        "plan: %d steps (%.2f s each, %.0f s kept for the final evaluation)%n",
+                        steps,
+                        secondsPerStep,
+                        reserveSeconds);
+                  }
+                  lastPlan[0] = steps;
+                }
+
+                @Override
+                public void epochDone(int epoch, int stepsDone, double loss, double accuracy) {
                   System.out.printf(
                       Locale.ROOT,
-                      "plan: %d steps (%.2f s each, %.0f s kept for the final evaluation)%n",
-                      steps,
-                      secondsPerStep,
-                      reserveSeconds);
+                      "epoch %d: step %d%s, train loss %.4f, train acc %.2f%%, %.0f s used%n",
+                      epoch + 1,
+                      stepsDone,
+                      lastPlan[0] < 0 ? " (no plan yet)" : " of " + lastPlan[0],
+                      loss,
+                      100 * accuracy,
+                      budget.elapsed());
                 }
-                lastPlan[0] = steps;
-              }
-
-              @Override
-              public void epochDone(int epoch, int stepsDone, double loss, double accuracy) {
-                System.out.printf(
-                    Locale.ROOT,
-                    "epoch %d: step %d of %d, train loss %.4f, train acc %.2f%%, %.0f s used%n",
-                    epoch + 1,
-                    stepsDone,
-                    lastPlan[0],
-                    loss,
-                    100 * accuracy,
-                    budget.elapsed());
-              }
-            });
+              });
+    } catch (NonFiniteException e) {
+      System.err.println("training stopped: " + e.getMessage() + "; no checkpoint was written");
+      return 2;
+    }
     EpochMetrics m = r.metrics();
     metrics.start(0);
     metrics.append(m);

@@ -56,6 +56,11 @@ final class Datasets {
     if (Files.exists(path) && CifarBinary.present(path, variant)) {
       return CifarBinary.load(path, variant, train).sample(limit, o.seed());
     }
+    // A folder holding the official archive, as the default folder does after a download.
+    Path archive = path.resolve(source(variant).fileName());
+    if (Files.isDirectory(path) && Files.isRegularFile(archive)) {
+      return CifarBinary.load(archive, variant, train).sample(limit, o.seed());
+    }
     if (Files.isRegularFile(path) || (Files.isDirectory(path) && hasImageFolder(path))) {
       return ImageFolder.load(path, train ? "train" : "test", limit, o.seed(), 32, 32);
     }
@@ -66,13 +71,12 @@ final class Datasets {
               + variant
               + " binary files nor <split>/<class>/ image folders (--data)");
     }
-    Path archive =
-        CifarDownload.ensure(
-            path,
-            variant == CifarBinary.Variant.CIFAR10
-                ? CifarDownload.CIFAR10
-                : CifarDownload.CIFAR100);
-    return CifarBinary.load(archive, variant, train).sample(limit, o.seed());
+    return CifarBinary.load(CifarDownload.ensure(path, source(variant)), variant, train)
+        .sample(limit, o.seed());
+  }
+
+  private static CifarDownload.Source source(CifarBinary.Variant variant) {
+    return variant == CifarBinary.Variant.CIFAR10 ? CifarDownload.CIFAR10 : CifarDownload.CIFAR100;
   }
 
   private static boolean hasImageFolder(Path dir) throws IOException {

@@ -103,11 +103,32 @@ public final class ModelOptions {
 
   static final String DEFAULT_DATA = "data";
 
+  /**
+   * N_t beyond which a run is not an ODE-Net experiment but a mistake (the paper uses N_t ≤ 16; the
+   * memory probe alone would take minutes).
+   */
+  static final int MAX_NT = 1000;
+
+  /** 16 × ResNet's 512 channels: its 3×3 weights still index with an int. */
+  static final double MAX_WIDTH = 16;
+
   /** Checks every numeric option's range and the names; throws naming the option at fault. */
   void validate() {
-    OptionChecks.atLeast("--nt", nt, 1);
+    OptionChecks.inClosedRange("--nt", nt, 1, MAX_NT);
     OptionChecks.positiveFinite("--width", width);
+    if (width > MAX_WIDTH) {
+      throw new IllegalArgumentException(
+          "--width must be at most "
+              + MAX_WIDTH
+              + " (8,192 channels in the last stage), got "
+              + width);
+    }
     Choices.depths(depths);
+    int cores = Runtime.getRuntime().availableProcessors();
+    if (threads > cores) {
+      throw new IllegalArgumentException(
+          "--threads " + threads + ": this machine gives the process " + cores + " cores");
+    }
     OptionChecks.atLeast("--threads", threads, 0);
     OptionChecks.atLeast("--test-limit", testLimit, 0);
     OptionChecks.atLeast("--batch", batch, 1);

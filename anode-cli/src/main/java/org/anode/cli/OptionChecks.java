@@ -33,4 +33,12 @@ final class OptionChecks {
           option + " must be in [" + min + ", " + max + "), got " + value);
     }
   }
+
+  /** {@code [min, max]}. */
+  static void inClosedRange(String option, long value, long min, long max) {
+    if (value < min || value > max) {
+      throw new IllegalArgumentException(
+          option + " must be in [" + min + ", " + max + "], got " + value);
+    }
+  }
 }

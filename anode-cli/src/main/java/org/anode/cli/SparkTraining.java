@@ -1,9 +1,15 @@
 package org.anode.cli;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.regex.Pattern;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -12,6 +18,7 @@ import org.anode.spark.SparkTrainer;
 import org.anode.train.Checkpoint;
 import org.anode.train.EpochMetrics;
 import org.anode.train.MetricsLog;
+import org.anode.train.NonFiniteException;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 
@@ -35,15 +42,75 @@ final class SparkTraining {
       boolean progress,
       Map<String, String> run) {}
 
+  /** Spark master URLs this command can start (spark-submit may set others). */
+  private static final Pattern MASTER =
+      Pattern.compile(
+          "local(\\[(\\d+|\\*)(,\\d+)?\\])?|spark://[^/\\s]+(,[^/\\s]+)*|yarn|k8s://\\S+");
+
+  /**
+   * Checks {@code --workers} and {@code --spark-master} against this machine before anything
+   * starts: a local run's workers share its cores ({@code --workers} × threads per worker at most
+   * the cores); a standalone master must answer on its port.
+   */
+  static void checkResources(int workers, int threads, String master) {
+    if (master != null && !MASTER.matcher(master).matches()) {
+      throw new IllegalArgumentException(
+          "--spark-master "
+              + master
+              + ": not a master URL (local[N], spark://host:port, yarn or k8s://…)");
+    }
+    boolean local = master == null || master.startsWith("local");
+    int cores = Runtime.getRuntime().availableProcessors();
+    if (local && workers * (long) Math.max(1, threads) > cores) {
+      throw new IllegalArgumentException(
+          "--workers "
+              + workers
+              + (threads > 0 ? " × --threads " + threads : "")
+              + " in one process: this machine gives it "
+              + cores
+              + " cores (at most --workers "
+              + Math.max(1, cores / Math.max(1, threads))
+              + ")");
+    }
+    if (master != null && master.startsWith("spark://")) {
+      for (String hostPort : master.substring("spark://".length()).split(",")) {
+        probe(master, hostPort);
+      }
+    }
+  }
+
+  private static void probe(String master, String hostPort) {
+    int colon = hostPort.lastIndexOf(':');
+    String host = colon < 0 ? hostPort : hostPort.substring(0, colon);
+    int port;
+    try {
+      port = colon < 0 ? 7077 : Integer.parseInt(hostPort.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--spark-master " + master + ": bad port in " + hostPort);
+    }
+    try (Socket socket = new Socket()) {
+      socket.connect(new InetSocketAddress(host, port), 5000);
+    } catch (IOException | IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "--spark-master "
+              + master
+              + ": nothing answers at "
+              + host
+              + ":"
+              + port
+              + " ("
+              + e
+              + ")");
+    }
+  }
+
   static int run(RunConfig config, Settings s) throws IOException {
     int cores = Runtime.getRuntime().availableProcessors();
     int threads = config.threads() > 0 ? config.threads() : Math.max(1, cores / s.workers());
     String backend = config.backend() != null ? config.backend() : "nd4j";
-    if (!s.resume()) {
-      // A new run: the checkpoint carries state between epochs, so none may be there.
-      Files.deleteIfExists(s.checkpoint());
-      Checkpoint.removeLeftovers(s.checkpoint());
-    }
+    Map<String, String> run = new LinkedHashMap<>(s.run());
+    // Recorded as one process records it, so that a resume with another optimizer is refused.
+    run.put("optimizer", config.optimization().optimizer());
     DistributedJob job =
         new DistributedJob(
             new CliReplica(config),
@@ -54,7 +121,7 @@ final class SparkTraining {
             s.workers(),
             config.batch(),
             s.checkpoint().toAbsolutePath().toString(),
-            s.run(),
+            run,
             null);
     SparkConf conf = new SparkConf().setAppName("anode train");
     if (s.master() != null) {
@@ -63,9 +130,21 @@ final class SparkTraining {
       conf.setMaster("local[" + s.workers() + "]");
     }
     conf.setIfMissing("spark.ui.enabled", "false");
-    try (JavaSparkContext spark = new JavaSparkContext(conf)) {
+    secure(conf);
+    JavaSparkContext context;
+    try {
+      context = new JavaSparkContext(conf);
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(
+          "Spark master " + conf.get("spark.master") + ": " + e.getMessage(), e);
+    }
+    try (JavaSparkContext spark = context) {
       SparkTrainer trainer =
           new SparkTrainer(spark, job, TrainingModule.schedule(config.optimization()));
+      if (!s.resume()) {
+        // A new run: any checkpoint there is replaced when this run's first epoch is saved.
+        trainer.startFresh();
+      }
       int first = trainer.firstEpoch();
       if (first >= s.epochs()) {
         System.out.printf(
@@ -73,7 +152,7 @@ final class SparkTraining {
             s.checkpoint(), first, s.epochs());
         return 0;
       }
-      MetricsLog metrics = new MetricsLog(s.metrics(), s.run());
+      MetricsLog metrics = new MetricsLog(s.metrics(), run);
       metrics.start(first);
       System.out.printf(
           "anode train on Spark (%s): %d workers × %d threads, %s %s, global batch %d (%s per"
@@ -122,8 +201,45 @@ final class SparkTraining {
             }
             bar[0].stepTo(images);
           });
+    } catch (NonFiniteException e) {
+      System.err.println("training stopped: " + e.getMessage() + "; " + lastGood(s.checkpoint()));
+      return 2;
     }
     return 0;
+  }
+
+  private static String lastGood(Path checkpoint) throws IOException {
+    return Files.exists(checkpoint)
+        ? "last good checkpoint: "
+            + checkpoint
+            + " (epoch "
+            + (Checkpoint.readEpoch(checkpoint) + 1)
+            + ")"
+        : "no checkpoint was written";
+  }
+
+  /**
+   * A local run keeps Spark's ports on the loopback address and authenticates its own connections;
+   * a cluster run must be configured securely by its operator (README, "Training on Spark
+   * securely"), and is warned when it is not.
+   */
+  private static void secure(SparkConf conf) {
+    if (conf.get("spark.master").startsWith("local")) {
+      conf.setIfMissing("spark.driver.host", "127.0.0.1");
+      conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
+      if (!conf.contains("spark.authenticate.secret")) {
+        byte[] secret = new byte[32];
+        new SecureRandom().nextBytes(secret);
+        conf.setIfMissing("spark.authenticate", "true");
+        conf.set("spark.authenticate.secret", HexFormat.of().formatHex(secret));
+      }
+    } else if (!conf.getBoolean("spark.authenticate", false)
+        || !conf.getBoolean("spark.network.crypto.enabled", false)) {
+      System.err.println(
+          "warning: spark.authenticate and spark.network.crypto.enabled are not both true: tasks,"
+              + " and the gradient exchange's secret inside them, travel unencrypted (README,"
+              + " 'Training on Spark securely')");
+    }
   }
 
   private static String shares(int batch, int workers) {

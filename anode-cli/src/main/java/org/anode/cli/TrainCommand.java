@@ -4,7 +4,6 @@ import com.google.inject.Guice;
 import com.google.inject.Injector;
 import com.google.inject.Key;
 import com.google.inject.name.Names;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -202,18 +201,9 @@ public final class TrainCommand implements Callable<Integer> {
     if (memory != null) {
       MemoryCheck.parseSize("--memory", memory);
     }
-    if (resume && overwrite) {
-      throw new IllegalArgumentException("--resume and --overwrite exclude each other");
-    }
-    if (resume && !Files.isRegularFile(checkpoint)) {
-      throw new IllegalArgumentException(
-          "--resume: no checkpoint at " + checkpoint + " (start without --resume)");
-    }
-    if (!resume && !overwrite && Files.exists(checkpoint)) {
-      throw new IllegalArgumentException(
-          checkpoint
-              + " exists: --resume to continue that run, --overwrite to start a new one, or"
-              + " another --checkpoint");
+    RunFiles.check(checkpoint, metrics, resume, overwrite);
+    if (workers > 0) {
+      SparkTraining.checkResources(workers, model.threads, sparkMaster);
     }
     return config;
   }
@@ -258,7 +248,7 @@ public final class TrainCommand implements Callable<Integer> {
             net,
             be,
             dtype,
-            config.batch(),
+            effectiveBatch(config),
             config.method(),
             config.optimization().stateSlots(),
             available);
@@ -348,6 +338,17 @@ public final class TrainCommand implements Callable<Integer> {
       return 2;
     }
     return 0;
+  }
+
+  /**
+   * The largest batch a step will see: {@code --batch}, unless the training sample is smaller
+   * ({@code --train-limit} less the {@code --holdout}).
+   */
+  private int effectiveBatch(RunConfig config) {
+    if (trainLimit <= 0) {
+      return config.batch();
+    }
+    return Math.max(1, Math.min(config.batch(), trainLimit - Math.max(0, holdout)));
   }
 
   /** Which checkpoint is really the last good one after a stop. */

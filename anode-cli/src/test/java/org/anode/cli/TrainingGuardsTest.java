@@ -142,12 +142,22 @@ class TrainingGuardsTest extends CommandLineFixture {
     assertTrue(r.err().contains(file.resolve("run.ckpt").toString()), r.err());
     assertFalse(r.out().contains("epoch  lr"), "stopped before training");
 
-    if (Files.isWritable(Path.of("/dev/full"))) {
+    if (Files.exists(Path.of("/dev/full"))) {
+      // A device is not a metrics file (issue 32: outputs are regular files).
       List<String> full = train(folder);
       full.set(full.indexOf("--metrics") + 1, "/dev/full");
       CommandRun f = run(full);
       assertEquals(1, f.code());
-      assertTrue(f.err().contains("/dev/full: cannot write the metrics file"), f.err());
+      assertTrue(f.err().contains("--metrics /dev/full is not a regular file"), f.err());
+    }
+    Path readOnly = Files.createDirectories(tmp.resolve("read-only"));
+    if (readOnly.toFile().setWritable(false) && !Files.isWritable(readOnly)) {
+      List<String> ro = train(folder);
+      ro.set(ro.indexOf("--metrics") + 1, readOnly.resolve("m.csv").toString());
+      CommandRun f = run(ro);
+      assertEquals(1, f.code());
+      assertTrue(f.err().contains("m.csv: cannot write the metrics file"), f.err());
+      readOnly.toFile().setWritable(true);
     }
   }
 
@@ -164,7 +174,7 @@ class TrainingGuardsTest extends CommandLineFixture {
       {"--train-limit", "-5", "--train-limit must be at least 0, got -5"},
       {"--test-limit", "-1", "--test-limit must be at least 0, got -1"},
       {"--batch", "0", "--batch must be at least 1, got 0"},
-      {"--nt", "0", "--nt must be at least 1, got 0"},
+      {"--nt", "0", "--nt must be in [1, 1000], got 0"},
       {"--momentum", "1.5", "--momentum must be in [0.0, 1.0), got 1.5"},
       {"--weight-decay", "-1", "--weight-decay must be a finite number ≥ 0, got -1.0"},
       {"--lr", "NaN", "--lr must be a positive finite number, got NaN"},

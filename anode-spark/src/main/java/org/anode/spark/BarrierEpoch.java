@@ -34,7 +34,11 @@ final class BarrierEpoch extends AbstractFunction1<Iterator<Integer>, Iterator<E
           task.run(ctx.partitionId(), workers, host, ctx::allGather, ctx::isInterrupted);
       return CollectionConverters.asScala(List.of(r).iterator());
     } catch (java.io.IOException e) {
+      TaskFailures.record(task.job(), e);
       throw new java.io.UncheckedIOException(e);
+    } catch (RuntimeException | Error e) {
+      TaskFailures.record(task.job(), e);
+      throw e;
     }
   }
 }

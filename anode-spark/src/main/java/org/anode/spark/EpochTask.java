@@ -84,6 +84,10 @@ final class EpochTask implements Serializable {
     this.firstEpoch = firstEpoch;
   }
 
+  DistributedJob job() {
+    return job;
+  }
+
   /** What a worker reports of its epoch (worker 0's report carries the global figures). */
   record Report(
       int worker,
@@ -113,116 +117,139 @@ final class EpochTask implements Serializable {
     long start = System.nanoTime();
     Backend be = Backends.get(job.backend(), new BackendOptions(job.threadsPerWorker()));
     DType dtype = job.dtype();
-    ImageDataset train = data(true);
-    ImageDataset test = data(false);
+    ImageDataset train;
+    ImageDataset test;
+    try {
+      train = data(true);
+      test = data(false);
+    } catch (IOException | RuntimeException e) {
+      // The same path reads the same on a retry: not worth one.
+      throw new DeterministicFailure("worker " + rank + ": " + e.getMessage());
+    }
     try (AllReduce reduce = new AllReduce(rank, workers, rootHost, security, allGather, killed);
         Module model = job.replica().model(be, dtype);
         Optimizer optimizer = job.replica().optimizer()) {
-      restore(be, model, optimizer);
-      ReplicaSync.checkSameWeights(model, reduce, workers);
-      DataLoader loader =
-          new DataLoader(
-              train, job.batchSize(), true, job.replica().trainingAugmentation(), job.seed());
-      TrainingStep step = new TrainingStep(model, optimizer);
-      int[] order = loader.order(epoch);
-      double lossSum = 0;
-      double right = 0;
-      long peakSaved = 0;
-      long peakLive = 0;
-      int steps = 0;
-      model.train(true);
-      // Exchange time of the steps alone (not the wait for a replica still starting up).
-      double exchangeBefore = reduce.seconds();
-      long bytesBefore = reduce.bytesSent();
-      // The next shard is read and augmented on another thread while this one trains.
-      CompletableFuture<DataLoader.Batch> next = shard(loader, order, 0, rank, workers);
-      for (int from = 0; from < order.length; from += job.batchSize(), steps++) {
-        int size = Math.min(job.batchSize(), order.length - from);
-        int lo = from + Shards.start(size, workers, rank);
-        int hi = from + Shards.end(size, workers, rank);
-        DataLoader.Batch shard = next.join();
-        next = shard(loader, order, from + job.batchSize(), rank, workers);
-        failIfInjected(rank, steps);
-        double[] lossAndHits = new double[2];
-        if (hi > lo) {
-          double share = (hi - lo) / (double) size;
-          int[] hits = {0};
-          TrainingStep.Objective crossEntropy =
-              TrainingStep.crossEntropy(shard.labels(), hits, job.replica().labelSmoothing());
-          String where = "epoch " + (epoch + 1) + ", step " + (steps + 1) + ", worker " + rank;
-          TrainingStep.Outcome o =
-              step.run(
-                  () -> Evaluation.images(be, dtype, shard, loader),
-                  logits -> {
-                    Variable mean = crossEntropy.loss(logits);
-                    lossAndHits[0] = mean.value().item() * (hi - lo);
-                    lossAndHits[1] = hits[0];
-                    // The shard's part of the global batch's mean loss.
-                    return Ops.mulScalar(mean, share);
-                  },
-                  lr,
-                  where,
-                  new TrainingStep.Checks() {
-                    @Override
-                    public void beforeUpdate() {
-                      double[] totals = ReplicaSync.sumGradients(be, model, reduce, lossAndHits);
-                      lossAndHits[0] = totals[0];
-                      lossAndHits[1] = totals[1];
-                    }
-                  });
-          peakSaved = Math.max(peakSaved, o.peakSavedBytes());
-          peakLive = Math.max(peakLive, o.peakLiveBytes());
-        } else {
-          // No image of this batch is ours: the update still needs our (zero) part of the sum.
-          double[] totals = ReplicaSync.sumGradients(be, model, reduce, lossAndHits);
-          lossAndHits[0] = totals[0];
-          lossAndHits[1] = totals[1];
-          optimizer.step(model.parameters(), lr);
-          model.zeroGrad();
+      // Recorded before the connections close: the other workers then fail too, of that.
+      try {
+        restore(be, model, optimizer);
+        ReplicaSync.checkSameWeights(model, reduce, workers);
+        DataLoader loader =
+            new DataLoader(
+                train, job.batchSize(), true, job.replica().trainingAugmentation(), job.seed());
+        TrainingStep step = new TrainingStep(model, optimizer);
+        int[] order = loader.order(epoch);
+        double lossSum = 0;
+        double right = 0;
+        long peakSaved = 0;
+        long peakLive = 0;
+        int steps = 0;
+        model.train(true);
+        // Exchange time of the steps alone (not the wait for a replica still starting up).
+        double exchangeBefore = reduce.seconds();
+        long bytesBefore = reduce.bytesSent();
+        // The next shard is read and augmented on another thread while this one trains.
+        CompletableFuture<DataLoader.Batch> next = shard(loader, order, 0, rank, workers);
+        for (int from = 0; from < order.length; from += job.batchSize(), steps++) {
+          int size = Math.min(job.batchSize(), order.length - from);
+          int lo = from + Shards.start(size, workers, rank);
+          int hi = from + Shards.end(size, workers, rank);
+          DataLoader.Batch shard = next.join();
+          next = shard(loader, order, from + job.batchSize(), rank, workers);
+          failIfInjected(rank, steps);
+          double[] lossAndHits = new double[2];
+          if (hi > lo) {
+            double share = (hi - lo) / (double) size;
+            int[] hits = {0};
+            TrainingStep.Objective crossEntropy =
+                TrainingStep.crossEntropy(shard.labels(), hits, job.replica().labelSmoothing());
+            String where = "epoch " + (epoch + 1) + ", step " + (steps + 1) + ", worker " + rank;
+            TrainingStep.Outcome o =
+                step.run(
+                    () -> Evaluation.images(be, dtype, shard, loader),
+                    logits -> {
+                      Variable mean = crossEntropy.loss(logits);
+                      lossAndHits[0] = mean.value().item() * (hi - lo);
+                      lossAndHits[1] = hits[0];
+                      // The shard's part of the global batch's mean loss.
+                      return Ops.mulScalar(mean, share);
+                    },
+                    lr,
+                    where,
+                    new TrainingStep.Checks() {
+                      @Override
+                      public void beforeUpdate() {
+                        double[] totals = ReplicaSync.sumGradients(be, model, reduce, lossAndHits);
+                        lossAndHits[0] = totals[0];
+                        lossAndHits[1] = totals[1];
+                      }
+                    });
+            peakSaved = Math.max(peakSaved, o.peakSavedBytes());
+            peakLive = Math.max(peakLive, o.peakLiveBytes());
+          } else {
+            // No image of this batch is ours: the update still needs our (zero) part of the sum.
+            double[] totals = ReplicaSync.sumGradients(be, model, reduce, lossAndHits);
+            lossAndHits[0] = totals[0];
+            lossAndHits[1] = totals[1];
+            optimizer.step(model.parameters(), lr);
+            model.zeroGrad();
+          }
+          if (!Double.isFinite(lossAndHits[0])) {
+            throw new NonFiniteException(
+                "epoch " + (epoch + 1) + ", step " + (steps + 1) + ": loss is " + lossAndHits[0]);
+          }
+          lossSum += lossAndHits[0];
+          right += lossAndHits[1];
+          if (rank == 0) {
+            Progress.write(
+                job, epoch, Math.min(from + job.batchSize(), order.length), order.length);
+          }
         }
-        if (!Double.isFinite(lossAndHits[0])) {
+        double exchange = reduce.seconds() - exchangeBefore;
+        long bytesPerStep = steps == 0 ? 0 : (reduce.bytesSent() - bytesBefore) / steps;
+        ReplicaSync.averageBuffers(be, model, reduce, workers);
+        double[] eval = evaluate(be, model, test, rank, workers, reduce);
+        if (!Double.isFinite(eval[0])) {
           throw new NonFiniteException(
-              "epoch " + (epoch + 1) + ", step " + (steps + 1) + ": loss is " + lossAndHits[0]);
+              "epoch "
+                  + (epoch + 1)
+                  + ": the test loss is "
+                  + eval[0]
+                  + " (the model is not saved)");
         }
-        lossSum += lossAndHits[0];
-        right += lossAndHits[1];
         if (rank == 0) {
-          Progress.write(job, epoch, Math.min(from + job.batchSize(), order.length), order.length);
+          String when = "epoch " + (epoch + 1) + ", ";
+          NonFiniteException.checkState(be, model.stateDict(), when + "model state before saving");
+          NonFiniteException.checkState(
+              be, optimizer.state(), when + "optimizer state before saving");
+          Map<String, String> run = new LinkedHashMap<>(job.run());
+          run.put(RUN_ID, runId);
+          new Checkpoint(
+                  epoch,
+                  job.seed(),
+                  run,
+                  model.stateDict(),
+                  optimizer.state(),
+                  optimizer.counters())
+              .save(Path.of(job.checkpoint()));
         }
+        // Nobody leaves before the checkpoint is on disk.
+        reduce.sum(new double[0]);
+        return new Report(
+            rank,
+            lossSum / order.length,
+            right / order.length,
+            eval[0],
+            eval[1],
+            order.length,
+            peakSaved,
+            peakLive,
+            (System.nanoTime() - start) / 1e9,
+            exchange,
+            bytesPerStep);
+      } catch (RuntimeException | Error e) {
+        TaskFailures.record(job, e);
+        throw e;
       }
-      double exchange = reduce.seconds() - exchangeBefore;
-      long bytesPerStep = steps == 0 ? 0 : (reduce.bytesSent() - bytesBefore) / steps;
-      ReplicaSync.averageBuffers(be, model, reduce, workers);
-      double[] eval = evaluate(be, model, test, rank, workers, reduce);
-      if (!Double.isFinite(eval[0])) {
-        throw new NonFiniteException(
-            "epoch " + (epoch + 1) + ": the test loss is " + eval[0] + " (the model is not saved)");
-      }
-      if (rank == 0) {
-        String when = "epoch " + (epoch + 1) + ", ";
-        NonFiniteException.checkState(be, model.stateDict(), when + "model state before saving");
-        NonFiniteException.checkState(
-            be, optimizer.state(), when + "optimizer state before saving");
-        Map<String, String> run = new LinkedHashMap<>(job.run());
-        run.put(RUN_ID, runId);
-        new Checkpoint(
-                epoch, job.seed(), run, model.stateDict(), optimizer.state(), optimizer.counters())
-            .save(Path.of(job.checkpoint()));
-      }
-      // Nobody leaves before the checkpoint is on disk.
-      reduce.sum(new double[0]);
-      return new Report(
-          rank,
-          lossSum / order.length,
-          right / order.length,
-          eval[0],
-          eval[1],
-          order.length,
-          peakSaved,
-          peakLive,
-          (System.nanoTime() - start) / 1e9,
-          exchange,
-          bytesPerStep);
     }
   }
 

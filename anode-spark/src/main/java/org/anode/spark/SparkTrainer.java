@@ -162,6 +162,7 @@ public final class SparkTrainer {
     EpochTask task = new EpochTask(job, epoch, lr, security, runId, firstEpoch());
     for (int attempt = 1; ; attempt++) {
       try {
+        TaskFailures.clear(job);
         EpochTask.Report r = runBarrierStage(task);
         EpochMetrics m =
             new EpochMetrics(
@@ -176,7 +177,8 @@ public final class SparkTrainer {
                 r.peakSavedBytes(),
                 r.peakLiveBytes());
         return new Epoch(m, r.exchangeSeconds(), r.bytesPerStep());
-      } catch (SparkException | RuntimeException e) {
+      } catch (SparkException | RuntimeException stageFailure) {
+        Throwable e = TaskFailures.take(job, stageFailure);
         if (savedEpoch() >= epoch) {
           // Worker 0 saved the epoch, then the stage failed (another task, or the return): the
           // state is the epoch's end, only its figures are lost.

@@ -1,17 +1,65 @@
 package org.anode.spark;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import org.anode.train.NonFiniteException;
 
 /**
- * What the driver makes of a failed epoch stage: Spark hands it the first failed task's exception,
- * in local mode as the object itself, from a cluster as text inside a {@code SparkException}. A
- * {@link NonFiniteException} or a {@link DeterministicFailure} would happen again on a retry, so
- * they end the run with their own message instead (the latter as an {@link IOException}: the
- * checkpoint or the replicas are at fault, not the program).
+ * What the driver makes of a failed epoch stage. Spark's report of a failed barrier stage does not
+ * carry the task's exception ("barrier task … finished unsuccessfully"), so the first task to fail
+ * also writes its exception's first line beside the checkpoint ({@code <checkpoint>.failure}, a
+ * path all see, as {@link Progress} uses). A {@link NonFiniteException} or a {@link
+ * DeterministicFailure} would happen again on a retry, so they end the run with their own message
+ * instead (the latter as an {@link IOException}: the checkpoint, the data or the replicas are at
+ * fault, not the program).
  */
 final class TaskFailures {
   private TaskFailures() {}
+
+  static Path file(DistributedJob job) {
+    return Path.of(job.checkpoint() + ".failure");
+  }
+
+  /** A task's failure, recorded unless another task's came first (the others follow from it). */
+  static void record(DistributedJob job, Throwable t) {
+    Throwable cause = t;
+    while ((cause instanceof UncheckedIOException || cause.getMessage() == null)
+        && cause.getCause() != null
+        && cause.getCause() != cause) {
+      cause = cause.getCause();
+    }
+    String message =
+        cause.getMessage() == null ? "" : cause.getMessage().lines().findFirst().orElse("");
+    try {
+      Files.writeString(
+          file(job),
+          cause.getClass().getName() + ": " + message,
+          StandardOpenOption.CREATE_NEW,
+          StandardOpenOption.WRITE);
+    } catch (IOException e) {
+      // Another task's failure is already there, or the folder is not writable: Spark's own
+      // report remains.
+    }
+  }
+
+  /** The recorded failure of the last stage, removed; Spark's exception when none was recorded. */
+  static Throwable take(DistributedJob job, Throwable sparks) {
+    try {
+      String text = Files.readString(file(job)).trim();
+      Files.deleteIfExists(file(job));
+      return new IOException(text, sparks);
+    } catch (IOException e) {
+      return sparks;
+    }
+  }
+
+  /** Removes a failure record left by an earlier stage. */
+  static void clear(DistributedJob job) throws IOException {
+    Files.deleteIfExists(file(job));
+  }
 
   /** Throws the task's own failure when a retry would repeat it; returns otherwise. */
   static void rethrowIfFinal(Throwable e, int epoch) throws IOException {
@@ -44,8 +92,11 @@ final class TaskFailures {
     return text.substring(at + marker.length(), end < 0 ? text.length() : end).trim();
   }
 
-  /** The innermost cause's class and message, for one-line reports. */
+  /** The recorded failure's line, else the innermost cause's class and message. */
   static String rootMessage(Throwable e) {
+    if (e instanceof IOException && e.getCause() instanceof org.apache.spark.SparkException) {
+      return e.getMessage();
+    }
     Throwable t = e;
     while (t.getCause() != null && t.getCause() != t) {
       t = t.getCause();

@@ -41,7 +41,10 @@ final class ArchiveFiles {
       return;
     }
     try (InputStream in = new BufferedInputStream(Files.newInputStream(path));
-        TarArchiveInputStream tar = new TarArchiveInputStream(new GzipCompressorInputStream(in))) {
+        // Entry names as UTF-8 whatever the locale (LANG=C would make every non-ASCII letter '?',
+        // and two class folders one).
+        TarArchiveInputStream tar =
+            new TarArchiveInputStream(new GzipCompressorInputStream(in), "UTF-8")) {
       TarArchiveEntry e;
       while ((e = next(path, tar)) != null) {
         if (!e.isFile()) {

@@ -3,6 +3,8 @@ package org.anode.data;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -87,7 +89,7 @@ public final class ImageFolder {
     int per = 3 * height * width;
     byte[] pixels = new byte[items.size() * per];
     int[] labels = new int[items.size()];
-    int[] decoded = {0};
+    boolean[] decoded = new boolean[items.size()];
     ArchiveFiles.forEach(
         path,
         (name, bytes) -> {
@@ -95,13 +97,29 @@ public final class ImageFolder {
           if (i == null) {
             return;
           }
+          if (decoded[i]) {
+            throw new IOException(path + ": two entries are named " + name);
+          }
           decode(path, name, bytes.read(), pixels, i * per, height, width);
           labels[i] = selected.get(i).label();
-          decoded[0]++;
+          decoded[i] = true;
         });
-    if (decoded[0] != items.size()) {
+    List<String> missing = new ArrayList<>();
+    for (int i = 0; i < decoded.length; i++) {
+      if (!decoded[i]) {
+        missing.add(selected.get(i).name());
+      }
+    }
+    if (!missing.isEmpty()) {
       throw new IOException(
-          path + ": " + (items.size() - decoded[0]) + " listed images could not be read");
+          path
+              + ": "
+              + missing.size()
+              + " listed images could not be read, such as "
+              + missing.subList(0, Math.min(3, missing.size()))
+              + (Charset.defaultCharset().equals(StandardCharsets.UTF_8)
+                  ? ""
+                  : " (file names in " + Charset.defaultCharset() + ": run with a UTF-8 locale)"));
     }
     return new ImageDataset(pixels, labels, classes, 3, height, width);
   }

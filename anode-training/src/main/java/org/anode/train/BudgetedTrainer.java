@@ -116,6 +116,14 @@ public final class BudgetedTrainer {
     double trainStart = budget.elapsed();
     int imagesTrained = 0;
     model.train(true);
+    if (budget.remaining() <= 0) {
+      throw new IllegalArgumentException(
+          String.format(
+              java.util.Locale.ROOT,
+              "--time-budget: start-up alone took %.1f s of the %.1f s budget; give a longer one",
+              budget.elapsed(),
+              budget.elapsed() + budget.remaining()));
+    }
     while (steps < planned) {
       lossSum = 0;
       right = 0;
@@ -145,6 +153,16 @@ public final class BudgetedTrainer {
           double now = budget.elapsed();
           if (steps == 1) {
             measuredSince = now; // the first step warms up: not a measure of the pace
+            if (budget.remaining() <= 0) {
+              throw new IllegalArgumentException(
+                  String.format(
+                      java.util.Locale.ROOT,
+                      "--time-budget: start-up (%.1f s) and one step (%.1f s) took more than the"
+                          + " %.1f s budget; give a longer one (nothing was saved)",
+                      trainStart,
+                      now - trainStart,
+                      now + budget.remaining()));
+            }
           } else {
             measured++;
           }

@@ -18,7 +18,8 @@ import java.util.Map;
  * Columns are fixed: the run's description (in the order given) followed by {@link EpochMetrics}'s
  * fields. A new run starts the file afresh; a resumed run keeps the rows up to the epoch of its
  * checkpoint and drops the rest (rows of epochs whose checkpoint was never written would otherwise
- * appear twice). A row is appended only after that epoch's checkpoint is saved.
+ * appear twice). A row is appended only after that epoch's checkpoint is saved, and an existing
+ * file is replaced only when the new run's first row is written.
  */
 public final class MetricsLog {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -29,6 +30,7 @@ public final class MetricsLog {
   private final String csvPrefix;
   private final Map<String, String> run;
   private static final int METRIC_COLUMNS = EpochMetrics.CSV_HEADER.split(",").length;
+  private List<String> pending; // what the file will hold before the first appended row
 
   public MetricsLog(Path path, Map<String, String> run) {
     this.path = path;
@@ -46,7 +48,8 @@ public final class MetricsLog {
 
   /**
    * Prepares the file for a run that continues after {@code epochsDone} finished epochs (0 for a
-   * new run): the header, then the existing rows of epochs 1..epochsDone.
+   * new run): the header, then the existing rows of epochs 1..epochsDone. Checks now that the file
+   * can be written; the file itself changes only with the first {@link #append}.
    */
   public void start(int epochsDone) throws IOException {
     List<String> keep = new ArrayList<>();
@@ -76,32 +79,46 @@ public final class MetricsLog {
       }
     }
     try {
-      if (path.toAbsolutePath().getParent() != null) {
-        Files.createDirectories(path.toAbsolutePath().getParent());
+      Path dir = path.toAbsolutePath().getParent();
+      if (dir != null) {
+        Files.createDirectories(dir);
       }
-      if (Files.isRegularFile(path) || !Files.exists(path)) {
-        Path tmp = path.resolveSibling(path.getFileName() + ".tmp");
-        Files.write(tmp, keep, StandardCharsets.UTF_8);
-        Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      } else {
-        Files.write(path, keep, StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+      if (Files.exists(path) && !Files.isRegularFile(path)) {
+        throw new IOException("not a regular file");
       }
+      // Can a file be written there? Checked now; the file itself is replaced with the first row.
+      Path probe = path.resolveSibling(path.getFileName() + ".tmp");
+      Files.write(probe, new byte[0]);
+      Files.delete(probe);
     } catch (IOException e) {
       throw new IOException(
           path + ": cannot write the metrics file (" + Checkpoint.describe(e) + ")", e);
     }
+    pending = keep;
   }
 
-  /** Appends the row of one finished epoch. */
+  /**
+   * Appends the row of one finished epoch; the first row after {@link #start} replaces the file
+   * atomically by the kept rows and itself, so that the previous file stays whole until then.
+   */
   public void append(EpochMetrics m) throws IOException {
     String line = csv ? csvPrefix + m.csv() : jsonLine(m);
     try {
-      Files.write(
-          path,
-          List.of(line),
-          StandardCharsets.UTF_8,
-          StandardOpenOption.CREATE,
-          StandardOpenOption.APPEND);
+      if (pending != null) {
+        List<String> lines = new ArrayList<>(pending);
+        lines.add(line);
+        Path tmp = path.resolveSibling(path.getFileName() + ".tmp");
+        Files.write(tmp, lines, StandardCharsets.UTF_8);
+        Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        pending = null;
+      } else {
+        Files.write(
+            path,
+            List.of(line),
+            StandardCharsets.UTF_8,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.APPEND);
+      }
     } catch (IOException e) {
       throw new IOException(
           path + ": cannot write the metrics file (" + Checkpoint.describe(e) + ")", e);

@@ -81,9 +81,25 @@ public final class TimeBudget {
   }
 
   /**
-   * Parses {@code 15m}, {@code 90s}, {@code 1h30m}, {@code 45} (seconds) or an ISO-8601 duration.
+   * Parses {@code 15m}, {@code 90s}, {@code 1h30m}, {@code 45} (seconds) or an ISO-8601 duration,
+   * positive and at most a year.
    */
   public static Duration parse(String s) {
+    Duration d = parseDuration(s);
+    if (d.isNegative() || d.isZero()) {
+      throw new IllegalArgumentException("--time-budget must be positive, got '" + s + "'");
+    }
+    if (d.compareTo(MAX) > 0) {
+      throw new IllegalArgumentException(
+          "--time-budget must be at most " + MAX.toDays() + " days, got '" + s + "'");
+    }
+    return d;
+  }
+
+  /** The longest budget: a year (in nanoseconds, the clock's unit, 292 years overflow). */
+  static final Duration MAX = Duration.ofDays(366);
+
+  private static Duration parseDuration(String s) {
     String t = s.trim().toLowerCase(java.util.Locale.ROOT);
     try {
       if (t.startsWith("pt") || t.startsWith("p")) {

@@ -203,7 +203,11 @@ public final class TrainCommand implements Callable<Integer> {
     }
     RunFiles.check(checkpoint, metrics, resume, overwrite);
     if (workers > 0) {
-      SparkTraining.checkResources(workers, model.threads, sparkMaster);
+      // spark-submit passes its --master as the system property spark.master.
+      SparkTraining.checkResources(
+          workers,
+          model.threads,
+          sparkMaster != null ? sparkMaster : System.getProperty("spark.master"));
     }
     return config;
   }

@@ -103,12 +103,7 @@ final class AllReduce implements AutoCloseable {
     BlockingQueue<PeerChannel> proven = new LinkedBlockingQueue<>();
     Set<Socket> pending = ConcurrentHashMap.newKeySet();
     ExecutorService handshakes =
-        Executors.newCachedThreadPool(
-            r -> {
-              Thread t = new Thread(r, "anode-exchange-handshake");
-              t.setDaemon(true);
-              return t;
-            });
+        Executors.newCachedThreadPool(DaemonThreads.named("anode-exchange-handshake"));
     try (ServerSocket server = new ServerSocket()) {
       server.bind(new InetSocketAddress(InetAddress.getByName(rootHost), 0));
       server.setSoTimeout(POLL_MILLIS);

@@ -48,12 +48,7 @@ final class EpochTask implements Serializable {
 
   /** Reads and augments shards ahead of the step that needs them. */
   private static final Executor PREFETCH =
-      Executors.newCachedThreadPool(
-          r -> {
-            Thread t = new Thread(r, "anode-shard-prefetch");
-            t.setDaemon(true);
-            return t;
-          });
+      Executors.newCachedThreadPool(DaemonThreads.named("anode-shard-prefetch"));
 
   /** Checkpoint configuration key naming the run that wrote it. */
   static final String RUN_ID = "run-id";

@@ -127,12 +127,7 @@ public final class SparkTrainer {
       throws IOException {
     List<Epoch> out = new ArrayList<>();
     ScheduledExecutorService poll =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "anode-spark-progress");
-              t.setDaemon(true);
-              return t;
-            });
+        Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("anode-spark-progress"));
     try {
       for (int e = firstEpoch(); e < epochs; e++) {
         int epoch = e;

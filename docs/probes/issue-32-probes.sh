@@ -4,7 +4,9 @@
 set -uo pipefail
 data=${1:-../shared/data/cifar10-jpg.tar.gz}
 w=$(mktemp -d)
-small=(--train-limit 64 --test-limit 32 --batch 32 --width 0.125 --epochs 1 --no-progress)
+small=(--train-limit 64 --test-limit 32 --no-progress)
+# the size of the probes' runs; a probe of one of these three gives all three itself
+sz=(--width 0.125 --batch 32 --epochs 1)
 probe() { # name, command...
   local name=$1
   shift
@@ -16,39 +18,39 @@ ck=(--checkpoint "$w/c.ckpt" --metrics "$w/m.csv")
 head -c 100000 "$data" >"$w/trunc.tar.gz"
 
 echo "== files"
-./anode train --data "$data" "${small[@]}" "${ck[@]}" >/dev/null 2>&1
+./anode train --data "$data" "${small[@]}" "${sz[@]}" "${ck[@]}" >/dev/null 2>&1
 sum_before=$(md5sum <"$w/c.ckpt")
-probe "spark --overwrite, truncated --data" ./anode train --workers 2 --data "$w/trunc.tar.gz" "${small[@]}" "${ck[@]}" --overwrite
+probe "spark --overwrite, truncated --data" ./anode train --workers 2 --data "$w/trunc.tar.gz" "${small[@]}" "${sz[@]}" "${ck[@]}" --overwrite
 echo "   checkpoint unchanged: $([ "$sum_before" = "$(md5sum <"$w/c.ckpt")" ] && echo yes || echo NO)"
-probe "spark --overwrite --lr 1e6" ./anode train --workers 2 --data "$data" "${small[@]}" "${ck[@]}" --overwrite --lr 1e6 --epochs 2
+probe "spark --overwrite --lr 1e6" ./anode train --workers 2 --data "$data" "${small[@]}" --width 0.125 --batch 32 "${ck[@]}" --overwrite --lr 1e6 --epochs 2
 echo "   checkpoint unchanged: $([ "$sum_before" = "$(md5sum <"$w/c.ckpt")" ] && echo yes || echo NO)"
-probe "spark --resume --optimizer adam (sgd ckpt)" ./anode train --workers 2 --data "$data" "${small[@]}" "${ck[@]}" --resume --optimizer adam --epochs 2
-probe "spark --resume --width 0.25" ./anode train --workers 2 --data "$data" "${small[@]}" "${ck[@]}" --resume --width 0.25 --epochs 2
+probe "spark --resume --optimizer adam (sgd ckpt)" ./anode train --workers 2 --data "$data" "${small[@]}" --width 0.125 --batch 32 "${ck[@]}" --resume --optimizer adam --epochs 2
+probe "spark --resume --width 0.25" ./anode train --workers 2 --data "$data" "${small[@]}" --batch 32 "${ck[@]}" --resume --width 0.25 --epochs 2
 echo "someone else's" >"$w/other.csv"
-probe "--metrics <unrelated file>" ./anode train --data "$data" "${small[@]}" --checkpoint "$w/new.ckpt" --metrics "$w/other.csv"
+probe "--metrics <unrelated file>" ./anode train --data "$data" "${small[@]}" "${sz[@]}" --checkpoint "$w/new.ckpt" --metrics "$w/other.csv"
 echo "   file unchanged: $(cat "$w/other.csv")"
-probe "--time-budget 0, existing metrics" ./anode train --data "$data" "${small[@]}" "${ck[@]}" --overwrite --time-budget 0
-probe "--checkpoint f --metrics f" ./anode train --data "$data" "${small[@]}" --checkpoint "$w/f" --metrics "$w/f"
-probe "--checkpoint /dev/null --overwrite" ./anode train --data "$data" "${small[@]}" --checkpoint /dev/null --metrics "$w/x.csv" --overwrite
+probe "--time-budget 0, existing metrics" ./anode train --data "$data" "${small[@]}" "${sz[@]}" "${ck[@]}" --overwrite --time-budget 0
+probe "--checkpoint f --metrics f" ./anode train --data "$data" "${small[@]}" "${sz[@]}" --checkpoint "$w/f" --metrics "$w/f"
+probe "--checkpoint /dev/null --overwrite" ./anode train --data "$data" "${small[@]}" "${sz[@]}" --checkpoint /dev/null --metrics "$w/x.csv" --overwrite
 mkdir -p "$w/dir"
-probe "--overwrite onto a directory" ./anode train --data "$data" "${small[@]}" --checkpoint "$w/dir" --metrics "$w/y.csv" --overwrite
+probe "--overwrite onto a directory" ./anode train --data "$data" "${small[@]}" "${sz[@]}" --checkpoint "$w/dir" --metrics "$w/y.csv" --overwrite
 
 echo "== bad input"
 fresh=(--checkpoint "$w/n.ckpt" --metrics "$w/n.csv")
-probe "--width 1e9" ./anode train --data "$data" "${small[@]}" "${fresh[@]}" --width 1e9
-probe "--time-budget 3000000h" ./anode train --data "$data" "${small[@]}" "${fresh[@]}" --time-budget 3000000h
-probe "--time-budget 40s --lr 1e6" ./anode train --data "$data" "${small[@]}" "${fresh[@]}" --time-budget 40s --lr 1e6
+probe "--width 1e9" ./anode train --data "$data" "${small[@]}" --batch 32 --epochs 1 "${fresh[@]}" --width 1e9
+probe "--time-budget 3000000h" ./anode train --data "$data" "${small[@]}" "${sz[@]}" "${fresh[@]}" --time-budget 3000000h
+probe "--time-budget 40s --lr 1e6" ./anode train --data "$data" "${small[@]}" "${sz[@]}" "${fresh[@]}" --time-budget 40s --lr 1e6
 rm -f "$w/n.ckpt" "$w/n.csv"
-probe "--time-budget 1s" ./anode train --data "$data" "${small[@]}" "${fresh[@]}" --time-budget 1s
+probe "--time-budget 1s" ./anode train --data "$data" "${small[@]}" "${sz[@]}" "${fresh[@]}" --time-budget 1s
 rm -f "$w/n.ckpt" "$w/n.csv"
-probe "--time-budget 0" ./anode train --data "$data" "${small[@]}" "${fresh[@]}" --time-budget 0
-probe "--threads 10000" ./anode train --data "$data" "${small[@]}" "${fresh[@]}" --threads 10000
-probe "--workers 64" ./anode train --data "$data" "${small[@]}" "${fresh[@]}" --workers 64
-probe "--nt 100000" ./anode train --data "$data" "${small[@]}" "${fresh[@]}" --nt 100000
-probe "--batch 100000 on 64 images" ./anode train --data "$data" "${small[@]}" "${fresh[@]}" --batch 100000
+probe "--time-budget 0" ./anode train --data "$data" "${small[@]}" "${sz[@]}" "${fresh[@]}" --time-budget 0
+probe "--threads 10000" ./anode train --data "$data" "${small[@]}" "${sz[@]}" "${fresh[@]}" --threads 10000
+probe "--workers 64" ./anode train --data "$data" "${small[@]}" "${sz[@]}" "${fresh[@]}" --workers 64
+probe "--nt 100000" ./anode train --data "$data" "${small[@]}" "${sz[@]}" "${fresh[@]}" --nt 100000
+probe "--batch 100000 on 64 images" ./anode train --data "$data" "${small[@]}" --width 0.125 --epochs 1 "${fresh[@]}" --batch 100000
 rm -f "$w/n.ckpt" "$w/n.csv"
-probe "--spark-master nosuch://x" ./anode train --data "$data" "${small[@]}" "${fresh[@]}" --workers 2 --spark-master nosuch://x
-probe "--spark-master spark://127.0.0.1:1" ./anode train --data "$data" "${small[@]}" "${fresh[@]}" --workers 2 --spark-master spark://127.0.0.1:1
+probe "--spark-master nosuch://x" ./anode train --data "$data" "${small[@]}" "${sz[@]}" "${fresh[@]}" --workers 2 --spark-master nosuch://x
+probe "--spark-master spark://127.0.0.1:1" ./anode train --data "$data" "${small[@]}" "${sz[@]}" "${fresh[@]}" --workers 2 --spark-master spark://127.0.0.1:1
 
 echo "== data"
 mkdir -p "$w/u/train/café" "$w/u/train/cafè" "$w/u/test/café" "$w/u/test/cafè"

@@ -170,17 +170,20 @@ final class AllReduce implements AutoCloseable {
     }
   }
 
-  /** The element-wise sum of {@code values} over all workers, added in worker order. */
-  double[] sum(double[] values) {
-    return sum(values, 0);
+  /**
+   * The element-wise sum of {@code values} over all workers, added in worker order; {@code what}
+   * names the values in errors ("gradients", "the test loss").
+   */
+  double[] sum(String what, double[] values) {
+    return sum(what, values, 0);
   }
 
   /**
-   * As {@link #sum(double[])}, the first {@code floats} values travelling as float32 (a float32
-   * model's gradients: half the bytes; the float32 sum rounds the same either way), the rest as
-   * float64.
+   * As {@link #sum(String, double[])}, the first {@code floats} values travelling as float32 (a
+   * float32 model's gradients: half the bytes; the float32 sum rounds the same either way), the
+   * rest as float64.
    */
-  double[] sum(double[] values, int floats) {
+  double[] sum(String what, double[] values, int floats) {
     long t0 = System.nanoTime();
     int bytes = 4 * floats + 8 * (values.length - floats);
     byte[] mine = encode(values, floats, bytes);
@@ -188,11 +191,11 @@ final class AllReduce implements AutoCloseable {
       byte[] result;
       if (rank == 0) {
         double[] sum = new double[values.length];
-        add(sum, mine, floats, 0);
+        add(sum, mine, floats, 0, what);
         byte[] buffer = new byte[bytes];
         for (PeerChannel p : peers) {
           p.receive(buffer, killed, waitMillis);
-          add(sum, buffer, floats, p.rank());
+          add(sum, buffer, floats, p.rank(), what);
         }
         result = encode(sum, floats, bytes);
         for (PeerChannel p : peers) {
@@ -204,11 +207,12 @@ final class AllReduce implements AutoCloseable {
         peers[0].receive(result, killed, waitMillis);
       }
       double[] sum = new double[values.length];
-      add(sum, result, floats, 0);
+      add(sum, result, floats, 0, what);
       nanos += System.nanoTime() - t0;
       return sum;
     } catch (IOException e) {
-      throw new UncheckedIOException("all-reduce (worker " + rank + "): " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "all-reduce of " + what + " (worker " + rank + "): " + e.getMessage(), e);
     }
   }
 
@@ -227,20 +231,23 @@ final class AllReduce implements AutoCloseable {
    * Adds a message's values to {@code sum}; a value that is not finite stops the run (a replica
    * that diverged, or one that is not what it claims): worker {@code from} sent it.
    */
-  private static void add(double[] sum, byte[] message, int floats, int from) {
+  private static void add(double[] sum, byte[] message, int floats, int from, String what) {
     ByteBuffer b = ByteBuffer.wrap(message);
     for (int i = 0; i < sum.length; i++) {
       double v = i < floats ? b.getFloat() : b.getDouble();
       if (!Double.isFinite(v)) {
         throw new NonFiniteException(
-            "all-reduce: worker "
+            "all-reduce of "
+                + what
+                + ": worker "
                 + from
                 + " sent "
                 + v
-                + " at position "
-                + i
+                + " (value "
+                + (i + 1)
                 + " of "
-                + sum.length);
+                + sum.length
+                + ")");
       }
       sum[i] += v;
     }

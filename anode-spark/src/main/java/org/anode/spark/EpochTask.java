@@ -228,7 +228,7 @@ final class EpochTask implements Serializable {
               .save(Path.of(job.checkpoint()));
         }
         // Nobody leaves before the checkpoint is on disk.
-        reduce.sum(new double[0]);
+        reduce.sum("nothing (the wait for the checkpoint)", new double[0]);
         return new Report(
             rank,
             lossSum / order.length,
@@ -333,7 +333,7 @@ final class EpochTask implements Serializable {
       mine[0] = r[0] * part.length;
       mine[1] = r[1] * part.length;
     }
-    double[] total = reduce.sum(mine);
+    double[] total = reduce.sum("the test loss and accuracy", mine);
     return new double[] {total[0] / test.size(), total[1] / test.size()};
   }
 

@@ -28,7 +28,7 @@ final class ReplicaSync {
    */
   static void checkSameWeights(Module model, AllReduce reduce, int workers) {
     double mine = checksum(model);
-    double mean = reduce.sum(new double[] {mine})[0] / workers;
+    double mean = reduce.sum("the weight checksum", new double[] {mine})[0] / workers;
     // Written so that a NaN fails it (a comparison with NaN is false).
     if (!(Math.abs(mine - mean) <= 1e-12 * Math.max(1, Math.abs(mean)))) {
       throw new DeterministicFailure(
@@ -64,7 +64,7 @@ final class ReplicaSync {
     }
     double[] flat = concat(grads, shapes, extra);
     boolean single = params.stream().allMatch(p -> p.dtype() == DType.FLOAT32);
-    double[] sum = reduce.sum(flat, single ? flat.length - extra.length : 0);
+    double[] sum = reduce.sum("gradients", flat, single ? flat.length - extra.length : 0);
     int at = 0;
     for (Parameter p : params) {
       p.zeroGrad();
@@ -87,7 +87,7 @@ final class ReplicaSync {
     }
     List<Tensor> values = new ArrayList<>(buffers.values());
     List<Shape> shapes = values.stream().map(Tensor::shape).toList();
-    double[] sum = reduce.sum(concat(values, shapes, new double[0]));
+    double[] sum = reduce.sum("batch-norm statistics", concat(values, shapes, new double[0]));
     Map<String, Tensor> averaged = new LinkedHashMap<>();
     int at = 0;
     try (TensorScope scope = TensorScope.open()) {

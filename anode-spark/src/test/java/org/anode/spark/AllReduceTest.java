@@ -75,7 +75,7 @@ class AllReduceTest {
                   try (AllReduce r =
                       new AllReduce(rank, workers, HOST, security, allGather, () -> false)) {
                     for (int k = 0; k < rounds; k++) {
-                      sums.add(r.sum(values(rank, k)));
+                      sums.add(r.sum("test values", values(rank, k)));
                     }
                   }
                   return sums;
@@ -196,13 +196,15 @@ class AllReduceTest {
                             return new String[] {port[0]};
                           },
                           () -> false)) {
-                    return r.sum(new double[] {1, rank == 1 ? Double.NaN : 2});
+                    return r.sum("test values", new double[] {1, rank == 1 ? Double.NaN : 2});
                   }
                 }));
       }
       Exception e = assertThrows(Exception.class, () -> f.get(0).get());
       assertTrue(e.getCause() instanceof NonFiniteException, e.toString());
-      assertTrue(e.getCause().getMessage().contains("worker 1 sent NaN"), e.getMessage());
+      assertTrue(
+          e.getCause().getMessage().contains("all-reduce of test values: worker 1 sent NaN"),
+          e.getMessage());
     } finally {
       pool.shutdownNow();
     }

@@ -13,6 +13,10 @@ import java.util.regex.Pattern;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
+import org.anode.api.Backend;
+import org.anode.api.BackendOptions;
+import org.anode.api.Backends;
+import org.anode.nn.Module;
 import org.anode.spark.DistributedJob;
 import org.anode.spark.SparkTrainer;
 import org.anode.train.Checkpoint;
@@ -40,7 +44,8 @@ final class SparkTraining {
       Path metrics,
       boolean resume,
       boolean progress,
-      Map<String, String> run) {}
+      Map<String, String> run,
+      String memory) {}
 
   /** Spark master URLs this command can start (spark-submit may set others). */
   private static final Pattern MASTER =
@@ -124,6 +129,10 @@ final class SparkTraining {
             run,
             null);
     SparkConf conf = new SparkConf().setAppName("anode train");
+    String master = s.master() != null ? s.master() : conf.get("spark.master", null);
+    if (master == null || master.startsWith("local")) {
+      checkWorkerMemory(config, s, backend, threads);
+    }
     if (s.master() != null) {
       conf.setMaster(s.master());
     } else if (!conf.contains("spark.master")) {
@@ -206,6 +215,61 @@ final class SparkTraining {
       return 2;
     }
     return 0;
+  }
+
+  /**
+   * In one process the workers share its memory: each worker's step (its share of the batch, with
+   * the run's gradient method) and replica must fit in 1/N of what is available (or of --memory).
+   * Checked before Spark starts, with the workers' backend and options.
+   */
+  private static void checkWorkerMemory(RunConfig config, Settings s, String backend, int threads) {
+    Backend be = Backends.get(backend, new BackendOptions(threads));
+    int share = (config.batch() + s.workers() - 1) / s.workers();
+    try (Module net = new CliReplica(config).model(be, config.dtype())) {
+      long available =
+          s.memory() != null
+              ? MemoryCheck.parseSize("--memory", s.memory())
+              : MemoryCheck.available(MemoryCheck.stateBytes(net) * s.workers());
+      long perWorker = available < 0 ? -1 : available / s.workers();
+      MemoryCheck.Decision d =
+          MemoryCheck.decide(
+              net,
+              be,
+              config.dtype(),
+              share,
+              config.method(),
+              config.optimization().stateSlots(),
+              perWorker);
+      if (d.note() != null) {
+        throw new IllegalArgumentException(
+            "--workers "
+                + s.workers()
+                + " in one process: each worker has "
+                + MemoryCheck.mib(perWorker)
+                + ", and with --method "
+                + config.method()
+                + " its step ("
+                + share
+                + " images) "
+                + d.note().replaceFirst("^\\S+ ", "")
+                + "; --method "
+                + d.method()
+                + " fits (~"
+                + MemoryCheck.mib(d.predicted())
+                + "), or lower --workers, --batch or --width");
+      }
+      if (perWorker > 0) {
+        System.out.printf(
+            "memory: ~%s predicted for each worker's step, %s available to each of %d%n",
+            MemoryCheck.mib(d.predicted()), MemoryCheck.mib(perWorker), s.workers());
+      }
+    } catch (IllegalArgumentException e) {
+      if (e.getMessage().startsWith("not enough memory")) {
+        throw new IllegalArgumentException(
+            "--workers " + s.workers() + " in one process, each worker: " + e.getMessage(), e);
+      }
+      throw e;
+    }
   }
 
   private static String lastGood(Path checkpoint) throws IOException {

@@ -233,7 +233,8 @@ public final class TrainCommand implements Callable<Integer> {
               metrics,
               resume,
               !noProgress,
-              config.describe()));
+              config.describe(),
+              memory));
     }
     Injector injector = Guice.createInjector(new TrainingModule(config));
     Backend be = injector.getInstance(Backend.class);

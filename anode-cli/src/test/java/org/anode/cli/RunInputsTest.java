@@ -38,7 +38,8 @@ class RunInputsTest extends CommandLineFixture {
         "--time-budget|0|--time-budget must be positive",
         "--workers|64|--workers 64 in one process: this machine gives it",
         "--spark-master|nosuch://x|--spark-master nosuch://x: not a master URL",
-        "--spark-master|spark://127.0.0.1:1|--spark-master spark://127.0.0.1:1: nothing answers"
+        "--spark-master|spark://127.0.0.1:1|--spark-master spark://127.0.0.1:1: nothing answers",
+        "--memory|1MiB|--workers 2 in one process, each worker: not enough memory"
       })
   void aBadOptionIsOneLineBeforeAnyWork(String option, String value, String message)
       throws Exception {
@@ -46,6 +47,9 @@ class RunInputsTest extends CommandLineFixture {
     List<String> args = train(tmp.resolve("no-data-here"), option, value);
     if (option.equals("--spark-master")) {
       args.addAll(List.of("--workers", "1"));
+    }
+    if (option.equals("--memory")) {
+      args = train(cifar10Folder(4, 20), option, value, "--workers", "2");
     }
     refusedInOneLine(run(args), message);
   }

@@ -41,7 +41,6 @@ class MemoryMeterTest {
       long logSoftmax = 2 * 5 * 8; // its output, also saved by the mul that follows: once
       long oneHot = 2 * 5 * 8; // the constant label weights saved by that mul
       long expected = conv + relu + matmul + logSoftmax + oneHot;
-      assertEquals(7552, expected);
       assertEquals(expected, tape.meter().currentBytes());
       assertEquals(expected, tape.meter().peakBytes());
       assertEquals(6, tape.meter().tensorCount());

@@ -4,6 +4,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.LongSupplier;
 import org.anode.api.Backend;
 import org.anode.api.Conv2dSpec;
 import org.anode.api.Shape;
@@ -39,6 +40,12 @@ final class ConvolutionThroughput {
    * {@code calls} calls after three warm-up calls; each result is freed before the next call.
    */
   static double measurePeak(Backend be, int batch, int channels, int size, int calls) {
+    return measurePeak(be, batch, channels, size, calls, System::nanoTime);
+  }
+
+  /** As {@link #measurePeak(Backend, int, int, int, int)} on {@code clock} (nanoseconds). */
+  static double measurePeak(
+      Backend be, int batch, int channels, int size, int calls, LongSupplier clock) {
     try (TensorScope scope = TensorScope.open()) {
       float[] x = new float[batch * channels * size * size];
       float[] w = new float[channels * channels * 9];
@@ -52,11 +59,11 @@ final class ConvolutionThroughput {
           be.conv2d(be.fromArray(x, Shape.of(batch, channels, size, size)), weight, null, spec);
       long[] times = new long[calls];
       for (int i = -3; i < calls; i++) {
-        long t0 = System.nanoTime();
+        long t0 = clock.getAsLong();
         Tensor y = be.conv2d(input, weight, null, spec);
         y.close();
         if (i >= 0) {
-          times[i] = System.nanoTime() - t0;
+          times[i] = clock.getAsLong() - t0;
         }
       }
       Arrays.sort(times);

@@ -29,9 +29,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The memory laws of the gradient methods on the second meter, live bytes (every tensor allocated
- * and not yet freed, {@link LiveMemory}), on two backends: L blocks of f = conv3×3 → ReLU → conv3×3
- * (4 channels), Euler with N_t steps, z of shape [2, 4, 6, 6] float64, loss Σ z_L. One recorded
- * Euler step saves S_step = 2·|z|.
+ * and not yet freed, {@link LiveMemory}), on all three backends: L blocks of f = conv3×3 → ReLU →
+ * conv3×3 (4 channels), Euler with N_t steps, z of shape [2, 4, 6, 6] float64, loss Σ z_L. One
+ * recorded Euler step saves S_step = 2·|z|.
  *
  * <ul>
  *   <li>store-all grows with L·N_t: each added step adds at least S_step;
@@ -86,7 +86,7 @@ class LiveMemoryLawTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"nd4j", "tensorflow"})
+  @ValueSource(strings = {"nd4j", "tensorflow", "djl"})
   void storeAllGrowsWithLTimesNt(String backend) {
     Backend be = Backends.get(backend);
     for (int l = 1; l <= 3; l++) {
@@ -106,7 +106,7 @@ class LiveMemoryLawTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"nd4j", "tensorflow"})
+  @ValueSource(strings = {"nd4j", "tensorflow", "djl"})
   void anodeGrowsWithLPlusNt(String backend) {
     Backend be = Backends.get(backend);
     for (int l = 1; l <= 3; l++) {
@@ -128,7 +128,7 @@ class LiveMemoryLawTest {
    * each block and one step's working set, whatever the number of steps.
    */
   @ParameterizedTest
-  @ValueSource(strings = {"nd4j", "tensorflow"})
+  @ValueSource(strings = {"nd4j", "tensorflow", "djl"})
   void theReversibleMethodIsFlatInNt(String backend) {
     Backend be = Backends.get(backend);
     Supplier<org.anode.ode.Solver> alf = org.anode.ode.AsynchronousLeapfrog::new;
@@ -143,7 +143,7 @@ class LiveMemoryLawTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"nd4j", "tensorflow"})
+  @ValueSource(strings = {"nd4j", "tensorflow", "djl"})
   void revolveAndTheAdjointAreFlatInNt(String backend) {
     Backend be = Backends.get(backend);
     for (Supplier<GradientMethod> m :

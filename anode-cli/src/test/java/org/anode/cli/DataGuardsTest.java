@@ -15,9 +15,10 @@ import org.junit.jupiter.api.Test;
 /**
  * The command line on real and broken data: the official CIFAR binaries (folder or archive, 10 or
  * 100 classes), empty splits, image folders whose classes disagree, and damaged or missing files,
- * each named in its error. Each test names the item of issue 16 it holds to.
+ * each named in its error.
  */
 class DataGuardsTest extends CommandLineFixture {
+  /** The official binaries, folder or archive, CIFAR-10 or -100, all images or a limit. */
   @Test
   void officialBinariesTrainOnEveryImageOrTheLimit() throws Exception {
     Path folder = cifar10Folder(8, 20);
@@ -47,7 +48,7 @@ class DataGuardsTest extends CommandLineFixture {
         hundredLimited.out());
   }
 
-  /** Item 0: zero images is an error, not a run of NaN epochs. */
+  /** Zero images is an error, not a run of NaN epochs. */
   @Test
   void emptyDataIsAnError() throws Exception {
     Path folder = cifar10Folder(0, 0);
@@ -57,7 +58,7 @@ class DataGuardsTest extends CommandLineFixture {
     assertFalse(Files.exists(tmp.resolve("run.ckpt")));
   }
 
-  /** Item 3: a diverging run saves nothing non-finite and says that it wrote no checkpoint. */
+  /** One class index for both splits, and the class count of --dataset. */
   @Test
   void classesMustAgreeAcrossSplitsAndWithTheDataset() throws Exception {
     Path root = tmp.resolve("folders");
@@ -90,7 +91,7 @@ class DataGuardsTest extends CommandLineFixture {
         r3.err());
   }
 
-  /** Item 6: a truncated JPEG, a damaged archive and a missing path name the file. */
+  /** A truncated JPEG, a damaged archive and a missing path name the file. */
   @Test
   void badFilesAreNamed() throws Exception {
     Path root = tmp.resolve("jpegs");
@@ -127,6 +128,4 @@ class DataGuardsTest extends CommandLineFixture {
     assertTrue(n.err().contains(nowhere + ": no such file or directory"), n.err());
     assertFalse(Files.exists(nowhere.getParent()), "nothing is created for a missing --data");
   }
-
-  /** Item 8: unwritable checkpoint targets are found before training; a full metrics disk too. */
 }

@@ -13,7 +13,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Issue 32's probes of the command line: every bad input is refused with one line naming the flag
+ * The command line's answer to bad input: every bad input is refused with one line naming the flag
  * or file, exit ≠ 0, before any data is read or any file touched; files follow one policy ({@link
  * RunFiles}); a diverging or too-short budgeted run ends with the documented exit code.
  */

@@ -26,10 +26,10 @@ import org.junit.jupiter.api.Test;
 /**
  * The command line under faults and extreme values: divergence, non-finite checkpoints, resume and
  * overwrite, unwritable targets, bad options, concurrent runs on one checkpoint, and the memory a
- * step may use. Each test names the item of issue 16 it holds to.
+ * step may use.
  */
 class TrainingGuardsTest extends CommandLineFixture {
-  /** Item 0: the official binaries, folder or archive, CIFAR-10 or -100, all or a limit. */
+  /** A diverging run saves nothing non-finite and names the checkpoint it really wrote. */
   @Test
   void divergenceNeverSavesNonFiniteStateAndNamesTheRealLastCheckpoint() throws Exception {
     Path folder = cifar10Folder(4, 20);
@@ -44,7 +44,7 @@ class TrainingGuardsTest extends CommandLineFixture {
     assertTrue(bad.err().contains("--lr must be a positive finite number, got -1.0"), bad.err());
   }
 
-  /** Item 3: eval of a model whose loss is not finite fails. */
+  /** Eval of a model whose loss is not finite fails. */
   @Test
   void evalOfANonFiniteLossFails() throws Exception {
     Path folder = cifar10Folder(4, 20);
@@ -78,7 +78,7 @@ class TrainingGuardsTest extends CommandLineFixture {
     assertTrue(r.err().contains(ck + " is Infinity: the model is not usable"), r.err());
   }
 
-  /** Items 4 and 5: resume semantics and the metrics file. */
+  /** Resume semantics and the metrics file. */
   @Test
   void resumeAndOverwriteAreExplicitAndMetricsFollowTheCheckpoint() throws Exception {
     Path folder = cifar10Folder(4, 20);
@@ -129,7 +129,7 @@ class TrainingGuardsTest extends CommandLineFixture {
     assertEquals(after, Files.readAllLines(csv));
   }
 
-  /** Item 6: one class index for both splits, and the class count of --dataset. */
+  /** Unwritable checkpoint and metrics targets are found before training, named. */
   @Test
   void unwritableTargetsAreReportedWithTheirPath() throws Exception {
     Path folder = cifar10Folder(4, 20);
@@ -143,7 +143,7 @@ class TrainingGuardsTest extends CommandLineFixture {
     assertFalse(r.out().contains("epoch  lr"), "stopped before training");
 
     if (Files.exists(Path.of("/dev/full"))) {
-      // A device is not a metrics file (issue 32: outputs are regular files).
+      // A device is not a metrics file: outputs are regular files (RunFiles).
       List<String> full = train(folder);
       full.set(full.indexOf("--metrics") + 1, "/dev/full");
       CommandRun f = run(full);
@@ -161,7 +161,7 @@ class TrainingGuardsTest extends CommandLineFixture {
     }
   }
 
-  /** Item 9: every numeric option is checked and the error names it. */
+  /** Every numeric option is checked and the error names it. */
   @Test
   void badOptionsNameTheOptionAndTheRange() throws Exception {
     Path folder = cifar10Folder(1, 1);
@@ -190,7 +190,7 @@ class TrainingGuardsTest extends CommandLineFixture {
     assertTrue(help.out().contains("Compute in float64"), help.out());
   }
 
-  /** Item 10: a second run on the same checkpoint stops at once. */
+  /** A second run on the same checkpoint stops at once. */
   @Test
   void aSecondRunOnTheSameCheckpointStopsAtOnce() throws Exception {
     Path folder = cifar10Folder(4, 20);
@@ -204,7 +204,7 @@ class TrainingGuardsTest extends CommandLineFixture {
     assertEquals(0, run(train(folder)).code(), "the lock is released with its holder");
   }
 
-  /** Item 11: a step that cannot fit stops at once; one that fits another way takes it. */
+  /** A step that cannot fit stops at once; one that fits another way takes it. */
   @Test
   void memoryIsPredictedBeforeTraining() throws Exception {
     Path folder = cifar10Folder(4, 20);

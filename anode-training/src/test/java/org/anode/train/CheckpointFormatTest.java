@@ -24,7 +24,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Issue 16, item 7: every damaged checkpoint is "<path>: corrupt checkpoint (<reason>)". */
+/** Every damaged checkpoint is "<path>: corrupt checkpoint (<reason>)". */
 class CheckpointFormatTest {
   @TempDir Path tmp;
   final Backend be = Backends.get();

@@ -13,13 +13,12 @@ import org.anode.api.TensorScope;
 
 /**
  * Convolution arithmetic of the bench's stack model, so that a step time reads as GFLOP/s beside
- * what one convolution of the same shape reaches alone (issue 14). A 3×3 convolution of {@code
- * B×C×S×S} to {@code C} channels (stride 1, padding 1) costs {@code 2·B·C²·9·S²} FLOPs; each
- * evaluation of f runs two. Its backward computes both gradients, each as costly as the forward. A
- * step thus costs {@code 2·conv·(fwd + bwd) + 4·conv·fwd}: every evaluation, recomputed or not,
- * runs two forward convolutions, and the sweep differentiates exactly the evaluations the forward
- * pass ran. Elementwise work (ReLU, the solver's sums) is not counted: the figure is convolution
- * throughput.
+ * what one convolution of the same shape reaches alone. A 3×3 convolution of {@code B×C×S×S} to
+ * {@code C} channels (stride 1, padding 1) costs {@code 2·B·C²·9·S²} FLOPs; each evaluation of f
+ * runs two. Its backward computes both gradients, each as costly as the forward. A step thus costs
+ * {@code 2·conv·(fwd + bwd) + 4·conv·fwd}: every evaluation, recomputed or not, runs two forward
+ * convolutions, and the sweep differentiates exactly the evaluations the forward pass ran.
+ * Elementwise work (ReLU, the solver's sums) is not counted: the figure is convolution throughput.
  */
 final class ConvolutionThroughput {
   private ConvolutionThroughput() {}

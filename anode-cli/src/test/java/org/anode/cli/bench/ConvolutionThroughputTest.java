@@ -8,7 +8,7 @@ import org.junit.jupiter.api.Test;
 
 class ConvolutionThroughputTest {
   /**
-   * Issue 14's count for the default configuration with the last block kept (24 evaluations
+   * The bench's count for the default configuration with the last block kept (24 evaluations
    * forward, 16 recomputed): 48 forward, 32 recomputed and 2·48 backward convolutions, 176 of 2.416
    * GFLOP each.
    */

@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.anode.api.AbstractTensor;
@@ -15,6 +13,7 @@ import org.anode.api.Backend;
 import org.anode.api.Backends;
 import org.anode.api.Conv2dSpec;
 import org.anode.api.DType;
+import org.anode.api.ResidentMemory;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
@@ -66,15 +65,6 @@ public abstract class NativeMemorySuite {
    */
   static final long MAX_GROWTH = 96L << 20;
 
-  static long rssBytes() throws IOException {
-    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-      if (line.startsWith("VmRSS:")) {
-        return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-      }
-    }
-    throw new IllegalStateException("no VmRSS in /proc/self/status");
-  }
-
   static long gcCount() {
     long n = 0;
     for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
@@ -119,7 +109,7 @@ public abstract class NativeMemorySuite {
     long bytesPerStep = 0;
     long quietGrowth = 0; // RSS growth summed over steps with no garbage collection
     long quietSteps = 0;
-    long rssPrev = rssBytes();
+    long rssPrev = ResidentMemory.currentBytes();
     long gcPrev = gcCount();
     for (int step = 0; step < STEPS; step++) {
       for (int i = 0; i < pixels.length; i++) {
@@ -143,7 +133,7 @@ public abstract class NativeMemorySuite {
         }
       }
       assertEquals(openBefore, AbstractTensor.openTensors(), "open tensors after step " + step);
-      long rss = rssBytes();
+      long rss = ResidentMemory.currentBytes();
       long gcs = gcCount();
       if (gcs == gcPrev && step >= 100) {
         quietGrowth += rss - rssPrev;
@@ -161,7 +151,7 @@ public abstract class NativeMemorySuite {
         rssMax = Math.max(rssMax, rss);
       }
     }
-    long rssEnd = rssBytes();
+    long rssEnd = ResidentMemory.currentBytes();
     long growth = rssEnd - rssWarm;
     // Were the step's tensors leaked instead, each step after warm-up would add bytesPerStep.
     long leakedIfNotFreed = (STEPS - WARMUP) * bytesPerStep;

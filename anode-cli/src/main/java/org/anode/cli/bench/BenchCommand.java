@@ -1,7 +1,6 @@
 package org.anode.cli.bench;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -15,6 +14,7 @@ import org.anode.api.BackendOptions;
 import org.anode.api.Backends;
 import org.anode.api.Conv2dSpec;
 import org.anode.api.DType;
+import org.anode.api.ResidentMemory;
 import org.anode.api.Shape;
 import org.anode.api.Tensor;
 import org.anode.api.TensorScope;
@@ -201,23 +201,6 @@ public final class BenchCommand implements Callable<Integer> {
     return Shape.of(batch, model.equals("stack") ? channels : 3, size, size);
   }
 
-  static long rss(String field) throws IOException {
-    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-      if (line.startsWith(field + ":")) {
-        return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-      }
-    }
-    return -1;
-  }
-
-  static void resetPeakRss() {
-    try {
-      Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-    } catch (IOException | RuntimeException e) {
-      // Not resettable here: the peak then covers the process so far.
-    }
-  }
-
   /**
    * {@link MemoryBudget}'s predicted peak bytes per method for this configuration (the adjoint has
    * none); the same for every method, so asked once.
@@ -277,7 +260,7 @@ public final class BenchCommand implements Callable<Integer> {
     long[] times = new long[repeats];
     long peak = 0;
     long livePeak = 0;
-    resetPeakRss();
+    ResidentMemory.resetPeak();
     TrainingStep step = new TrainingStep(net, sgd);
     long warmupEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
     int warm = 0;
@@ -300,7 +283,7 @@ public final class BenchCommand implements Callable<Integer> {
         livePeak = Math.max(livePeak, o.peakLiveBytes());
       }
     }
-    long rssPeak = rss("VmHWM");
+    long rssPeak = ResidentMemory.peakBytes();
     double fwd = 0;
     double bwd = 0;
     for (OdeBlock b : odeBlocks) {

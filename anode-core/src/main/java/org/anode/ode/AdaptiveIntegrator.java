@@ -80,13 +80,9 @@ final class AdaptiveIntegrator {
         t = last ? t1 : t + h;
         times.add(t);
         // Only the newest accepted state is needed (recording is paused: freed at once).
-        List<Tensor> callers = new ArrayList<>(List.of(z0.value()));
-        for (Variable v : trial.state()) {
-          callers.add(v.value());
-        }
         OdeBlock.release(state, trial.state(), List.of(z0.value()));
         if (first != null) {
-          OdeBlock.release(List.of(first), List.of(trial.lastStage()), callers);
+          OdeBlock.release(List.of(first), List.of(trial.lastStage()), inUse(z0, trial.state()));
         }
         state = trial.state();
         first = trial.lastStage();
@@ -99,17 +95,25 @@ final class AdaptiveIntegrator {
       }
     }
     if (first != null) {
-      List<Tensor> callers = new ArrayList<>(List.of(z0.value()));
-      for (Variable v : state) {
-        callers.add(v.value());
-      }
-      OdeBlock.release(List.of(first), List.of(), callers);
+      OdeBlock.release(List.of(first), List.of(), inUse(z0, state));
     }
     double[] grid = new double[times.size()];
     for (int i = 0; i < grid.length; i++) {
       grid[i] = times.get(i);
     }
     return new Carried(new TimeGrid(grid, block.pass()), state, rejected);
+  }
+
+  /**
+   * What a released first stage must not free: the caller's input and the carried state (a field
+   * may return its input).
+   */
+  private static List<Tensor> inUse(Variable z0, List<Variable> state) {
+    List<Tensor> kept = new ArrayList<>(List.of(z0.value()));
+    for (Variable v : state) {
+      kept.add(v.value());
+    }
+    return kept;
   }
 
   /**

@@ -35,6 +35,7 @@ final class PeerChannel implements AutoCloseable {
   private static final byte[] MAGIC = {'a', 'n', 'o', 'd', 'e', 'A', 'R', '2'};
   private static final int NONCE = 32;
   private static final int TAG_BITS = 128;
+  private static final int POLL_MILLIS = 1000;
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private final Socket socket;
@@ -48,6 +49,8 @@ final class PeerChannel implements AutoCloseable {
 
   private PeerChannel(Socket socket, int rank, SecretKeySpec key, boolean root) throws IOException {
     this.socket = socket;
+    // From here on a read waits a second at most, so that waits can poll for a killed task.
+    socket.setSoTimeout(POLL_MILLIS);
     this.in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 1 << 16));
     this.out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 16));
     this.rank = rank;
@@ -66,10 +69,9 @@ final class PeerChannel implements AutoCloseable {
    */
   static PeerChannel accept(Socket s, ExchangeSecurity security, int workers)
       throws IOException, GeneralSecurityException {
-    s.setSoTimeout(security.handshakeMillis());
-    s.setTcpNoDelay(true);
-    DataOutputStream o = new DataOutputStream(s.getOutputStream());
-    DataInputStream i = new DataInputStream(s.getInputStream());
+    Handshake h = Handshake.open(s, security);
+    DataOutputStream o = h.out();
+    DataInputStream i = h.in();
     byte[] n0 = nonce();
     o.write(MAGIC);
     o.write(n0);
@@ -94,10 +96,9 @@ final class PeerChannel implements AutoCloseable {
   /** Worker {@code rank}'s side of the handshake with worker 0 on a connected socket. */
   static PeerChannel connect(Socket s, ExchangeSecurity security, int rank)
       throws IOException, GeneralSecurityException {
-    s.setSoTimeout(security.handshakeMillis());
-    s.setTcpNoDelay(true);
-    DataOutputStream o = new DataOutputStream(s.getOutputStream());
-    DataInputStream i = new DataInputStream(s.getInputStream());
+    Handshake h = Handshake.open(s, security);
+    DataOutputStream o = h.out();
+    DataInputStream i = h.in();
     byte[] magic = new byte[MAGIC.length];
     i.readFully(magic);
     if (!MessageDigest.isEqual(magic, MAGIC)) {
@@ -117,6 +118,16 @@ final class PeerChannel implements AutoCloseable {
       throw new GeneralSecurityException("worker 0 failed to prove it holds the run's secret");
     }
     return new PeerChannel(s, rank, sessionKey(security, secret, n0, n1), false);
+  }
+
+  /** The unbuffered streams of a handshake, on a socket that waits at most the handshake's time. */
+  private record Handshake(DataInputStream in, DataOutputStream out) {
+    static Handshake open(Socket s, ExchangeSecurity security) throws IOException {
+      s.setSoTimeout(security.handshakeMillis());
+      s.setTcpNoDelay(true);
+      return new Handshake(
+          new DataInputStream(s.getInputStream()), new DataOutputStream(s.getOutputStream()));
+    }
   }
 
   private static SecretKeySpec sessionKey(
@@ -153,11 +164,10 @@ final class PeerChannel implements AutoCloseable {
   }
 
   /**
-   * Receives one message of exactly {@code length} bytes into {@code into}, polling {@code killed}
-   * every second and failing after {@code waitMillis}.
+   * Receives one message of exactly {@code into.length} bytes into {@code into}, polling {@code
+   * killed} every second and failing after {@code waitMillis}.
    */
   void receive(byte[] into, BooleanSupplier killed, long waitMillis) throws IOException {
-    socket.setSoTimeout(1000);
     long deadline = System.nanoTime() + waitMillis * 1_000_000L;
     byte[] header = new byte[4];
     readFully(header, killed, deadline);

@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -102,9 +101,7 @@ public final class SparkTrainer {
               + ", this run has "
               + job.seed());
     }
-    String mismatch =
-        new Checkpoint(h.epoch(), h.seed(), h.config(), Map.of(), Map.of(), Map.of())
-            .identityMismatch(job.run(), "this run");
+    String mismatch = h.identityMismatch(job.run(), "this run");
     if (mismatch != null) {
       throw new IllegalArgumentException("resume: " + ckpt + " " + mismatch);
     }

@@ -76,14 +76,7 @@ public record Checkpoint(
    * side lacks are not compared).
    */
   public String identityMismatch(Map<String, String> ours, String who) {
-    for (String key : IDENTITY) {
-      String theirs = config.get(key);
-      String mine = ours.get(key);
-      if (theirs != null && mine != null && !theirs.equals(mine)) {
-        return "was written with " + key + " " + theirs + ", " + who + " has " + key + " " + mine;
-      }
-    }
-    return null;
+    return new Header(epoch, seed, config).identityMismatch(ours, who);
   }
 
   /** The fixed temporary file a save writes before renaming it to {@code path}. */
@@ -226,7 +219,19 @@ public record Checkpoint(
   }
 
   /** What a checkpoint says of itself before its tensors: epoch, seed and configuration. */
-  public record Header(int epoch, long seed, Map<String, String> config) {}
+  public record Header(int epoch, long seed, Map<String, String> config) {
+    /** As {@link Checkpoint#identityMismatch}, from the header alone. */
+    public String identityMismatch(Map<String, String> ours, String who) {
+      for (String key : IDENTITY) {
+        String theirs = config.get(key);
+        String mine = ours.get(key);
+        if (theirs != null && mine != null && !theirs.equals(mine)) {
+          return "was written with " + key + " " + theirs + ", " + who + " has " + key + " " + mine;
+        }
+      }
+      return null;
+    }
+  }
 
   /**
    * The header of the checkpoint at {@code path} without its tensors (nor its CRC check, which
